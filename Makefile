@@ -1,0 +1,52 @@
+# tinysign — `make help` lists every target. Variables: `make run data=DIR params=FILE.json`.
+-include env.sh
+
+python ?= python3.11
+venv ?= .venv
+bin := $(venv)/bin
+out ?= runs/local
+data ?= $(out)/demo-data
+params ?=
+pytest_args ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo ingest extract run test test-fast lint bench bench-extract clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+install: ## create .venv and install the package + pinned dependencies (requirements.lock)
+	$(python) -m venv $(venv)
+	$(bin)/pip install --quiet --upgrade pip==25.3
+	$(bin)/pip install --quiet -c requirements.lock -e ".[dev]"
+	@echo "installed: activate with 'source $(venv)/bin/activate' or use 'make run' / 'make test'"
+
+demo: ## generate the synthetic demo dataset into $(data)
+	$(bin)/tinysign data demo --out $(data)
+
+ingest: ## ingest + validate + balance + split $(data) -> $(out)/ingest
+	$(bin)/tinysign ingest $(data) --out $(out)/ingest $(if $(params),--config $(params))
+
+extract: ## Beam frame extraction -> $(out)/records
+	$(bin)/tinysign extract --manifest $(out)/ingest/manifest.jsonl --out $(out)/records $(if $(params),--config $(params))
+
+run: ## the whole pipeline locally on the demo data (or data=DIR)
+	@test -d $(data) || $(MAKE) --no-print-directory demo
+	$(MAKE) --no-print-directory ingest extract
+
+test: ## the full test suite (what CI runs)
+	$(bin)/pytest $(pytest_args)
+
+test-fast: ## tests without the slow end-to-end ones
+	$(bin)/pytest -m "not slow" $(pytest_args)
+
+lint: ## ruff
+	$(bin)/ruff check components pipelines tests
+
+bench: bench-extract ## all benchmarks
+
+bench-extract: ## extraction clips/s vs OpenCV decode-only clips/s on the same clips
+	$(bin)/python tests/benchmarks/bench_extract.py
+
+clean: ## remove local run outputs
+	rm -rf runs

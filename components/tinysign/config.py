@@ -1,0 +1,170 @@
+"""The one configuration object for every stage, with the seed's defaults.
+
+A :class:`Config` is immutable. Build it from defaults, a JSON file and ``key=value``
+overrides (``Config.load(path, ["epochs=5", "fps_targets=[10,30]"])``); every value is
+type-checked at that boundary so a typo fails with one clear line, not deep in a stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinysign.errors import TinysignError
+
+MODEL_NAMES = ("s3dconv1d", "streaming")
+QUANT_METHODS = ("ptq", "qat")
+STRATEGIES = ("default", "mirrored", "multiworker")
+SPLIT_MODES = ("grouped", "official")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Parameters of the whole pipeline (seed defaults)."""
+
+    # data / ingest
+    img_size: int = 64
+    num_frames: int = 24
+    fps_targets: tuple[int, ...] = (10, 15, 30, 50)
+    eval_fps: int = 30
+    min_per_class: int = 18
+    max_per_class: int = 25
+    min_clip_frames: int = 8
+    subset: int = 0  # 0 = all glosses; 100/300/1000/2000 = WLASL nslt_<N>.json subset
+    split_mode: str = "grouped"
+    train_ratio: float = 0.7
+    val_ratio: float = 0.2
+    test_ratio: float = 0.1
+    seed: int = 42
+    # extract / augment
+    augment_copies: int = 2
+    augment_flip: bool = False  # a flip turns a right-handed sign into a left-handed one
+    num_shards: int = 2
+    # train
+    model: str = "s3dconv1d"
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 10
+    strategy: str = "default"
+    feature_dim: int = 64  # streaming model: per-frame feature vector length
+    # quantize / MCU
+    quantization: str = "ptq"
+    calibration_samples: int = 100
+    qat_epochs: int = 3
+    arena_budget_bytes: int = 16 * 1024
+    flash_budget_bytes: int = 200 * 1024
+    # blessing
+    min_int8_accuracy: float = 0.5
+    max_int8_drop: float = 0.05
+    # runtime
+    image: str = "tinysign:0.1.0"
+
+    def __post_init__(self) -> None:
+        _require(self.img_size >= 8, "img_size must be >= 8")
+        _require(self.num_frames >= 3, "num_frames must be >= 3")
+        _require(len(self.fps_targets) > 0 and min(self.fps_targets) > 0,
+                 "fps_targets must be a non-empty list of positive frame rates")
+        _require(self.eval_fps > 0, "eval_fps must be positive")
+        _require(1 <= self.min_per_class <= self.max_per_class,
+                 "need 1 <= min_per_class <= max_per_class")
+        ratios = (self.train_ratio, self.val_ratio, self.test_ratio)
+        _require(all(r >= 0 for r in ratios) and abs(sum(ratios) - 1.0) < 1e-6,
+                 "train_ratio + val_ratio + test_ratio must be 1 and none negative")
+        _require(self.split_mode in SPLIT_MODES, f"split_mode must be one of {SPLIT_MODES}")
+        _require(self.model in MODEL_NAMES, f"model must be one of {MODEL_NAMES}")
+        _require(self.quantization in QUANT_METHODS,
+                 f"quantization must be one of {QUANT_METHODS}")
+        _require(self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}")
+        _require(self.augment_copies >= 0, "augment_copies must be >= 0")
+        _require(self.num_shards >= 1, "num_shards must be >= 1")
+        _require(self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1")
+
+    @property
+    def split_ratios(self) -> dict[str, float]:
+        return {"train": self.train_ratio, "val": self.val_ratio, "test": self.test_ratio}
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with ``changes`` applied (values are coerced and validated)."""
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, object]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> Config:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        _require(not unknown, f"unknown config key(s): {', '.join(unknown)}; "
+                              f"known keys: {', '.join(sorted(known))}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+        """Defaults <- JSON file at ``path`` <- ``key=value`` overrides."""
+        values: dict[str, object] = {}
+        if path:
+            values.update(_read_json_object(Path(path)))
+        for item in overrides or []:
+            key, sep, raw = item.partition("=")
+            _require(bool(sep and key), f"override {item!r} is not key=value")
+            values[key.strip()] = raw
+        return cls.from_dict(values)
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise TinysignError(f"config: {message}")
+
+
+def _read_json_object(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TinysignError(f"config: {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise TinysignError(f"config: {path} is not valid JSON ({exc.msg}, line {exc.lineno})") \
+            from None
+    _require(isinstance(data, dict), f"{path} must hold a JSON object of config keys")
+    return data
+
+
+def _jsonable(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _coerce(key: str, value: object, hint: object) -> object:
+    """Turn ``value`` (possibly a string from the command line) into the field's type."""
+    if isinstance(value, str) and hint is not str:
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            if hint is bool:
+                value = value.lower()
+            else:
+                raise TinysignError(f"config: {key}={value!r} is not a valid value") from None
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if value in (True, False, "true", "false", 1, 0):
+                return value in (True, "true", 1)
+            raise ValueError
+        if hint is int:
+            if isinstance(value, bool) or float(value) != int(float(value)):  # type: ignore[arg-type]
+                raise ValueError
+            return int(float(value))  # type: ignore[arg-type]
+        if hint is float:
+            return float(value)  # type: ignore[arg-type]
+        if hint is str:
+            return str(value)
+        if origin is tuple:
+            items = value if isinstance(value, list | tuple) else [value]
+            return tuple(int(float(v)) for v in items)  # KFP passes List[int] as floats
+    except (TypeError, ValueError):
+        pass
+    raise TinysignError(f"config: {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}")

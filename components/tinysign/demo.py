@@ -1,0 +1,196 @@
+"""A deterministic synthetic sign dataset in the WLASL-processed layout.
+
+Each gloss is a distinct hand-motion pattern (one or two bright "hands" moving over a torso and a
+head); each synthetic signer has its own background texture, body scale, position, speed, frame
+rate and resolution, and every repetition jitters amplitude, phase and noise. The result is small
+enough to generate in seconds and learnable, so ``make run`` shows the whole pipeline without a
+download. It also exercises the drop report: one gloss has too few clips, one is over the class cap
+and one listed video is missing.
+
+Layout written under ``out``::
+
+    videos/<video_id>.mp4   WLASL_v0.3.json   nslt_100.json   missing.txt   wlasl_class_list.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from tinysign.config import Config
+from tinysign.errors import TinysignError
+
+Point = tuple[float, float]
+# A gloss maps phase p in [0, 1] to hand centres in normalised image coordinates.
+Trajectory = Callable[[float], list[Point]]
+
+TRAJECTORIES: dict[str, Trajectory] = {
+    "hello": lambda p: [(0.56 + 0.18 * p, 0.26 - 0.04 * p)],
+    "thanks": lambda p: [(0.5, 0.36 + 0.28 * p)],
+    "yes": lambda p: [(0.62, 0.52 + 0.08 * math.sin(4 * math.pi * p))],
+    "no": lambda p: [(0.6 + 0.07 * math.sin(6 * math.pi * p), 0.34)],
+    "please": lambda p: [(0.5 + 0.1 * math.cos(4 * math.pi * p), 0.58 + 0.1 * math.sin(4 * math.pi * p))],
+    "sorry": lambda p: [(0.36 + 0.05 * math.sin(8 * math.pi * p), 0.6 - 0.2 * p)],
+    "help": lambda p: [(0.5, 0.74 - 0.3 * p), (0.5, 0.82 - 0.3 * p)],
+    "more": lambda p: [(0.5 - 0.16 * abs(math.cos(3 * math.pi * p)), 0.52),
+                       (0.5 + 0.16 * abs(math.cos(3 * math.pi * p)), 0.52)],
+    "wave": lambda p: [(0.7 + 0.08 * math.sin(6 * math.pi * p), 0.15)],
+}
+# Hand radius multiplier per gloss ("thanks" comes towards the camera: grows over time).
+HAND_GROWTH = {"thanks": 0.8}
+NUM_SIGNERS = 10
+REPS_PER_SIGNER = 2
+OVER_CAP_GLOSS, OVER_CAP_EXTRA_SIGNERS = "hello", 7  # 27 clips -> 2 dropped as over_class_cap
+SMALL_GLOSS, SMALL_GLOSS_SIGNERS = "wave", 3  # 6 clips -> dropped as class_below_min
+RESOLUTIONS = ((160, 120), (176, 144), (128, 128), (192, 108))
+BASE_FRAMES = 48
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Appearance and tempo of one synthetic signer."""
+
+    signer_id: int
+    background: int
+    scale: float
+    offset: Point
+    speed: float
+    fps: int
+    size: tuple[int, int]
+    texture_seed: int
+
+
+def make_signers(seed: int) -> list[Signer]:
+    rng = np.random.default_rng(seed)
+    return [
+        Signer(
+            signer_id=100 + i,
+            background=int(rng.integers(20, 90)),
+            scale=float(rng.uniform(0.85, 1.15)),
+            offset=(float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.04, 0.04))),
+            speed=float(rng.uniform(0.8, 1.25)),
+            fps=int(rng.choice([25, 30])),
+            size=RESOLUTIONS[i % len(RESOLUTIONS)],
+            texture_seed=int(rng.integers(1 << 30)),
+        )
+        for i in range(NUM_SIGNERS)
+    ]
+
+
+def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: int = 0
+                ) -> list[np.ndarray]:
+    """BGR frames of one repetition of ``gloss`` by ``signer`` (``lead_in`` rest frames first)."""
+    width, height = signer.size
+    texture = np.random.default_rng(signer.texture_seed).normal(0, 12, (height // 8 + 1, width // 8 + 1))
+    background = np.clip(signer.background + cv2.resize(texture, (width, height)), 0, 255)
+    amplitude = rng.uniform(0.85, 1.15)
+    shift = rng.uniform(-0.03, 0.03, size=2)
+    n_frames = max(12, round(BASE_FRAMES / signer.speed * rng.uniform(0.9, 1.1)))
+    unit = min(width, height)
+    frames = []
+    for index in range(lead_in + n_frames):
+        phase = max(0.0, (index - lead_in) / (n_frames - 1))
+        image = background.copy()
+        cx, cy = (0.5 + signer.offset[0]) * width, (0.25 + signer.offset[1]) * height
+        cv2.circle(image, (int(cx), int(cy)), int(0.11 * unit * signer.scale), 150, -1)
+        cv2.ellipse(image, (int(cx), int(cy + 0.45 * height * signer.scale)),
+                    (int(0.22 * unit * signer.scale), int(0.3 * height * signer.scale)), 0, 0, 360,
+                    110, -1)
+        centres = TRAJECTORIES[gloss](phase) if index >= lead_in else [(0.62, 0.85)]
+        growth = 1 + HAND_GROWTH.get(gloss, 0.0) * phase
+        for hx, hy in centres:
+            x = 0.5 + (hx - 0.5) * amplitude * signer.scale + signer.offset[0] + shift[0]
+            y = 0.5 + (hy - 0.5) * amplitude * signer.scale + signer.offset[1] + shift[1]
+            axes = (int(0.06 * unit * growth * signer.scale), int(0.085 * unit * growth * signer.scale))
+            cv2.ellipse(image, (int(x * width), int(y * height)), axes, 20, 0, 360, 235, -1)
+        image += rng.normal(0, 4, image.shape)
+        grey = np.clip(image, 0, 255).astype(np.uint8)
+        frames.append(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    return frames
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise TinysignError(f"OpenCV cannot write {path}: is opencv-python-headless installed?")
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def _plan(seed: int) -> list[tuple[str, Signer, int]]:
+    """(gloss, signer, repetition) of every clip, in a fixed order."""
+    signers = make_signers(seed)
+    plan = []
+    for gloss in TRAJECTORIES:
+        for signer in signers:
+            reps = REPS_PER_SIGNER
+            if gloss == SMALL_GLOSS:
+                reps = 2 if signer.signer_id - 100 < SMALL_GLOSS_SIGNERS else 0
+            elif gloss == OVER_CAP_GLOSS and signer.signer_id - 100 < OVER_CAP_EXTRA_SIGNERS:
+                reps += 1
+            plan.extend((gloss, signer, rep) for rep in range(reps))
+    return plan
+
+
+def generate_demo(out: str | Path, seed: int = 7, progress: bool = True) -> Path:
+    """Write the synthetic dataset to ``out`` (deterministic for a given ``seed``)."""
+    root = Path(out)
+    videos = root / "videos"
+    try:
+        videos.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TinysignError(f"cannot create {videos}: {exc.strerror}; choose a writable --out") \
+            from None
+    rng = np.random.default_rng(seed)
+    entries: dict[str, list[dict[str, object]]] = {gloss: [] for gloss in TRAJECTORIES}
+    nslt: dict[str, dict[str, object]] = {}
+    plan = _plan(seed)
+    for number, (gloss, signer, rep) in enumerate(tqdm(plan, desc="demo videos", disable=not progress)):
+        video_id = f"{number:05d}"
+        lead_in = int(rng.integers(4, 12)) if number % 4 == 0 else 0
+        frames = render_clip(gloss, signer, rng, lead_in)
+        write_video(videos / f"{video_id}.mp4", frames, signer.fps)
+        official = ("train", "val", "test")[int(rng.choice(3, p=[0.7, 0.15, 0.15]))]
+        width, height = signer.size
+        entries[gloss].append({
+            "bbox": [0, 0, width, height], "fps": signer.fps,
+            "frame_start": lead_in + 1, "frame_end": -1 if lead_in == 0 else len(frames),
+            "instance_id": rep, "signer_id": signer.signer_id, "source": "synthetic",
+            "split": official, "url": f"synthetic://signer{signer.signer_id}/{gloss}/{rep}",
+            "variation_id": 0, "video_id": video_id,
+        })
+        nslt[video_id] = {"subset": official,
+                          "action": [list(TRAJECTORIES).index(gloss), lead_in + 1, len(frames)]}
+    missing_id = f"{len(plan):05d}"  # listed in the metadata, never downloaded
+    entries["yes"].append({**entries["yes"][0], "video_id": missing_id, "instance_id": 99,
+                           "url": "synthetic://lost"})
+    wlasl = [{"gloss": gloss, "instances": instances} for gloss, instances in entries.items()]
+    (root / "WLASL_v0.3.json").write_text(json.dumps(wlasl, indent=1))
+    (root / "nslt_100.json").write_text(json.dumps(nslt, indent=1))
+    (root / "missing.txt").write_text(missing_id + "\n")
+    (root / "wlasl_class_list.txt").write_text(
+        "".join(f"{i}\t{gloss}\n" for i, gloss in enumerate(TRAJECTORIES)))
+    return root
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["demo"], help="demo: write the synthetic dataset")
+    parser.add_argument("--out", required=True, help="folder to write the dataset into")
+    parser.add_argument("--demo-seed", type=int, default=7, help="generator seed (default 7)")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    root = generate_demo(args.out, seed=args.demo_seed)
+    print(f"demo dataset: {root} ({len(_plan(args.demo_seed))} videos, "
+          f"{len(TRAJECTORIES)} glosses, {NUM_SIGNERS} signers)")
+    return 0

@@ -1,0 +1,218 @@
+"""The TFRecord contract between extraction and training.
+
+Each record is a ``tf.train.Example``:
+
+=============  =======  ===================================================
+key            type     meaning
+=============  =======  ===================================================
+frames         bytes    uint8 clip, ``num_frames x img_size x img_size`` (grey)
+label          int64    class index into ``schema.json["labels"]``
+label_name     bytes    gloss
+clip_id        bytes    stable id from the manifest
+source_video   bytes    original video (grouping key of the split)
+signer         bytes    signer id, empty when unknown
+split          bytes    train / val / test
+fps_variant    int64    simulated frame rate
+augmentation   bytes    ``none`` or the augmentation parameters applied
+=============  =======  ===================================================
+
+Shards are ``<dir>/<split>-SSSSS-of-NNNNN.tfrecord``; ``schema.json`` and ``stats.json`` sit beside
+them. Writing uses Beam's FileSystems (local paths and ``gs://``) and the TFRecord framing below,
+so this module needs TensorFlow only to build/parse ``Example`` protos and for ``tf.data``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import google_crc32c
+import numpy as np
+
+from tinysign.errors import TinysignError
+
+SCHEMA_FILE = "schema.json"
+STATS_FILE = "stats.json"
+BYTES_KEYS = ("label_name", "clip_id", "source_video", "signer", "split", "augmentation")
+INT_KEYS = ("label", "fps_variant")
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One extracted training example (frames are uint8, shape (T, H, W))."""
+
+    frames: np.ndarray
+    label: int
+    label_name: str
+    clip_id: str
+    source_video: str
+    signer: str
+    split: str
+    fps_variant: int
+    augmentation: str = "none"
+
+
+def shard_name(split: str, index: int, num_shards: int) -> str:
+    return f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord"
+
+
+def shard_pattern(split: str) -> str:
+    return f"{split}-*-of-*.tfrecord"
+
+
+def serialize(record: ClipRecord) -> bytes:
+    """``ClipRecord`` -> serialized ``tf.train.Example``."""
+    from tensorflow.core.example import example_pb2, feature_pb2
+
+    def _bytes(value: bytes) -> feature_pb2.Feature:
+        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[value]))
+
+    def _int(value: int) -> feature_pb2.Feature:
+        return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[int(value)]))
+
+    feature = {"frames": _bytes(np.ascontiguousarray(record.frames, dtype=np.uint8).tobytes())}
+    feature.update({k: _bytes(str(getattr(record, k)).encode()) for k in BYTES_KEYS})
+    feature.update({k: _int(getattr(record, k)) for k in INT_KEYS})
+    example = example_pb2.Example(features=feature_pb2.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)
+
+
+def deserialize(payload: bytes, frames_shape: tuple[int, int, int]) -> ClipRecord:
+    """Serialized ``tf.train.Example`` -> ``ClipRecord`` (no TF graph needed)."""
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example.FromString(payload)
+    feat = example.features.feature
+    frames = np.frombuffer(feat["frames"].bytes_list.value[0], dtype=np.uint8)
+    values: dict[str, Any] = {k: feat[k].bytes_list.value[0].decode() for k in BYTES_KEYS}
+    values.update({k: int(feat[k].int64_list.value[0]) for k in INT_KEYS})
+    return ClipRecord(frames=frames.reshape(frames_shape), **values)
+
+
+# --- TFRecord framing (https://www.tensorflow.org/tutorials/load_data/tfrecord) -------------------
+
+def _masked_crc(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def write_tfrecord(stream: BinaryIO, payload: bytes) -> None:
+    """Append one framed record to ``stream``."""
+    length = struct.pack("<Q", len(payload))
+    stream.write(length)
+    stream.write(struct.pack("<I", _masked_crc(length)))
+    stream.write(payload)
+    stream.write(struct.pack("<I", _masked_crc(payload)))
+
+
+def read_tfrecord(stream: BinaryIO, name: str = "<stream>") -> Iterator[bytes]:
+    """Yield payloads from a TFRecord stream, checking both CRCs."""
+    while header := stream.read(12):
+        if len(header) < 12:
+            raise TinysignError(f"{name}: truncated TFRecord header; re-run extraction")
+        length, length_crc = struct.unpack("<QI", header)
+        if _masked_crc(header[:8]) != length_crc:
+            raise TinysignError(f"{name}: corrupt TFRecord (length CRC); re-run extraction")
+        payload = stream.read(length)
+        footer = stream.read(4)
+        if len(payload) < length or len(footer) < 4 or \
+                _masked_crc(payload) != struct.unpack("<I", footer)[0]:
+            raise TinysignError(f"{name}: corrupt TFRecord (data CRC); re-run extraction")
+        yield payload
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+def read_schema(records_dir: str | Path) -> dict[str, Any]:
+    path = Path(records_dir) / SCHEMA_FILE
+    try:
+        schema = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TinysignError(f"{path} not found: run `tinysign extract` first "
+                            "(or point --records at an extraction output)") from None
+    except json.JSONDecodeError:
+        raise TinysignError(f"{path} is not valid JSON: re-run `tinysign extract`") from None
+    for key in ("labels", "num_frames", "img_size"):
+        if key not in schema:
+            raise TinysignError(f"{path} has no {key!r}: re-run `tinysign extract`")
+    return schema
+
+
+def write_schema(records_dir: str | Path, labels: list[str], num_frames: int, img_size: int,
+                 **extra: Any) -> dict[str, Any]:
+    """Write ``schema.json`` (shapes, label map, feature list) for a records folder."""
+    schema = {
+        "format": "tf.train.Example", "shard_pattern": shard_pattern("<split>"),
+        "features": {"frames": f"bytes: uint8 {num_frames}x{img_size}x{img_size}",
+                     **{k: "int64" for k in INT_KEYS}, **{k: "bytes" for k in BYTES_KEYS}},
+        "num_frames": num_frames, "img_size": img_size,
+        "num_classes": len(labels), "labels": list(labels), **extra,
+    }
+    path = Path(records_dir) / SCHEMA_FILE
+    path.write_text(json.dumps(schema, indent=2) + "\n")
+    return schema
+
+
+def frames_shape(schema: dict[str, Any]) -> tuple[int, int, int]:
+    return (int(schema["num_frames"]), int(schema["img_size"]), int(schema["img_size"]))
+
+
+def shard_paths(records_dir: str | Path, split: str) -> list[Path]:
+    paths = sorted(Path(records_dir).glob(shard_pattern(split)))
+    if not paths:
+        raise TinysignError(f"no {split} shards ({shard_pattern(split)}) in {records_dir}: "
+                            "run `tinysign extract` first")
+    return paths
+
+
+def iter_records(records_dir: str | Path, split: str) -> Iterator[ClipRecord]:
+    """Every record of ``split``, in shard order, without TensorFlow graph code."""
+    shape = frames_shape(read_schema(records_dir))
+    for path in shard_paths(records_dir, split):
+        with open(path, "rb") as stream:
+            for payload in read_tfrecord(stream, str(path)):
+                yield deserialize(payload, shape)
+
+
+def load_arrays(records_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(frames uint8 (N,T,H,W), labels int64 (N,), clip_ids)`` of one split."""
+    records = list(iter_records(records_dir, split))
+    if not records:
+        raise TinysignError(f"the {split} split in {records_dir} is empty")
+    frames = np.stack([r.frames for r in records])
+    labels = np.array([r.label for r in records], dtype=np.int64)
+    return frames, labels, [r.clip_id for r in records]
+
+
+def to_model_input(frames: np.ndarray) -> np.ndarray:
+    """uint8 ``(..., T, H, W)`` -> float32 ``(..., T, H, W, 1)`` in [0, 1]: the model's input."""
+    return (frames.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+def make_dataset(records_dir: str | Path, split: str, batch_size: int, *, shuffle: bool = False,
+                 seed: int = 0, repeat: bool = False) -> Any:
+    """A ``tf.data.Dataset`` of ``(frames float32 (B,T,H,W,1) in [0,1], label int64 (B,))``."""
+    import tensorflow as tf
+
+    schema = read_schema(records_dir)
+    shape = frames_shape(schema)
+    files = [str(p) for p in shard_paths(records_dir, split)]
+    spec = {"frames": tf.io.FixedLenFeature([], tf.string),
+            "label": tf.io.FixedLenFeature([], tf.int64)}
+
+    def parse(payload: Any) -> tuple[Any, Any]:
+        example = tf.io.parse_single_example(payload, spec)
+        frames = tf.reshape(tf.io.decode_raw(example["frames"], tf.uint8), shape)
+        return tf.cast(frames, tf.float32)[..., tf.newaxis] / 255.0, example["label"]
+
+    ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 4))
+    if shuffle:
+        ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    if repeat:
+        ds = ds.repeat()
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

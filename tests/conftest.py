@@ -1,0 +1,62 @@
+"""Shared fixtures: small real inputs made on the fly (no binaries in the repo)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+WLASL_SAMPLE = SHARED / "data" / "wlasl-sample"
+
+
+def pattern_clip(label: int, rng: np.random.Generator, num_frames: int, img_size: int) -> np.ndarray:
+    """A learnable uint8 clip: a bright square moving in a class-specific direction."""
+    frames = rng.integers(0, 40, (num_frames, img_size, img_size), dtype=np.uint8)
+    angle = 2 * np.pi * label / 8
+    for t in range(num_frames):
+        r = (t / max(1, num_frames - 1) - 0.5) * img_size * 0.6
+        x = int(img_size / 2 + r * np.cos(angle))
+        y = int(img_size / 2 + r * np.sin(angle))
+        frames[t, max(0, y - 4):y + 4, max(0, x - 4):x + 4] = 230
+    return frames
+
+
+def write_pattern_records(out: Path, num_classes: int = 3, per_split: dict[str, int] | None = None,
+                          num_frames: int = 24, img_size: int = 64, seed: int = 0) -> Path:
+    """A records folder in the extraction format (schema.json + shards), no video needed."""
+    from tinysign import records
+
+    per_split = per_split or {"train": 8, "val": 3, "test": 3}
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [f"gloss{i}" for i in range(num_classes)]
+    for split, per_class in per_split.items():
+        with open(out / records.shard_name(split, 0, 1), "wb") as stream:
+            for label in range(num_classes):
+                for k in range(per_class):
+                    clip = records.ClipRecord(
+                        frames=pattern_clip(label, rng, num_frames, img_size), label=label,
+                        label_name=labels[label], clip_id=f"{split}-{label}-{k}",
+                        source_video=f"v{split}{label}{k}", signer=f"s{k % 3}", split=split,
+                        fps_variant=30)
+                    records.write_tfrecord(stream, records.serialize(clip))
+    records.write_schema(out, labels, num_frames, img_size)
+    return out
+
+
+@pytest.fixture
+def pattern_records(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``pattern_records(num_classes=3, per_split=..., num_frames=24, img_size=64)``."""
+    counter = iter(range(1000))
+
+    def make(**kwargs: object) -> Path:
+        return write_pattern_records(tmp_path / f"records{next(counter)}", **kwargs)  # type: ignore[arg-type]
+
+    return make
