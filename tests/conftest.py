@@ -24,12 +24,18 @@ def pattern_clip(label: int, rng: np.random.Generator, num_frames: int, img_size
         r = (t / max(1, num_frames - 1) - 0.5) * img_size * 0.6
         x = int(img_size / 2 + r * np.cos(angle))
         y = int(img_size / 2 + r * np.sin(angle))
-        frames[t, max(0, y - 4):y + 4, max(0, x - 4):x + 4] = 230
+        frames[t, max(0, y - 4) : y + 4, max(0, x - 4) : x + 4] = 230
     return frames
 
 
-def write_pattern_records(out: Path, num_classes: int = 3, per_split: dict[str, int] | None = None,
-                          num_frames: int = 24, img_size: int = 64, seed: int = 0) -> Path:
+def write_pattern_records(
+    out: Path,
+    num_classes: int = 3,
+    per_split: dict[str, int] | None = None,
+    num_frames: int = 24,
+    img_size: int = 64,
+    seed: int = 0,
+) -> Path:
     """A records folder in the extraction format (schema.json + shards), no video needed."""
     from tinysign import records
 
@@ -42,10 +48,15 @@ def write_pattern_records(out: Path, num_classes: int = 3, per_split: dict[str, 
             for label in range(num_classes):
                 for k in range(per_class):
                     clip = records.ClipRecord(
-                        frames=pattern_clip(label, rng, num_frames, img_size), label=label,
-                        label_name=labels[label], clip_id=f"{split}-{label}-{k}",
-                        source_video=f"v{split}{label}{k}", signer=f"s{k % 3}", split=split,
-                        fps_variant=30)
+                        frames=pattern_clip(label, rng, num_frames, img_size),
+                        label=label,
+                        label_name=labels[label],
+                        clip_id=f"{split}-{label}-{k}",
+                        source_video=f"v{split}{label}{k}",
+                        signer=f"s{k % 3}",
+                        split=split,
+                        fps_variant=30,
+                    )
                     records.write_tfrecord(stream, records.serialize(clip))
     records.write_schema(out, labels, num_frames, img_size)
     return out
@@ -60,3 +71,33 @@ def pattern_records(tmp_path: Path) -> Callable[..., Path]:
         return write_pattern_records(tmp_path / f"records{next(counter)}", **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic demo dataset (generated once per test session)."""
+    from tinysign.demo import generate_demo
+
+    return generate_demo(tmp_path_factory.mktemp("demo") / "data", progress=False)
+
+
+@pytest.fixture(scope="session")
+def demo_ingest(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ingest output folder of the demo dataset with default config."""
+    from tinysign.config import Config
+    from tinysign.ingest import run_ingest
+
+    out = tmp_path_factory.mktemp("ingest")
+    run_ingest([str(demo_data)], out, Config(), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_records(demo_ingest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Extracted TFRecords of the demo dataset (default config, 2 shards)."""
+    from tinysign.config import Config
+    from tinysign.extract import run_extract
+
+    out = tmp_path_factory.mktemp("records")
+    run_extract(demo_ingest / "manifest.jsonl", out, Config())
+    return out

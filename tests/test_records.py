@@ -11,8 +11,9 @@ from tinysign.errors import TinysignError
 
 
 def test_records_round_trip_through_tf_data(tmp_path):
-    out = write_pattern_records(tmp_path / "r", num_classes=2, per_split={"train": 3},
-                                num_frames=6, img_size=16)
+    out = write_pattern_records(
+        tmp_path / "r", num_classes=2, per_split={"train": 3}, num_frames=6, img_size=16
+    )
     frames, labels, clip_ids = records.load_arrays(out, "train")
     assert frames.shape == (6, 6, 16, 16) and frames.dtype == np.uint8
     assert labels.tolist() == [0, 0, 0, 1, 1, 1]
@@ -25,8 +26,9 @@ def test_records_round_trip_through_tf_data(tmp_path):
 
 
 def test_corrupt_shard_is_one_clear_error(tmp_path):
-    out = write_pattern_records(tmp_path / "r", num_classes=2, per_split={"train": 2},
-                                num_frames=4, img_size=8)
+    out = write_pattern_records(
+        tmp_path / "r", num_classes=2, per_split={"train": 2}, num_frames=4, img_size=8
+    )
     shard = records.shard_paths(out, "train")[0]
     data = bytearray(shard.read_bytes())
     data[40] ^= 0xFF

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from tinysign import __version__
@@ -31,25 +32,33 @@ COMMANDS = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tinysign",
-        description="Sign language videos -> TFRecords -> S3DConv1D -> INT8 TFLite -> MCU.")
+        prog="tinysign", description="Sign language videos -> TFRecords -> S3DConv1D -> INT8 TFLite -> MCU."
+    )
     parser.add_argument("--version", action="version", version=f"tinysign {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name, help_text in COMMANDS:
         if importlib.util.find_spec(module_name) is None:
             continue
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=help_text, description=(module.__doc__ or help_text)
-                                  .strip().splitlines()[0])
+        sub = commands.add_parser(
+            name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0]
+        )
         sub.add_argument("--config", metavar="FILE", help="JSON file of config keys (see config.py)")
-        sub.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
-                         help="override one config key, e.g. --set epochs=5 (repeatable)")
+        sub.add_argument(
+            "--set",
+            metavar="KEY=VALUE",
+            action="append",
+            default=[],
+            dest="overrides",
+            help="override one config key, e.g. --set epochs=5 (repeatable)",
+        )
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
     args = build_parser().parse_args(argv)
     try:
         config = Config.load(args.config, args.overrides)

@@ -67,18 +67,20 @@ class Config:
     def __post_init__(self) -> None:
         _require(self.img_size >= 8, "img_size must be >= 8")
         _require(self.num_frames >= 3, "num_frames must be >= 3")
-        _require(len(self.fps_targets) > 0 and min(self.fps_targets) > 0,
-                 "fps_targets must be a non-empty list of positive frame rates")
+        _require(
+            len(self.fps_targets) > 0 and min(self.fps_targets) > 0,
+            "fps_targets must be a non-empty list of positive frame rates",
+        )
         _require(self.eval_fps > 0, "eval_fps must be positive")
-        _require(1 <= self.min_per_class <= self.max_per_class,
-                 "need 1 <= min_per_class <= max_per_class")
+        _require(1 <= self.min_per_class <= self.max_per_class, "need 1 <= min_per_class <= max_per_class")
         ratios = (self.train_ratio, self.val_ratio, self.test_ratio)
-        _require(all(r >= 0 for r in ratios) and abs(sum(ratios) - 1.0) < 1e-6,
-                 "train_ratio + val_ratio + test_ratio must be 1 and none negative")
+        _require(
+            all(r >= 0 for r in ratios) and abs(sum(ratios) - 1.0) < 1e-6,
+            "train_ratio + val_ratio + test_ratio must be 1 and none negative",
+        )
         _require(self.split_mode in SPLIT_MODES, f"split_mode must be one of {SPLIT_MODES}")
         _require(self.model in MODEL_NAMES, f"model must be one of {MODEL_NAMES}")
-        _require(self.quantization in QUANT_METHODS,
-                 f"quantization must be one of {QUANT_METHODS}")
+        _require(self.quantization in QUANT_METHODS, f"quantization must be one of {QUANT_METHODS}")
         _require(self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}")
         _require(self.augment_copies >= 0, "augment_copies must be >= 0")
         _require(self.num_shards >= 1, "num_shards must be >= 1")
@@ -99,8 +101,10 @@ class Config:
     def from_dict(cls, values: dict[str, object]) -> Config:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
-        _require(not unknown, f"unknown config key(s): {', '.join(unknown)}; "
-                              f"known keys: {', '.join(sorted(known))}")
+        _require(
+            not unknown,
+            f"unknown config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}",
+        )
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
@@ -128,8 +132,7 @@ def _read_json_object(path: Path) -> dict[str, object]:
     except FileNotFoundError:
         raise TinysignError(f"config: {path} does not exist") from None
     except json.JSONDecodeError as exc:
-        raise TinysignError(f"config: {path} is not valid JSON ({exc.msg}, line {exc.lineno})") \
-            from None
+        raise TinysignError(f"config: {path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
     _require(isinstance(data, dict), f"{path} must hold a JSON object of config keys")
     return data
 

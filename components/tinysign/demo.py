@@ -40,8 +40,10 @@ TRAJECTORIES: dict[str, Trajectory] = {
     "please": lambda p: [(0.5 + 0.1 * math.cos(4 * math.pi * p), 0.58 + 0.1 * math.sin(4 * math.pi * p))],
     "sorry": lambda p: [(0.36 + 0.05 * math.sin(8 * math.pi * p), 0.6 - 0.2 * p)],
     "help": lambda p: [(0.5, 0.74 - 0.3 * p), (0.5, 0.82 - 0.3 * p)],
-    "more": lambda p: [(0.5 - 0.16 * abs(math.cos(3 * math.pi * p)), 0.52),
-                       (0.5 + 0.16 * abs(math.cos(3 * math.pi * p)), 0.52)],
+    "more": lambda p: [
+        (0.5 - 0.16 * abs(math.cos(3 * math.pi * p)), 0.52),
+        (0.5 + 0.16 * abs(math.cos(3 * math.pi * p)), 0.52),
+    ],
     "wave": lambda p: [(0.7 + 0.08 * math.sin(6 * math.pi * p), 0.15)],
 }
 # Hand radius multiplier per gloss ("thanks" comes towards the camera: grows over time).
@@ -85,8 +87,7 @@ def make_signers(seed: int) -> list[Signer]:
     ]
 
 
-def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: int = 0
-                ) -> list[np.ndarray]:
+def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: int = 0) -> list[np.ndarray]:
     """BGR frames of one repetition of ``gloss`` by ``signer`` (``lead_in`` rest frames first)."""
     width, height = signer.size
     texture = np.random.default_rng(signer.texture_seed).normal(0, 12, (height // 8 + 1, width // 8 + 1))
@@ -101,9 +102,16 @@ def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: i
         image = background.copy()
         cx, cy = (0.5 + signer.offset[0]) * width, (0.25 + signer.offset[1]) * height
         cv2.circle(image, (int(cx), int(cy)), int(0.11 * unit * signer.scale), 150, -1)
-        cv2.ellipse(image, (int(cx), int(cy + 0.45 * height * signer.scale)),
-                    (int(0.22 * unit * signer.scale), int(0.3 * height * signer.scale)), 0, 0, 360,
-                    110, -1)
+        cv2.ellipse(
+            image,
+            (int(cx), int(cy + 0.45 * height * signer.scale)),
+            (int(0.22 * unit * signer.scale), int(0.3 * height * signer.scale)),
+            0,
+            0,
+            360,
+            110,
+            -1,
+        )
         centres = TRAJECTORIES[gloss](phase) if index >= lead_in else [(0.62, 0.85)]
         growth = 1 + HAND_GROWTH.get(gloss, 0.0) * phase
         for hx, hy in centres:
@@ -149,8 +157,7 @@ def generate_demo(out: str | Path, seed: int = 7, progress: bool = True) -> Path
     try:
         videos.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise TinysignError(f"cannot create {videos}: {exc.strerror}; choose a writable --out") \
-            from None
+        raise TinysignError(f"cannot create {videos}: {exc.strerror}; choose a writable --out") from None
     rng = np.random.default_rng(seed)
     entries: dict[str, list[dict[str, object]]] = {gloss: [] for gloss in TRAJECTORIES}
     nslt: dict[str, dict[str, object]] = {}
@@ -162,24 +169,36 @@ def generate_demo(out: str | Path, seed: int = 7, progress: bool = True) -> Path
         write_video(videos / f"{video_id}.mp4", frames, signer.fps)
         official = ("train", "val", "test")[int(rng.choice(3, p=[0.7, 0.15, 0.15]))]
         width, height = signer.size
-        entries[gloss].append({
-            "bbox": [0, 0, width, height], "fps": signer.fps,
-            "frame_start": lead_in + 1, "frame_end": -1 if lead_in == 0 else len(frames),
-            "instance_id": rep, "signer_id": signer.signer_id, "source": "synthetic",
-            "split": official, "url": f"synthetic://signer{signer.signer_id}/{gloss}/{rep}",
-            "variation_id": 0, "video_id": video_id,
-        })
-        nslt[video_id] = {"subset": official,
-                          "action": [list(TRAJECTORIES).index(gloss), lead_in + 1, len(frames)]}
+        entries[gloss].append(
+            {
+                "bbox": [0, 0, width, height],
+                "fps": signer.fps,
+                "frame_start": lead_in + 1,
+                "frame_end": -1 if lead_in == 0 else len(frames),
+                "instance_id": rep,
+                "signer_id": signer.signer_id,
+                "source": "synthetic",
+                "split": official,
+                "url": f"synthetic://signer{signer.signer_id}/{gloss}/{rep}",
+                "variation_id": 0,
+                "video_id": video_id,
+            }
+        )
+        nslt[video_id] = {
+            "subset": official,
+            "action": [list(TRAJECTORIES).index(gloss), lead_in + 1, len(frames)],
+        }
     missing_id = f"{len(plan):05d}"  # listed in the metadata, never downloaded
-    entries["yes"].append({**entries["yes"][0], "video_id": missing_id, "instance_id": 99,
-                           "url": "synthetic://lost"})
+    entries["yes"].append(
+        {**entries["yes"][0], "video_id": missing_id, "instance_id": 99, "url": "synthetic://lost"}
+    )
     wlasl = [{"gloss": gloss, "instances": instances} for gloss, instances in entries.items()]
     (root / "WLASL_v0.3.json").write_text(json.dumps(wlasl, indent=1))
     (root / "nslt_100.json").write_text(json.dumps(nslt, indent=1))
     (root / "missing.txt").write_text(missing_id + "\n")
     (root / "wlasl_class_list.txt").write_text(
-        "".join(f"{i}\t{gloss}\n" for i, gloss in enumerate(TRAJECTORIES)))
+        "".join(f"{i}\t{gloss}\n" for i, gloss in enumerate(TRAJECTORIES))
+    )
     return root
 
 
@@ -191,6 +210,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     root = generate_demo(args.out, seed=args.demo_seed)
-    print(f"demo dataset: {root} ({len(_plan(args.demo_seed))} videos, "
-          f"{len(TRAJECTORIES)} glosses, {NUM_SIGNERS} signers)")
+    print(
+        f"demo dataset: {root} ({len(_plan(args.demo_seed))} videos, "
+        f"{len(TRAJECTORIES)} glosses, {NUM_SIGNERS} signers)"
+    )
     return 0

@@ -95,6 +95,7 @@ def deserialize(payload: bytes, frames_shape: tuple[int, int, int]) -> ClipRecor
 
 # --- TFRecord framing (https://www.tensorflow.org/tutorials/load_data/tfrecord) -------------------
 
+
 def _masked_crc(data: bytes) -> int:
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
@@ -119,21 +120,22 @@ def read_tfrecord(stream: BinaryIO, name: str = "<stream>") -> Iterator[bytes]:
             raise TinysignError(f"{name}: corrupt TFRecord (length CRC); re-run extraction")
         payload = stream.read(length)
         footer = stream.read(4)
-        if len(payload) < length or len(footer) < 4 or \
-                _masked_crc(payload) != struct.unpack("<I", footer)[0]:
+        if len(payload) < length or len(footer) < 4 or _masked_crc(payload) != struct.unpack("<I", footer)[0]:
             raise TinysignError(f"{name}: corrupt TFRecord (data CRC); re-run extraction")
         yield payload
 
 
 # --- schema ---------------------------------------------------------------------------------------
 
+
 def read_schema(records_dir: str | Path) -> dict[str, Any]:
     path = Path(records_dir) / SCHEMA_FILE
     try:
         schema = json.loads(path.read_text())
     except FileNotFoundError:
-        raise TinysignError(f"{path} not found: run `tinysign extract` first "
-                            "(or point --records at an extraction output)") from None
+        raise TinysignError(
+            f"{path} not found: run `tinysign extract` first (or point --records at an extraction output)"
+        ) from None
     except json.JSONDecodeError:
         raise TinysignError(f"{path} is not valid JSON: re-run `tinysign extract`") from None
     for key in ("labels", "num_frames", "img_size"):
@@ -142,18 +144,30 @@ def read_schema(records_dir: str | Path) -> dict[str, Any]:
     return schema
 
 
-def write_schema(records_dir: str | Path, labels: list[str], num_frames: int, img_size: int,
-                 **extra: Any) -> dict[str, Any]:
-    """Write ``schema.json`` (shapes, label map, feature list) for a records folder."""
-    schema = {
-        "format": "tf.train.Example", "shard_pattern": shard_pattern("<split>"),
-        "features": {"frames": f"bytes: uint8 {num_frames}x{img_size}x{img_size}",
-                     **{k: "int64" for k in INT_KEYS}, **{k: "bytes" for k in BYTES_KEYS}},
-        "num_frames": num_frames, "img_size": img_size,
-        "num_classes": len(labels), "labels": list(labels), **extra,
+def schema_dict(labels: list[str], num_frames: int, img_size: int, **extra: Any) -> dict[str, Any]:
+    """The ``schema.json`` content: shapes, label map (index -> gloss), feature list."""
+    return {
+        "format": "tf.train.Example",
+        "shard_pattern": shard_pattern("<split>"),
+        "features": {
+            "frames": f"bytes: uint8 {num_frames}x{img_size}x{img_size}",
+            **{k: "int64" for k in INT_KEYS},
+            **{k: "bytes" for k in BYTES_KEYS},
+        },
+        "num_frames": num_frames,
+        "img_size": img_size,
+        "num_classes": len(labels),
+        "labels": list(labels),
+        **extra,
     }
-    path = Path(records_dir) / SCHEMA_FILE
-    path.write_text(json.dumps(schema, indent=2) + "\n")
+
+
+def write_schema(
+    records_dir: str | Path, labels: list[str], num_frames: int, img_size: int, **extra: Any
+) -> dict[str, Any]:
+    """Write ``schema.json`` for a local records folder."""
+    schema = schema_dict(labels, num_frames, img_size, **extra)
+    (Path(records_dir) / SCHEMA_FILE).write_text(json.dumps(schema, indent=2) + "\n")
     return schema
 
 
@@ -164,8 +178,9 @@ def frames_shape(schema: dict[str, Any]) -> tuple[int, int, int]:
 def shard_paths(records_dir: str | Path, split: str) -> list[Path]:
     paths = sorted(Path(records_dir).glob(shard_pattern(split)))
     if not paths:
-        raise TinysignError(f"no {split} shards ({shard_pattern(split)}) in {records_dir}: "
-                            "run `tinysign extract` first")
+        raise TinysignError(
+            f"no {split} shards ({shard_pattern(split)}) in {records_dir}: run `tinysign extract` first"
+        )
     return paths
 
 
@@ -193,16 +208,22 @@ def to_model_input(frames: np.ndarray) -> np.ndarray:
     return (frames.astype(np.float32) / 255.0)[..., np.newaxis]
 
 
-def make_dataset(records_dir: str | Path, split: str, batch_size: int, *, shuffle: bool = False,
-                 seed: int = 0, repeat: bool = False) -> Any:
+def make_dataset(
+    records_dir: str | Path,
+    split: str,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    repeat: bool = False,
+) -> Any:
     """A ``tf.data.Dataset`` of ``(frames float32 (B,T,H,W,1) in [0,1], label int64 (B,))``."""
     import tensorflow as tf
 
     schema = read_schema(records_dir)
     shape = frames_shape(schema)
     files = [str(p) for p in shard_paths(records_dir, split)]
-    spec = {"frames": tf.io.FixedLenFeature([], tf.string),
-            "label": tf.io.FixedLenFeature([], tf.int64)}
+    spec = {"frames": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64)}
 
     def parse(payload: Any) -> tuple[Any, Any]:
         example = tf.io.parse_single_example(payload, spec)

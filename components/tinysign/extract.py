@@ -1,0 +1,206 @@
+"""Extract: an Apache Beam pipeline from manifest clips to sharded TFRecords.
+
+Per clip: decode the segment with OpenCV (grey, centre square, ``img_size``), then
+
+* train: one record per FPS variant in ``fps_targets`` plus ``augment_copies`` augmented records
+  (random variant, affine + brightness/contrast + temporal jitter; flip only if ``augment_flip``);
+* val / test: one plain record at ``eval_fps``.
+
+Augmentation happens after the split (the manifest carries it), so no augmented copy of a test
+video can reach training. Records are grouped into ``num_shards`` shards per split by a stable hash
+of the clip id and sorted inside each shard, so the same input and seed give byte-identical files.
+Shards are written under a temporary prefix and moved into place only when the whole run succeeded:
+a crashed run leaves no partial or duplicate shards. Runs in-process by default (FnApiRunner); pass
+Beam options (``--runner DataflowRunner --project ...``) to run elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinysign import records, storage
+from tinysign.config import SPLITS, Config
+from tinysign.errors import TinysignError
+from tinysign.ingest import read_manifest, stable_hash
+from tinysign.video import Augmentation, VideoError, augment_clip, read_frames, sample_clip, trim
+
+LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+FAILURES_FILE = "extract_failures.csv"
+METRICS_FILE = "metrics.json"
+TMP_PREFIX = ".tmp-"
+
+
+def clip_records(
+    row: dict[str, Any], frames: np.ndarray, fps: float, config: Config
+) -> list[records.ClipRecord]:
+    """All records of one decoded clip (see module docstring); deterministic for a given seed."""
+
+    def make(clip: np.ndarray, variant: int, augmentation: str) -> records.ClipRecord:
+        return records.ClipRecord(
+            frames=clip,
+            label=int(row["label_index"]),
+            label_name=row["label"],
+            clip_id=row["clip_id"],
+            source_video=str(row.get("source_video", "")),
+            signer=str(row.get("signer", "")),
+            split=row["split"],
+            fps_variant=variant,
+            augmentation=augmentation,
+        )
+
+    if row["split"] != "train":
+        return [make(sample_clip(frames, fps, config.eval_fps, config.num_frames), config.eval_fps, "none")]
+    out = [make(sample_clip(frames, fps, v, config.num_frames), v, "none") for v in config.fps_targets]
+    for copy in range(config.augment_copies):
+        rng = np.random.default_rng(stable_hash(config.seed, row["clip_id"], copy))
+        variant = int(rng.choice(config.fps_targets))
+        aug = Augmentation.draw(rng, config.augment_flip)
+        clip = augment_clip(sample_clip(trim(frames, aug), fps, variant, config.num_frames), aug)
+        out.append(make(clip, variant, f"copy{copy}:{aug.describe()}"))
+    return out
+
+
+def extract_clip(row: dict[str, Any], config: Config) -> list[records.ClipRecord]:
+    """Decode one manifest row (local or remote path) into its records; raises VideoError."""
+    with storage.local_copy(row["path"]) as local:
+        frames, fps = read_frames(local, int(row["frame_start"]), int(row["frame_end"]), config.img_size)
+    if len(frames) < 2:
+        raise VideoError("too_few_frames", f"{row['path']}: only {len(frames)} decodable frame(s)")
+    return clip_records(row, frames, fps, config)
+
+
+def shard_of(clip_id: str, config: Config) -> int:
+    return stable_hash(config.seed, "shard", clip_id) % config.num_shards
+
+
+def write_failures(failures: list[tuple[str, ...]], path: str) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("clip_id", "label", "path", "reason", "detail"))
+    writer.writerows(sorted(failures))
+    storage.write_text(path, buffer.getvalue())
+
+
+def beam_options(beam_args: list[str] | None) -> Any:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    args = list(beam_args or [])
+    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
+        args.append(f"--runner={LOCAL_RUNNER}")  # the default (Prism) downloads a binary: fails offline
+    return PipelineOptions(args)
+
+
+# --- commit + stats ---------------------------------------------------------------------------------
+
+
+def _commit(tmp_dir: str, out_dir: str, config: Config) -> tuple[dict[str, Any], list[list[str]]]:
+    """Move the finished shards into ``out_dir`` (replacing any older set) and merge their counts."""
+    stats: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SPLITS}
+    storage.delete(storage.glob(storage.join(out_dir, "*-of-*.tfrecord")))
+    for split in SPLITS:
+        for shard in range(config.num_shards):
+            name = records.shard_name(split, shard, config.num_shards)
+            source = storage.join(tmp_dir, name)
+            if not storage.exists(source):  # a shard no clip hashed to: still written, empty
+                storage.open_write(source).close()
+            else:
+                counts = json.loads(storage.read_text(source + ".counts.json"))
+                for key, value in counts.items():
+                    label, kind = key.split("\x00")
+                    per_label = stats[split].setdefault(label, {})
+                    per_label[kind] = per_label.get(kind, 0) + value
+            storage.rename(source, storage.join(out_dir, name))
+    failures_path = storage.join(tmp_dir, FAILURES_FILE)
+    failures = list(csv.reader(io.StringIO(storage.read_text(failures_path))))[1:]
+    storage.rename(failures_path, storage.join(out_dir, FAILURES_FILE))
+    return stats, failures
+
+
+def run_extract(
+    manifest: str | Path, out_dir: str | Path, config: Config, beam_args: list[str] | None = None
+) -> dict[str, Any]:
+    """Run the Beam pipeline; write shards, schema.json, stats.json, metrics.json to ``out_dir``."""
+    import apache_beam as beam
+
+    from tinysign.extract_beam import build_pipeline
+
+    rows = read_manifest(manifest)
+    labels = _labels(rows)
+    out = str(out_dir)
+    if not storage.is_remote(out):
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TinysignError(f"cannot create {out}: {exc.strerror}; choose a writable --out") from None
+    storage.delete(storage.glob(storage.join(out, TMP_PREFIX + "*")))  # leftovers of a crashed run
+    tmp_dir = storage.join(out, TMP_PREFIX + uuid.uuid4().hex[:12])
+    with beam.Pipeline(options=beam_options(beam_args)) as pipeline:
+        build_pipeline(pipeline, rows, config, tmp_dir)
+    stats, failures = _commit(tmp_dir, out, config)
+    storage.delete([tmp_dir])
+    clips = Counter(r["split"] for r in rows)
+    failed = Counter(next(r["split"] for r in rows if r["clip_id"] == f[0]) for f in failures)
+    metrics = {
+        "clips_in_manifest": len(rows),
+        "clips_extracted": len(rows) - len(failures),
+        "clips_failed": len(failures),
+        "failure_reasons": dict(Counter(f[3] for f in failures)),
+        "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SPLITS},
+        "clips": {s: clips[s] - failed[s] for s in SPLITS},
+        "num_shards": config.num_shards,
+    }
+    storage.write_text(
+        storage.join(out, records.STATS_FILE),
+        json.dumps({"counts": stats, **metrics}, indent=2, ensure_ascii=False) + "\n",
+    )
+    storage.write_text(storage.join(out, METRICS_FILE), json.dumps(metrics, indent=2) + "\n")
+    schema = records.schema_dict(
+        labels,
+        config.num_frames,
+        config.img_size,
+        fps_targets=list(config.fps_targets),
+        eval_fps=config.eval_fps,
+        augment_copies=config.augment_copies,
+        seed=config.seed,
+    )
+    storage.write_text(storage.join(out, records.SCHEMA_FILE), json.dumps(schema, indent=2) + "\n")
+    return metrics
+
+
+def _labels(rows: list[dict[str, Any]]) -> list[str]:
+    by_index = {int(r["label_index"]): r["label"] for r in rows}
+    if sorted(by_index) != list(range(len(by_index))) or len(set(by_index.values())) != len(by_index):
+        raise TinysignError(
+            "manifest label_index values are not 0..N-1, one per label: re-run `tinysign ingest`"
+        )
+    return [by_index[i] for i in range(len(by_index))]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", required=True, help="manifest.jsonl written by `tinysign ingest`")
+    parser.add_argument("--out", required=True, help="records folder (local or gs://)")
+    parser.add_argument(
+        "beam_args",
+        nargs=argparse.REMAINDER,
+        help="Beam pipeline options after --, e.g. -- --runner DataflowRunner",
+    )
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    beam_args = [a for a in args.beam_args if a != "--"]
+    metrics = run_extract(args.manifest, args.out, config, beam_args)
+    print(
+        f"clips in manifest {metrics['clips_in_manifest']} = extracted {metrics['clips_extracted']} "
+        f"+ failed {metrics['clips_failed']} {metrics['failure_reasons'] or ''}".rstrip()
+    )
+    print("records " + ", ".join(f"{s} {n}" for s, n in metrics["records"].items()) + f" -> {args.out}")
+    return 0

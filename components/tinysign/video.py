@@ -1,0 +1,189 @@
+"""Video decoding and the per-clip preprocessing shared by extraction, training data and predict.
+
+Pure functions over numpy arrays; OpenCV does the decoding. A clip goes
+``read_frames`` (decode the [frame_start, frame_end] segment, centre-crop square, grey, resize)
+-> ``sample_clip`` (simulate a frame rate, then sample ``num_frames``) -> optional ``augment_clip``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
+DEFAULT_FPS = 25.0
+MAX_SANE_FPS = 240.0
+
+
+class VideoError(Exception):
+    """A clip that cannot be used; ``reason`` is a drop-report code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a probe learns about a video file."""
+
+    frame_count: int
+    fps: float
+    width: int
+    height: int
+
+
+def _open(path: str) -> cv2.VideoCapture:
+    if not os.path.exists(path):
+        raise VideoError("missing_file", f"{path} does not exist")
+    if not os.access(path, os.R_OK):
+        raise VideoError("unreadable", f"{path} is not readable (permissions)")
+    if os.path.getsize(path) == 0:
+        raise VideoError("undecodable", f"{path} is empty (0 bytes)")
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise VideoError("undecodable", f"OpenCV cannot open {path} (not a video or unknown codec)")
+    return capture
+
+
+def _fps(capture: cv2.VideoCapture) -> float:
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and math.isfinite(fps) and 0 < fps <= MAX_SANE_FPS else DEFAULT_FPS
+
+
+def probe(path: str) -> VideoInfo:
+    """Open ``path``, decode its first frame and read its properties (raises VideoError)."""
+    capture = _open(path)
+    try:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            raise VideoError("undecodable", f"{path}: no decodable frame")
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if count <= 0:  # some containers (webm) carry no frame count: count by decoding
+            count = 1
+            while capture.grab():
+                count += 1
+        return VideoInfo(count, _fps(capture), frame.shape[1], frame.shape[0])
+    finally:
+        capture.release()
+
+
+def to_grey_square(frame: np.ndarray, img_size: int) -> np.ndarray:
+    """BGR frame -> centre square crop -> grey -> ``img_size`` x ``img_size`` uint8."""
+    height, width = frame.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = frame[top : top + side, left : left + side]
+    grey = cv2.cvtColor(square, cv2.COLOR_BGR2GRAY) if square.ndim == 3 else square
+    return cv2.resize(grey, (img_size, img_size), interpolation=cv2.INTER_AREA)
+
+
+def read_frames(
+    path: str, frame_start: int = 1, frame_end: int = -1, img_size: int = 64
+) -> tuple[np.ndarray, float]:
+    """Decode frames ``frame_start..frame_end`` (1-based, inclusive; -1 = to the end).
+
+    Returns ``(uint8 (N, img_size, img_size), fps)``; raises VideoError when nothing usable.
+    """
+    capture = _open(path)
+    try:
+        fps = _fps(capture)
+        for _ in range(max(0, frame_start - 1)):
+            if not capture.grab():
+                raise VideoError(
+                    "segment_out_of_range", f"{path}: frame_start {frame_start} is past the end of the video"
+                )
+        frames = []
+        last = math.inf if frame_end == -1 else frame_end
+        index = frame_start
+        while index <= last:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            frames.append(to_grey_square(frame, img_size))
+            index += 1
+    finally:
+        capture.release()
+    if not frames:
+        raise VideoError("undecodable", f"{path}: no frame could be decoded in the segment")
+    return np.stack(frames), fps
+
+
+def resample_indices(num_source: int, src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
+    """Indices into the source frames for one FPS-simulated clip of ``num_frames``.
+
+    The clip is first resampled to ``target_fps`` (a 10 fps variant holds each frame longer, a 50 fps
+    one repeats none), then ``num_frames`` are taken evenly across the whole sign.
+    """
+    duration = num_source / src_fps
+    resampled = max(1, round(duration * target_fps))
+    at_target = np.minimum(num_source - 1, np.floor(np.arange(resampled) * src_fps / target_fps))
+    picks = np.round(np.linspace(0, resampled - 1, num_frames)).astype(int)
+    return at_target[picks].astype(int)
+
+
+def sample_clip(frames: np.ndarray, src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
+    """FPS-simulated clip: uint8 ``(num_frames, H, W)`` from decoded ``frames`` (N, H, W)."""
+    return frames[resample_indices(len(frames), src_fps, target_fps, num_frames)]
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Parameters of one augmented copy; the same spatial transform applies to every frame."""
+
+    angle: float
+    scale: float
+    shift_x: float
+    shift_y: float
+    brightness: float
+    contrast: float
+    trim_start: float
+    trim_end: float
+    flip: bool
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, allow_flip: bool) -> Augmentation:
+        return cls(
+            angle=float(rng.uniform(-8, 8)),
+            scale=float(rng.uniform(0.9, 1.1)),
+            shift_x=float(rng.uniform(-0.06, 0.06)),
+            shift_y=float(rng.uniform(-0.06, 0.06)),
+            brightness=float(rng.uniform(-20, 20)),
+            contrast=float(rng.uniform(0.8, 1.2)),
+            trim_start=float(rng.uniform(0, 0.1)),
+            trim_end=float(rng.uniform(0, 0.1)),
+            flip=bool(allow_flip and rng.random() < 0.5),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"rot={self.angle:.1f},scale={self.scale:.2f},shift=({self.shift_x:.2f},{self.shift_y:.2f}),"
+            f"bright={self.brightness:.0f},contrast={self.contrast:.2f},"
+            f"trim=({self.trim_start:.2f},{self.trim_end:.2f}),flip={int(self.flip)}"
+        )
+
+
+def trim(frames: np.ndarray, aug: Augmentation) -> np.ndarray:
+    """Temporal jitter: drop up to 10 % of the frames at each end (keeps at least 2)."""
+    count = len(frames)
+    start = int(count * aug.trim_start)
+    end = count - int(count * aug.trim_end)
+    return frames[start:end] if end - start >= 2 else frames
+
+
+def augment_clip(clip: np.ndarray, aug: Augmentation) -> np.ndarray:
+    """Apply rotation/scale/shift, brightness/contrast and optional flip to every frame."""
+    size = clip.shape[1]
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), aug.angle, aug.scale)
+    matrix[:, 2] += (aug.shift_x * size, aug.shift_y * size)
+    out = np.empty_like(clip)
+    for t, frame in enumerate(clip):
+        warped = cv2.warpAffine(frame, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
+        out[t] = cv2.flip(warped, 1) if aug.flip else warped
+    adjusted = (out.astype(np.float32) - 128.0) * aug.contrast + 128.0 + aug.brightness
+    return np.clip(adjusted, 0, 255).astype(np.uint8)
