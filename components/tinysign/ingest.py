@@ -480,14 +480,22 @@ def run_ingest(
     usable, bad = probe_clips(unique, config, progress)
     kept, unbalanced = balance(usable, config)
     drops += dupes + bad + unbalanced
-    if not kept:
-        metrics = _write_outputs(out, [], drops, {})
+    classes = {c.label for c in kept}
+    if len(classes) < 2:
+        metrics = _write_outputs(out, [], drops + [_single_class_drop(c) for c in kept], {})
+        what = f"only the class {next(iter(classes))!r} is" if classes else "no class is"
         raise TinysignError(
-            f"no class has >= min_per_class={config.min_per_class} usable clips "
-            f"(found {metrics['found']}: {metrics['drop_reasons'] or 'nothing'}); see "
-            f"{out / DROP_REPORT_FILE} or lower --set min_per_class=N"
+            f"{what} left with >= min_per_class={config.min_per_class} usable clips "
+            f"(found {metrics['found']}: {metrics['drop_reasons'] or 'nothing'}); a classifier needs >= 2 "
+            f"classes; see {out / DROP_REPORT_FILE} or lower --set min_per_class=N"
         )
     return _write_outputs(out, kept, drops, split_clips(kept, config))
+
+
+def _single_class_drop(clip: Clip) -> Drop:
+    return Drop(
+        clip.clip_id, clip.label, clip.path, "single_class", "the only class left: nothing to tell apart"
+    )
 
 
 def _write_outputs(out: Path, kept: list[Clip], drops: list[Drop], splits: dict[str, str]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import numpy as np
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 DEFAULT_FPS = 25.0
 MAX_SANE_FPS = 240.0
+FAST_CROP_FACTOR = 8
 
 
 class VideoError(Exception):
@@ -40,7 +41,10 @@ class VideoInfo:
 
 def _open(path: str) -> cv2.VideoCapture:
     if not os.path.exists(path):
-        raise VideoError("missing_file", f"{path} does not exist")
+        broken = os.path.islink(path)
+        raise VideoError(
+            "missing_file", f"{path} is a broken symlink" if broken else f"{path} does not exist"
+        )
     if not os.access(path, os.R_OK):
         raise VideoError("unreadable", f"{path} is not readable (permissions)")
     if os.path.getsize(path) == 0:
@@ -74,9 +78,15 @@ def probe(path: str) -> VideoInfo:
 
 
 def to_grey_square(frame: np.ndarray, img_size: int) -> np.ndarray:
-    """BGR frame -> centre square crop -> grey -> ``img_size`` x ``img_size`` uint8."""
+    """BGR frame -> centre square crop -> grey -> ``img_size`` x ``img_size`` uint8 (area average).
+
+    Large frames are cropped to a multiple of ``img_size`` (losing < 1/8 of the side) so OpenCV's
+    integer-factor area resize applies: ~6x faster on 1080p than a fractional one.
+    """
     height, width = frame.shape[:2]
     side = min(height, width)
+    if side >= FAST_CROP_FACTOR * img_size:
+        side -= side % img_size
     top, left = (height - side) // 2, (width - side) // 2
     square = frame[top : top + side, left : left + side]
     grey = cv2.cvtColor(square, cv2.COLOR_BGR2GRAY) if square.ndim == 3 else square

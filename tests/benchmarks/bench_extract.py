@@ -1,0 +1,72 @@
+"""Extraction throughput vs OpenCV decode-only throughput, on the same clips, in one run.
+
+    python tests/benchmarks/bench_extract.py [--clips N]
+
+Prints clips/s for (1) decoding every frame with OpenCV and nothing else, (2) the per-clip
+extraction function (decode + crop/grey/resize + FPS variants + augmentation + Example
+serialisation), (3) the whole Beam pipeline in-process (incl. shard writing), and the ratios
+(2)/(1) and (3)/(1). Target: extraction >= 0.8 x decode-only, single process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from tinysign import records
+from tinysign.config import Config
+from tinysign.demo import generate_demo
+from tinysign.extract import extract_clip, run_extract
+from tinysign.ingest import read_manifest, run_ingest
+
+
+def decode_only(path: str) -> int:
+    capture = cv2.VideoCapture(path)
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
+
+
+def clips_per_second(rows: list[dict], work) -> float:
+    start = time.perf_counter()
+    for row in rows:
+        work(row)
+    return len(rows) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=165, help="how many demo clips to use")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    config = Config()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate_demo(root / "data", progress=False)
+        run_ingest([str(root / "data")], root / "ingest", config, progress=False)
+        rows = read_manifest(root / "ingest" / "manifest.jsonl")[: args.clips]
+        (root / "subset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        records.serialize(extract_clip(rows[0], config)[0])  # warm-up: TensorFlow proto import
+
+        decode = clips_per_second(rows, lambda r: decode_only(r["path"]))
+        extract = clips_per_second(rows, lambda r: [records.serialize(x) for x in extract_clip(r, config)])
+        start = time.perf_counter()
+        run_extract(root / "subset.jsonl", root / "records", config)
+        beam = len(rows) / (time.perf_counter() - start)
+    print(f"clips: {len(rows)} (demo dataset; train clips -> {len(config.fps_targets)} FPS variants "
+          f"+ {config.augment_copies} augmented copies)")
+    print(f"OpenCV decode-only          : {decode:7.1f} clips/s")
+    print(f"extraction (per-clip fn)    : {extract:7.1f} clips/s   ratio {extract / decode:.2f} x decode")
+    print(f"extraction (Beam in-process): {beam:7.1f} clips/s   ratio {beam / decode:.2f} x decode")
+    print("target: extraction >= 0.80 x decode-only (single process)")
+
+
+if __name__ == "__main__":
+    main()
