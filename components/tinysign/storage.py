@@ -33,7 +33,10 @@ def join(base: str, *parts: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return _fs().exists(path) if is_remote(path) else os.path.exists(path)
+    """A file or folder exists (a remote "folder" exists when an object lies below it)."""
+    if not is_remote(path):
+        return os.path.exists(path)
+    return bool(_fs().exists(path) or glob(join(path, "*")))
 
 
 def glob(pattern: str) -> list[str]:
