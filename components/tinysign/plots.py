@@ -1,0 +1,127 @@
+"""PNG plots shared by the stages: training curves, per-class distributions, confusion matrices.
+
+matplotlib runs on the Agg backend (no display needed); every function writes one PNG and returns
+its path. Figures are closed after saving so long pipelines do not leak memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_history(history: Mapping[str, Sequence[float]], path: str | Path,
+                 title: str = "training") -> Path:
+    """Loss and accuracy, train vs val, per epoch (the seed's training plot).
+
+    Args:
+        history: Keras ``History.history``-style dict (``loss``, ``val_loss``, ``accuracy``,
+            ``val_accuracy``; missing keys are skipped).
+        path: PNG to write.
+        title: figure title.
+    """
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for key, style in ((metric, "-o"), (f"val_{metric}", "-s")):
+            values = history.get(key)
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, markersize=3,
+                        label="val" if key.startswith("val_") else "train")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_distribution(counts: Mapping[str, Sequence[int]], labels: Sequence[str], path: str | Path,
+                      title: str = "examples per class") -> Path:
+    """One bar chart per split (plus ``combined``) of the number of examples per class.
+
+    Args:
+        counts: split name -> count per class index (length ``len(labels)``). A ``combined`` panel
+            (the sum) is added when more than one split is given.
+        labels: class names.
+        path: PNG to write.
+        title: figure title.
+    """
+    plt = _pyplot()
+    panels = {name: np.asarray(c, dtype=np.int64) for name, c in counts.items()}
+    if len(panels) > 1:
+        panels["combined"] = np.sum(list(panels.values()), axis=0)
+    width = max(6.0, 0.25 * len(labels) + 2)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 2.4 * len(panels)), squeeze=False)
+    x = np.arange(len(labels))
+    for ax, (name, values) in zip(axes[:, 0], panels.items(), strict=True):
+        ax.bar(x, values, color="tab:blue" if name != "combined" else "tab:gray")
+        ax.set_title(f"{name}: {int(values.sum())} examples")
+        ax.set_ylabel("count")
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels if len(labels) <= 60 else [""] * len(labels),
+                           rotation=90, fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], path: str | Path,
+                          title: str = "confusion matrix") -> Path:
+    """Confusion matrix heat map (rows = true class, columns = predicted), counts annotated.
+
+    Args:
+        matrix: square count matrix (``sklearn.metrics.confusion_matrix`` order).
+        labels: class names in the same order.
+        path: PNG to write.
+        title: figure title.
+    """
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    n = len(labels)
+    size = min(20.0, max(4.0, 0.35 * n + 2))
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ticks = np.arange(n)
+    show_names = n <= 60
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.set_xticklabels(labels if show_names else [""] * n, rotation=90, fontsize=7)
+    ax.set_yticklabels(labels if show_names else [""] * n, fontsize=7)
+    if n <= 30:
+        threshold = matrix.max() / 2 if matrix.size and matrix.max() > 0 else 0.5
+        for i in range(n):
+            for j in range(n):
+                if matrix[i, j]:
+                    ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                            color="white" if matrix[i, j] > threshold else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return _save(fig, path)
