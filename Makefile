@@ -10,7 +10,7 @@ params ?=
 pytest_args ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo ingest extract run test test-fast lint bench bench-extract clean
+.PHONY: help install demo ingest extract train run test test-fast lint bench bench-extract bench-train clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ ingest: ## ingest + validate + balance + split $(data) -> $(out)/ingest
 extract: ## Beam frame extraction -> $(out)/records
 	$(bin)/tinysign extract --manifest $(out)/ingest/manifest.jsonl --out $(out)/records $(if $(params),--config $(params))
 
+train: ## train on $(out)/records -> $(out)/train (rerun the same command to resume after a kill)
+	$(bin)/tinysign train --records $(out)/records --out $(out)/train $(if $(params),--config $(params))
+
 run: ## the whole pipeline locally on the demo data (or data=DIR)
 	@test -d $(data) || $(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory ingest extract
@@ -43,10 +46,13 @@ test-fast: ## tests without the slow end-to-end ones
 lint: ## ruff
 	$(bin)/ruff check components pipelines tests
 
-bench: bench-extract ## all benchmarks
+bench: bench-extract bench-train ## all benchmarks
 
 bench-extract: ## extraction clips/s vs OpenCV decode-only clips/s on the same clips
 	$(bin)/python tests/benchmarks/bench_extract.py
+
+bench-train: ## train-step time: folded vs TimeDistributed (tf-keras and Keras 3), steps/s per model
+	$(bin)/python tests/benchmarks/bench_train.py
 
 clean: ## remove local run outputs
 	rm -rf runs
