@@ -4,13 +4,16 @@
 python ?= python3.11
 venv ?= .venv
 bin := $(venv)/bin
+tools ?= .venv-tools
+image_targets ?= pipeline
 out ?= runs/local
 data ?= $(out)/demo-data
 params ?=
 pytest_args ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo ingest extract train run test test-fast lint bench bench-extract bench-train clean
+.PHONY: help install demo ingest extract train run test test-fast lint bench bench-extract bench-train \
+	image push deploy undeploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -19,6 +22,9 @@ install: ## create .venv and install the package + pinned dependencies (requirem
 	$(python) -m venv $(venv)
 	$(bin)/pip install --quiet --upgrade pip==25.3
 	$(bin)/pip install --quiet -c requirements.lock -e ".[dev]"
+	$(python) -m venv $(tools)
+	$(tools)/bin/pip install --quiet --upgrade pip==25.3
+	$(tools)/bin/pip install --quiet -r infra/requirements-checkov.lock
 	@echo "installed: activate with 'source $(venv)/bin/activate' or use 'make run' / 'make test'"
 
 demo: ## generate the synthetic demo dataset into $(data)
@@ -43,8 +49,22 @@ test: ## the full test suite (what CI runs)
 test-fast: ## tests without the slow end-to-end ones
 	$(bin)/pytest -m "not slow" $(pytest_args)
 
-lint: ## ruff
+lint: ## ruff, hadolint (Dockerfile) and checkov (terraform + Dockerfile)
 	$(bin)/ruff check components pipelines tests
+	$(bin)/hadolint docker/Dockerfile
+	$(tools)/bin/checkov --config-file infra/checkov.yaml --quiet
+
+image: ## build the image(s) with docker|podman|buildah, tagged <version>-<git sha> (image_targets="pipeline pipeline-gpu dataflow")
+	docker/build.sh $(image_targets)
+
+push: ## push the image(s) to Artifact Registry ($$IMAGE_REPO from env.sh); refuses uncommitted (-dirty) builds
+	docker/push.sh $(image_targets)
+
+deploy: ## terraform apply infra/envs/$$DEPLOY_ENV (state in $$TF_STATE_BUCKET; needs terraform + env.sh)
+	infra/deploy.sh apply
+
+undeploy: ## terraform destroy infra/envs/$$DEPLOY_ENV
+	infra/deploy.sh destroy
 
 bench: bench-extract bench-train ## all benchmarks
 
