@@ -7,12 +7,13 @@ import subprocess
 import sys
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from tests.conftest import WLASL_SAMPLE
 from tinysign import records
 from tinysign.config import Config
-from tinysign.extract import run_extract
+from tinysign.extract import extract_clip, run_extract
 from tinysign.ingest import read_manifest, run_ingest
 
 
@@ -119,3 +120,14 @@ def test_real_wlasl_sample_extracts(tmp_path):
     assert total == metrics["clips"]["train"] * 5 + metrics["clips"]["val"] + metrics["clips"]["test"]
     frames, _, _ = records.load_arrays(tmp_path / "rec", "test")
     assert frames.shape[1:] == (24, 64, 64) and frames.std() > 5  # real content, not blank frames
+
+
+def test_wrong_probed_length_falls_back_to_full_decode(demo_ingest):
+    row = next(r for r in read_manifest(demo_ingest / "manifest.jsonl") if r["split"] == "train")
+    config = Config()
+    planned = extract_clip(row, config)
+    for wrong in ({"frame_count": row["frame_count"] + 7}, {"frame_count": 0}, {"fps": 12.0}):
+        again = extract_clip({**row, **wrong}, config)
+        assert [r.augmentation for r in again] == [r.augmentation for r in planned]
+        for a, b in zip(again, planned, strict=True):
+            np.testing.assert_array_equal(a.frames, b.frames)

@@ -22,6 +22,7 @@ import io
 import json
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,15 @@ from tinysign import records, storage
 from tinysign.config import SPLITS, Config
 from tinysign.errors import TinysignError
 from tinysign.ingest import read_manifest, stable_hash
-from tinysign.video import Augmentation, VideoError, augment_clip, read_frames, sample_clip, trim
+from tinysign.video import (
+    Augmentation,
+    VideoError,
+    augment_clip,
+    decode_segment,
+    resample_indices,
+    segment_length,
+    trim_bounds,
+)
 
 LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 FAILURES_FILE = "extract_failures.csv"
@@ -39,43 +48,75 @@ METRICS_FILE = "metrics.json"
 TMP_PREFIX = ".tmp-"
 
 
-def clip_records(
-    row: dict[str, Any], frames: np.ndarray, fps: float, config: Config
-) -> list[records.ClipRecord]:
-    """All records of one decoded clip (see module docstring); deterministic for a given seed."""
+@dataclass(frozen=True)
+class RecordPlan:
+    """One record to cut from a clip: which decoded frames, at which simulated rate, augmented how."""
 
-    def make(clip: np.ndarray, variant: int, augmentation: str) -> records.ClipRecord:
+    indices: np.ndarray
+    fps_variant: int
+    augmentation: Augmentation | None = None
+    description: str = "none"
+
+
+def plan_records(
+    clip_id: str, split: str, num_source: int, src_fps: float, config: Config
+) -> list[RecordPlan]:
+    """The records of one clip (see module docstring); deterministic for a given seed."""
+    if split != "train":
+        return [
+            RecordPlan(
+                resample_indices(num_source, src_fps, config.eval_fps, config.num_frames), config.eval_fps
+            )
+        ]
+    plans = [
+        RecordPlan(resample_indices(num_source, src_fps, v, config.num_frames), v) for v in config.fps_targets
+    ]
+    for copy in range(config.augment_copies):
+        rng = np.random.default_rng(stable_hash(config.seed, clip_id, copy))
+        variant = int(rng.choice(config.fps_targets))
+        aug = Augmentation.draw(rng, config.augment_flip)
+        start, end = trim_bounds(num_source, aug)
+        indices = start + resample_indices(end - start, src_fps, variant, config.num_frames)
+        plans.append(RecordPlan(indices, variant, aug, f"copy{copy}:{aug.describe()}"))
+    return plans
+
+
+def extract_clip(row: dict[str, Any], config: Config) -> list[records.ClipRecord]:
+    """Decode one manifest row (local or remote path) into its records; raises VideoError.
+
+    Frames are planned from the probed length and fps, so only the frames some record uses are
+    converted; if the container's metadata was wrong, the clip is planned again on what decoded.
+    """
+    start, end = int(row["frame_start"]), int(row["frame_end"])
+    expected = segment_length(start, end, int(row.get("frame_count", 0)))
+    src_fps = float(row.get("fps", 0))
+    plans = (
+        plan_records(row["clip_id"], row["split"], expected, src_fps, config) if expected and src_fps else []
+    )
+    with storage.local_copy(row["path"]) as local:
+        keep = {int(i) for plan in plans for i in plan.indices}
+        frames, fps, count = decode_segment(local, start, end, config.img_size, keep if plans else None)
+        if count != expected or fps != src_fps:
+            frames, fps, count = decode_segment(local, start, end, config.img_size)
+            plans = plan_records(row["clip_id"], row["split"], count, fps, config)
+    if count < 2:
+        raise VideoError("too_few_frames", f"{row['path']}: only {count} decodable frame(s)")
+
+    def record(plan: RecordPlan) -> records.ClipRecord:
+        clip = np.stack([frames[int(i)] for i in plan.indices])
         return records.ClipRecord(
-            frames=clip,
+            frames=augment_clip(clip, plan.augmentation) if plan.augmentation else clip,
             label=int(row["label_index"]),
             label_name=row["label"],
             clip_id=row["clip_id"],
             source_video=str(row.get("source_video", "")),
             signer=str(row.get("signer", "")),
             split=row["split"],
-            fps_variant=variant,
-            augmentation=augmentation,
+            fps_variant=plan.fps_variant,
+            augmentation=plan.description,
         )
 
-    if row["split"] != "train":
-        return [make(sample_clip(frames, fps, config.eval_fps, config.num_frames), config.eval_fps, "none")]
-    out = [make(sample_clip(frames, fps, v, config.num_frames), v, "none") for v in config.fps_targets]
-    for copy in range(config.augment_copies):
-        rng = np.random.default_rng(stable_hash(config.seed, row["clip_id"], copy))
-        variant = int(rng.choice(config.fps_targets))
-        aug = Augmentation.draw(rng, config.augment_flip)
-        clip = augment_clip(sample_clip(trim(frames, aug), fps, variant, config.num_frames), aug)
-        out.append(make(clip, variant, f"copy{copy}:{aug.describe()}"))
-    return out
-
-
-def extract_clip(row: dict[str, Any], config: Config) -> list[records.ClipRecord]:
-    """Decode one manifest row (local or remote path) into its records; raises VideoError."""
-    with storage.local_copy(row["path"]) as local:
-        frames, fps = read_frames(local, int(row["frame_start"]), int(row["frame_end"]), config.img_size)
-    if len(frames) < 2:
-        raise VideoError("too_few_frames", f"{row['path']}: only {len(frames)} decodable frame(s)")
-    return clip_records(row, frames, fps, config)
+    return [record(plan) for plan in plans]
 
 
 def shard_of(clip_id: str, config: Config) -> int:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from tinysign import storage
 from tinysign.config import SPLITS, Config
 from tinysign.errors import TinysignError
-from tinysign.video import VIDEO_EXTENSIONS, VideoError, probe
+from tinysign.video import VIDEO_EXTENSIONS, VideoError, probe, segment_length
 
 MANIFEST_FILE = "manifest.jsonl"
 DROP_REPORT_FILE = "drop_report.csv"
@@ -331,8 +331,7 @@ def _probe_clip(clip: Clip, min_frames: int) -> Clip | Drop:
             "segment_out_of_range",
             f"frame_start {clip.frame_start} > {info.frame_count} frames in the video",
         )
-    end = info.frame_count if clip.frame_end == -1 else min(clip.frame_end, info.frame_count)
-    length = end - clip.frame_start + 1
+    length = segment_length(clip.frame_start, clip.frame_end, info.frame_count)
     if length < min_frames:
         return Drop(
             clip.clip_id,

@@ -93,12 +93,20 @@ def to_grey_square(frame: np.ndarray, img_size: int) -> np.ndarray:
     return cv2.resize(grey, (img_size, img_size), interpolation=cv2.INTER_AREA)
 
 
-def read_frames(
-    path: str, frame_start: int = 1, frame_end: int = -1, img_size: int = 64
-) -> tuple[np.ndarray, float]:
-    """Decode frames ``frame_start..frame_end`` (1-based, inclusive; -1 = to the end).
+def segment_length(frame_start: int, frame_end: int, frame_count: int) -> int:
+    """Frames in the 1-based inclusive segment of a ``frame_count``-frame video (-1 = to the end)."""
+    end = frame_count if frame_end == -1 else min(frame_end, frame_count)
+    return max(0, end - frame_start + 1)
 
-    Returns ``(uint8 (N, img_size, img_size), fps)``; raises VideoError when nothing usable.
+
+def decode_segment(
+    path: str, frame_start: int = 1, frame_end: int = -1, img_size: int = 64, keep: set[int] | None = None
+) -> tuple[dict[int, np.ndarray], float, int]:
+    """Decode the segment ``frame_start..frame_end`` (1-based, inclusive; -1 = to the end).
+
+    Every frame is decoded, but only those whose segment index is in ``keep`` (all when None) are
+    converted to grey ``img_size`` squares — converting is most of the cost beyond decoding.
+    Returns ``({segment index: uint8 (img_size, img_size)}, fps, frames in the segment)``.
     """
     capture = _open(path)
     try:
@@ -108,20 +116,30 @@ def read_frames(
                 raise VideoError(
                     "segment_out_of_range", f"{path}: frame_start {frame_start} is past the end of the video"
                 )
-        frames = []
-        last = math.inf if frame_end == -1 else frame_end
-        index = frame_start
-        while index <= last:
-            ok, frame = capture.read()
-            if not ok or frame is None:
+        frames: dict[int, np.ndarray] = {}
+        count = 0
+        while frame_end == -1 or count <= frame_end - frame_start:
+            if not capture.grab():
                 break
-            frames.append(to_grey_square(frame, img_size))
-            index += 1
+            if keep is None or count in keep:
+                ok, frame = capture.retrieve()
+                if not ok or frame is None:
+                    break
+                frames[count] = to_grey_square(frame, img_size)
+            count += 1
     finally:
         capture.release()
-    if not frames:
+    if count == 0:
         raise VideoError("undecodable", f"{path}: no frame could be decoded in the segment")
-    return np.stack(frames), fps
+    return frames, fps, count
+
+
+def read_frames(
+    path: str, frame_start: int = 1, frame_end: int = -1, img_size: int = 64
+) -> tuple[np.ndarray, float]:
+    """All frames of the segment: ``(uint8 (N, img_size, img_size), fps)``; raises VideoError."""
+    frames, fps, count = decode_segment(path, frame_start, frame_end, img_size)
+    return np.stack([frames[i] for i in range(count)]), fps
 
 
 def resample_indices(num_source: int, src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
@@ -178,12 +196,11 @@ class Augmentation:
         )
 
 
-def trim(frames: np.ndarray, aug: Augmentation) -> np.ndarray:
-    """Temporal jitter: drop up to 10 % of the frames at each end (keeps at least 2)."""
-    count = len(frames)
+def trim_bounds(count: int, aug: Augmentation) -> tuple[int, int]:
+    """Temporal jitter: ``[start, end)`` dropping up to 10 % of ``count`` frames at each end (keeps >= 2)."""
     start = int(count * aug.trim_start)
     end = count - int(count * aug.trim_end)
-    return frames[start:end] if end - start >= 2 else frames
+    return (start, end) if end - start >= 2 else (0, count)
 
 
 def augment_clip(clip: np.ndarray, aug: Augmentation) -> np.ndarray:
