@@ -212,5 +212,5 @@ def augment_clip(clip: np.ndarray, aug: Augmentation) -> np.ndarray:
     for t, frame in enumerate(clip):
         warped = cv2.warpAffine(frame, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
         out[t] = cv2.flip(warped, 1) if aug.flip else warped
-    adjusted = (out.astype(np.float32) - 128.0) * aug.contrast + 128.0 + aug.brightness
-    return np.clip(adjusted, 0, 255).astype(np.uint8)
+    levels = (np.arange(256, dtype=np.float32) - 128.0) * aug.contrast + 128.0 + aug.brightness
+    return np.clip(levels, 0, 255).astype(np.uint8)[out]  # brightness/contrast as a lookup table
