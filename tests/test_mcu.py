@@ -1,0 +1,155 @@
+"""MCU proof: tflite-micro == LiteRT reference kernels, minimal arena, MACs, C arrays, report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests.test_quantize import SMALL, quantized_model, shared_records, trained_model
+from tinysign import records
+from tinysign.evaluate import LiteModel, model_input
+from tinysign.mcu import (
+    MicroModel,
+    bit_exact_check,
+    check_runs_at,
+    model_ops,
+    probe_arena,
+    read_c_array,
+    run_mcu_check,
+    vela_path,
+    write_c_arrays,
+)
+from tinysign.quantize import load_quantized
+
+
+def _test_clips(factory: pytest.TempPathFactory) -> np.ndarray:
+    return records.load_arrays(shared_records(factory), "test")[0]
+
+
+def test_tflm_is_bit_exact_with_litert_reference_kernels(tmp_path_factory):
+    quant = load_quantized(quantized_model(tmp_path_factory, "s3dconv1d"))
+    model = quant.read("model", "int8")
+    clips = _test_clips(tmp_path_factory)
+    result = bit_exact_check(quant, clips, {"model": 4 * probe_arena(model)})
+    assert result["bit_exact"] and result["values_compared"] == len(clips) * 3
+    # and by hand, one clip: identical raw int8 outputs
+    micro, lite = MicroModel(model, 4 * probe_arena(model)), LiteModel(model, reference=True)
+    x = model_input(lite, clips[0])
+    np.testing.assert_array_equal(micro.invoke(x), lite.invoke(x))
+
+
+def test_tflm_streaming_path_matches_litert_within_one_lsb(tmp_path_factory):
+    """Frame model on every frame of a continuous stream, head on every full window.
+
+    tflite-micro rounds requantization twice (gemmlowp style) and LiteRT's reference kernels once,
+    so exact ties can differ by 1 LSB; anything more is a real mismatch.
+    """
+    quant = load_quantized(quantized_model(tmp_path_factory, "streaming"))
+    clips = _test_clips(tmp_path_factory)
+    arenas = {part: probe_arena(quant.read(part, "int8")) for part in quant.parts}
+    result = bit_exact_check(quant, clips, arenas)
+    frames = clips.shape[0] * clips.shape[1]
+    assert result["parts"]["frame"]["invocations"] == frames
+    assert result["parts"]["head"]["invocations"] == frames - SMALL.num_frames + 1
+    assert result["within_tolerance"] and result["max_abs_diff_lsb"] <= 1
+    assert result["mismatched_values"] <= 0.01 * result["values_compared"]
+    for part in result["parts"].values():
+        if part["mismatched_values"]:
+            assert part["first_divergent_op"]["op"] == "FULLY_CONNECTED"
+
+
+def test_arena_probe_finds_the_smallest_arena_that_runs(tmp_path_factory):
+    quant = load_quantized(quantized_model(tmp_path_factory, "streaming"))
+    model = quant.read("frame", "int8")
+    arena = probe_arena(model)
+    assert 1024 < arena < 64 * 1024
+    micro = MicroModel(model, arena)  # runs at the probed size ...
+    clip = _test_clips(tmp_path_factory)[0]
+    assert micro.invoke(model_input(micro, clip[0])).shape == (1, SMALL.feature_dim)
+    assert check_runs_at(model, arena)
+    assert not check_runs_at(model, arena - 1)  # ... and not one byte below
+    with pytest.raises(RuntimeError):
+        MicroModel(model, arena - 16)
+
+
+def test_flatbuffer_macs_equal_the_keras_count(tmp_path_factory):
+    from tinysign.model import count_macs, load_model
+
+    for kind in ("s3dconv1d", "streaming"):
+        quant = load_quantized(quantized_model(tmp_path_factory, kind))
+        keras_macs = count_macs(load_model(trained_model(tmp_path_factory, kind) / "model.keras"))
+        per_part = {part: sum(op["macs"] for op in model_ops(quant.read(part, "int8")))
+                    for part in quant.parts}
+        if kind == "s3dconv1d":
+            assert per_part["model"] == keras_macs
+        else:
+            assert SMALL.num_frames * per_part["frame"] + per_part["head"] == keras_macs
+    ops = [op["op"] for op in model_ops(quant.read("frame", "int8"))]
+    assert ops == ["CONV_2D"] * 4 + ["FULLY_CONNECTED"]
+
+
+def test_c_array_round_trips_to_identical_bytes(tmp_path):
+    data = bytes(range(256)) * 3 + b"\x00\xff\x10"
+    cc, h = write_c_arrays({"g_demo_model_data": data, "g_other_model_data": b"\x01"}, tmp_path,
+                           {"kDemoArenaSize": 1234})
+    text = cc.read_text()
+    assert "alignas(16) const unsigned char g_demo_model_data[] = {" in text
+    assert "const unsigned int g_demo_model_data_size = 771;" in text
+    assert "extern const unsigned char g_demo_model_data[];" in h.read_text()
+    assert "constexpr int kDemoArenaSize = 1234;" in h.read_text()
+    assert read_c_array(text, "g_demo_model_data") == data
+    assert read_c_array(text, "g_other_model_data") == b"\x01"
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs a C++ compiler")
+def test_c_array_compiles_and_holds_the_tflite_bytes(tmp_path_factory, tmp_path):
+    """Compile model_data.cc with g++ and dump the array: the exact .tflite bytes, 16-byte aligned."""
+    model = load_quantized(quantized_model(tmp_path_factory, "streaming")).read("head", "int8")
+    write_c_arrays({"g_streaming_head_model_data": model}, tmp_path)
+    (tmp_path / "dump.cc").write_text(
+        '#include <cstdint>\n#include <cstdio>\n#include "model_data.h"\n'
+        "int main() {\n"
+        "  if (reinterpret_cast<uintptr_t>(g_streaming_head_model_data) % 16) return 3;\n"
+        "  fwrite(g_streaming_head_model_data, 1, g_streaming_head_model_data_size, stdout);\n"
+        "  return 0;\n}\n")
+    subprocess.run(["g++", "-std=c++17", "-o", str(tmp_path / "dump"), str(tmp_path / "dump.cc"),
+                    str(tmp_path / "model_data.cc")], check=True, cwd=tmp_path)
+    dumped = subprocess.run([str(tmp_path / "dump")], capture_output=True, check=True).stdout
+    assert dumped == model
+
+
+def test_mcu_check_writes_report_c_arrays_and_budgets(tmp_path_factory, tmp_path):
+    quant_dir = quantized_model(tmp_path_factory, "streaming")
+    report = run_mcu_check(quant_dir, shared_records(tmp_path_factory), tmp_path, SMALL)
+    for name in ("mcu_report.json", "mcu_report.md", "model_data.cc", "model_data.h", "metrics.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    quant = load_quantized(quant_dir)
+    text = (tmp_path / "model_data.cc").read_text()
+    for part in ("frame", "head"):
+        assert read_c_array(text, f"g_streaming_{part}_model_data") == quant.read(part, "int8")
+        info = report["parts"][part]
+        assert info["runs_at_arena"] and info["fails_below_arena"]
+        assert info["flash_bytes"] == len(quant.read(part, "int8"))
+    assert report["ring_buffer_bytes"] == SMALL.num_frames * SMALL.feature_dim
+    arenas = report["parts"]["frame"]["arena_bytes"] + report["parts"]["head"]["arena_bytes"]
+    assert report["total_sram_bytes"] == arenas + report["ring_buffer_bytes"]
+    assert report["budgets"]["arena"]["pass"] and report["budgets"]["flash"]["pass"]
+    assert [t["target"] for t in report["targets"]][:2] == ["Cortex-M4", "Cortex-M7"]
+    assert all(t["fits"] for t in report["targets"])
+    assert report["tflm_vs_litert"]["within_tolerance"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["arena_bytes"] == report["arena_bytes"]
+    assert "| frame |" in (tmp_path / "mcu_report.md").read_text()
+    if vela_path():
+        assert report["parts"]["frame"]["vela"]["npu_ops"] >= 1
+
+
+def test_mcu_budgets_fail_loudly_in_the_report(tmp_path_factory, tmp_path):
+    tight = SMALL.replace(arena_budget_bytes=1024, flash_budget_bytes=1024)
+    report = run_mcu_check(quantized_model(tmp_path_factory, "s3dconv1d"), shared_records(tmp_path_factory),
+                           tmp_path, tight)
+    assert not report["budgets"]["arena"]["pass"] and not report["budgets"]["flash"]["pass"]
+    assert "FAIL" in (tmp_path / "mcu_report.md").read_text()
