@@ -12,7 +12,8 @@ params ?=
 pytest_args ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo ingest extract train run test test-fast lint bench bench-extract bench-train \
+.PHONY: help install demo ingest extract train quantize evaluate mcu run test test-fast lint \
+	bench bench-extract bench-train bench-quantize \
 	image push deploy undeploy clean
 
 help: ## list the targets
@@ -38,6 +39,15 @@ extract: ## Beam frame extraction -> $(out)/records
 
 train: ## train on $(out)/records -> $(out)/train (rerun the same command to resume after a kill)
 	$(bin)/tinysign train --records $(out)/records --out $(out)/train $(if $(params),--config $(params))
+
+quantize: ## INT8 (PTQ|QAT: --set quantization=) + float32 TFLite -> $(out)/quantize
+	$(bin)/tinysign quantize --model $(out)/train --records $(out)/records --out $(out)/quantize $(if $(params),--config $(params))
+
+evaluate: ## INT8 vs float32 TFLite on the test split -> $(out)/evaluate
+	$(bin)/tinysign evaluate --quant $(out)/quantize --records $(out)/records --out $(out)/evaluate $(if $(params),--config $(params))
+
+mcu: ## INT8 model in tflite-micro: arena, flash, ops, MACs, C arrays, Vela -> $(out)/mcu
+	$(bin)/tinysign mcu --quant $(out)/quantize --records $(out)/records --out $(out)/mcu $(if $(params),--config $(params))
 
 run: ## the whole pipeline locally on the demo data (or data=DIR)
 	@test -d $(data) || $(MAKE) --no-print-directory demo
@@ -66,13 +76,16 @@ deploy: ## terraform apply infra/envs/$$DEPLOY_ENV (state in $$TF_STATE_BUCKET; 
 undeploy: ## terraform destroy infra/envs/$$DEPLOY_ENV
 	infra/deploy.sh destroy
 
-bench: bench-extract bench-train ## all benchmarks
+bench: bench-extract bench-train bench-quantize ## all benchmarks
 
 bench-extract: ## extraction clips/s vs OpenCV decode-only clips/s on the same clips
 	$(bin)/python tests/benchmarks/bench_extract.py
 
 bench-train: ## train-step time: folded vs TimeDistributed (tf-keras and Keras 3), steps/s per model
 	$(bin)/python tests/benchmarks/bench_train.py
+
+bench-quantize: ## INT8 vs float32 LiteRT latency + the MCU table (arena, flash, MACs) vs budgets
+	$(bin)/python tests/benchmarks/bench_quantize.py
 
 clean: ## remove local run outputs
 	rm -rf runs
