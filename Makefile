@@ -6,6 +6,10 @@ venv ?= .venv
 bin := $(venv)/bin
 tools ?= .venv-tools
 image_targets ?= pipeline
+target ?= vertex
+cron ?= 0 3 * * 1
+gpu ?=
+package := pipelines/training_pipeline.yaml
 out ?= runs/local
 data ?= $(out)/demo-data
 params ?=
@@ -13,7 +17,7 @@ pytest_args ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo ingest extract train quantize evaluate mcu run test test-fast lint \
-	bench bench-extract bench-train bench-quantize \
+	bench bench-extract bench-train bench-quantize compile submit schedule \
 	image push deploy undeploy clean
 
 help: ## list the targets
@@ -49,9 +53,18 @@ evaluate: ## INT8 vs float32 TFLite on the test split -> $(out)/evaluate
 mcu: ## INT8 model in tflite-micro: arena, flash, ops, MACs, C arrays, Vela -> $(out)/mcu
 	$(bin)/tinysign mcu --quant $(out)/quantize --records $(out)/records --out $(out)/mcu $(if $(params),--config $(params))
 
-run: ## the whole pipeline locally on the demo data (or data=DIR)
+run: ## the whole pipeline through kfp.local on the demo data (data=DIR, params=FILE; default pipelines/params/demo.json); a rerun is cached
 	@test -d $(data) || $(MAKE) --no-print-directory demo
-	$(MAKE) --no-print-directory ingest extract
+	$(bin)/python -m pipelines.local_run --data $(data) --out $(out) --params $(or $(params),pipelines/params/demo.json)
+
+compile: ## compile the KFP pipeline -> pipelines/training_pipeline.yaml (image $$IMAGE_URI or docker/image-uri.sh; gpu=NVIDIA_TESLA_T4)
+	$(bin)/python -m pipelines.compile --output $(package) --image "$(or $(IMAGE_URI),$(shell docker/image-uri.sh pipeline))" $(if $(gpu),--train-accelerator $(gpu) --train-image "$(shell docker/image-uri.sh pipeline-gpu)")
+
+submit: compile ## one run on target=vertex|kfp (env.sh; data=gs://BUCKET/videos params=FILE.json)
+	$(bin)/tinysign submit --target $(target) --package $(package) --data $(data) $(if $(params),--params $(params))
+
+schedule: compile ## recurring retraining on target=vertex|kfp, cron="0 3 * * 1" (tinysign schedule --list/--pause/--delete ID)
+	$(bin)/tinysign schedule --target $(target) --package $(package) --cron "$(cron)" --data $(data) $(if $(params),--params $(params))
 
 test: ## the full test suite (what CI runs)
 	$(bin)/pytest $(pytest_args)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 Route = Callable[["Recorded", dict[str, Any]], tuple[int, Any]]
 
@@ -39,6 +39,7 @@ class RecordingServer:
 
     def __init__(self, handler: Route) -> None:
         self.requests: list[Recorded] = []
+        self.errors: list[str] = []
         self.state: dict[str, Any] = {}
         outer = self
 
@@ -51,9 +52,14 @@ class RecordingServer:
                     body = json.loads(raw) if raw else None
                 except json.JSONDecodeError:
                     body = raw.decode("utf-8", "replace")
-                request = Recorded(self.command, url.path, parse_qs(url.query), body, dict(self.headers))
+                path, query = unquote(url.path), parse_qs(url.query)
+                request = Recorded(self.command, path, query, body, dict(self.headers))
                 outer.requests.append(request)
-                status, payload = handler(request, outer.state)
+                try:
+                    status, payload = handler(request, outer.state)
+                except Exception as exc:  # a bug in a route: answer 400 (not retried) and remember it
+                    outer.errors.append(f"{request.method} {request.path}: {exc!r}")
+                    status, payload = 400, {"error": {"code": 400, "message": repr(exc)}}
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -128,7 +134,7 @@ def kfp_routes(request: Recorded, state: dict[str, Any]) -> tuple[int, Any]:
 
 
 def vertex_routes(request: Recorded, state: dict[str, Any]) -> tuple[int, Any]:
-    """Enough of the Vertex AI REST API for pipeline jobs and schedules."""
+    """Enough of the Vertex AI REST API for pipeline jobs, schedules and Model Registry uploads."""
     schedules = state.setdefault("schedules", {})
     method, path, body = request.method, request.path, request.body or {}
     parent = re.match(r"/v1(?:beta1)?/(projects/[^/]+/locations/[^/]+)", path)
@@ -150,6 +156,29 @@ def vertex_routes(request: Recorded, state: dict[str, Any]) -> tuple[int, Any]:
             schedules[name] = {**body, "name": name, "state": "ACTIVE", "createTime": now}
             return 200, schedules[name]
         return 200, {"schedules": list(schedules.values())}
+    models = state.setdefault("models", {})
+    if stem == "/models:upload" and method == "POST":
+        model = dict(body["model"])
+        parent_model = body.get("parentModel")
+        if parent_model:
+            name, version = parent_model, str(int(models[parent_model]["versionId"]) + 1)
+        else:
+            name, version = f"{parent[1]}/models/{200 + len(models)}", "1"
+        models[name] = {**model, "name": name, "versionId": version}
+        return 200, {
+            "name": f"{name}/operations/1",
+            "done": True,
+            "response": {
+                "@type": "type.googleapis.com/google.cloud.aiplatform.v1.UploadModelResponse",
+                "model": name,
+                "modelVersionId": version,
+            },
+        }
+    if stem == "/models" and method == "GET":
+        return 200, {"models": list(models.values())}
+    match = re.fullmatch(r"/models/([^/:@]+)(?:@.*)?", stem)
+    if match and method == "GET":
+        return 200, models[f"{parent[1]}/models/{match[1]}"]
     match = re.fullmatch(r"/schedules/([^/:]+)(?::(pause|resume))?", stem)
     if match:
         name = f"{parent[1]}/schedules/{match[1]}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 
@@ -27,6 +26,10 @@ COMMANDS = (
     ("evaluate", "tinysign.evaluate", "INT8/float32 TFLite evaluation on the test split"),
     ("mcu", "tinysign.mcu", "run the INT8 model in tflite-micro: arena, flash, ops, C array"),
     ("predict", "tinysign.predict", "top-k glosses for a video with the INT8 model(s)"),
+    ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
+    ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
+    ("submit", "tinysign.submit", "submit the compiled pipeline as a run to Kubeflow Pipelines or Vertex AI"),
+    ("schedule", "tinysign.schedule", "recurring retraining on KFP / Vertex AI: create, list, pause, delete"),
 )
 
 
@@ -37,8 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tinysign {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name, help_text in COMMANDS:
-        if importlib.util.find_spec(module_name) is None:
-            continue
         module = importlib.import_module(module_name)
         sub = commands.add_parser(
             name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0]

@@ -1,0 +1,230 @@
+"""Thin KFP components: each imports ``tinysign`` inside its body and calls one stage function.
+
+The functions below are plain Python; :func:`build_components` turns them into lightweight
+``@dsl.component``\\ s on our one image (``base_image=image, install_kfp_package=False`` — the image
+already holds kfp and the package), so the image is chosen when the pipeline is compiled, never at
+import time. Every component takes the resolved config dict (``Config.to_dict()``) and passes
+``Config.from_dict(config)`` to the stage; no logic lives here.
+
+Stage folders are the artifacts' ``.path`` (a local folder, ``/gcs/...`` on Vertex); the extract
+step passes the ``gs://`` URI instead when Beam runs on Dataflow, whose workers cannot see the mount.
+"""
+
+# No `from __future__ import annotations`: KFP reads the real annotation objects.
+from dataclasses import dataclass
+from typing import Any
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Markdown, Metrics, Model, Output
+
+
+def resolve_config(
+    config_overrides: dict,
+    img_size: int,
+    num_frames: int,
+    fps_targets: list[int],
+    min_per_class: int,
+    max_per_class: int,
+    train_ratio: float,
+    val_ratio: float,
+    test_ratio: float,
+    model: str,
+    epochs: int,
+    batch_size: int,
+    quantization: str,
+    arena_budget_bytes: int,
+    flash_budget_bytes: int,
+    min_int8_accuracy: float,
+    max_int8_drop: float,
+) -> dict:
+    """Validate the pipeline parameters once and return the full config dict every step uses."""
+    typed = dict(locals())  # first statement: exactly the parameters
+    from tinysign.pipeline_io import resolve_config as resolve
+
+    return resolve(typed, typed.pop("config_overrides"))
+
+
+def ingest(data: str, data_version: str, config: dict, dataset: Output[Dataset], metrics: Output[Metrics]):
+    """Find, probe, balance and split clips -> manifest.jsonl, drop_report.csv, metrics.json."""
+    from tinysign.config import Config
+    from tinysign.ingest import run_ingest
+    from tinysign.pipeline_io import log_metrics
+
+    log_metrics(metrics, run_ingest([data], dataset.path, Config.from_dict(config), progress=False))
+    dataset.metadata["data"] = data
+    dataset.metadata["data_version"] = data_version
+
+
+def extract(
+    manifest: Input[Dataset],
+    config: dict,
+    beam_args: list[str],
+    records: Output[Dataset],
+    metrics: Output[Metrics],
+):
+    """Beam: decode, FPS-simulate, sample, augment -> TFRecord shards + schema.json + stats.json."""
+    import os
+
+    from tinysign.config import Config
+    from tinysign.extract import run_extract
+    from tinysign.ingest import MANIFEST_FILE
+    from tinysign.pipeline_io import log_metrics
+
+    on_dataflow = any("DataflowRunner" in arg for arg in beam_args)
+    out_dir = records.uri if on_dataflow else records.path
+    log_metrics(
+        metrics,
+        run_extract(
+            os.path.join(manifest.path, MANIFEST_FILE),
+            out_dir,
+            Config.from_dict(config),
+            beam_args=list(beam_args),
+        ),
+    )
+
+
+def train(records: Input[Dataset], config: dict, model: Output[Model], metrics: Output[Metrics]):
+    """Train s3dconv1d / streaming -> model.keras, history.json, plots, metrics.json."""
+    from tinysign.config import Config
+    from tinysign.pipeline_io import log_metrics
+    from tinysign.train import run_train
+
+    log_metrics(metrics, run_train(records.path, model.path, Config.from_dict(config)))
+
+
+def quantize(model: Input[Model], records: Input[Dataset], config: dict, quantized: Output[Model]):
+    """INT8 (PTQ or QAT) + float32 TFLite export."""
+    from tinysign.config import Config
+    from tinysign.quantize import run_quantize
+
+    run_quantize(model.path, records.path, quantized.path, Config.from_dict(config))
+
+
+def evaluate(
+    quantized: Input[Model],
+    records: Input[Dataset],
+    config: dict,
+    evaluation: Output[Artifact],
+    metrics: Output[Metrics],
+    confusion: Output[ClassificationMetrics],
+):
+    """INT8 vs float32 TFLite on the test split; KFP Metrics + confusion matrix for the UI."""
+    from tinysign.config import Config
+    from tinysign.evaluate import run_evaluate
+    from tinysign.pipeline_io import log_evaluation
+
+    result = run_evaluate(quantized.path, records.path, evaluation.path, Config.from_dict(config))
+    log_evaluation(metrics, confusion, result, evaluation.path)
+
+
+def mcu_check(
+    quantized: Input[Model],
+    records: Input[Dataset],
+    config: dict,
+    mcu: Output[Artifact],
+    metrics: Output[Metrics],
+):
+    """Run the INT8 model in tflite-micro: arena, flash, ops, C array, agreement with LiteRT."""
+    from tinysign.config import Config
+    from tinysign.mcu import run_mcu_check
+    from tinysign.pipeline_io import log_metrics
+
+    log_metrics(metrics, run_mcu_check(quantized.path, records.path, mcu.path, Config.from_dict(config)))
+
+
+def bless(
+    quantized: Input[Model],
+    evaluation: Input[Artifact],
+    mcu: Input[Artifact],
+    config: dict,
+    destination: str,
+    model_registry: str,
+    blessing: Output[Artifact],
+    decision: Output[Markdown],
+) -> bool:
+    """Thresholds + champion/challenger; push to <destination>/models/<version>/ only if blessed."""
+    from tinysign.bless import decision_markdown, run_bless
+    from tinysign.config import Config
+
+    result = run_bless(
+        quantized.path,
+        evaluation.path,
+        mcu.path,
+        blessing.path,
+        Config.from_dict(config),
+        destination,
+        registry=model_registry,
+    )
+    decision_markdown(result, decision.path)
+    blessing.metadata.update({k: result[k] for k in ("blessed", "pushed", "version", "model_uri")})
+    return bool(result["blessed"])
+
+
+def report(
+    ingest_out: Input[Dataset],
+    records: Input[Dataset],
+    model: Input[Model],
+    quantized: Input[Model],
+    evaluation: Input[Artifact],
+    mcu: Input[Artifact],
+    blessing: Input[Artifact],
+    config: dict,
+    report: Output[HTML],
+):
+    """One self-contained HTML report (curves, distributions, confusion, float vs INT8, MCU, blessing)."""
+    from tinysign.config import Config
+    from tinysign.report import build_report
+
+    build_report(
+        {
+            "ingest": ingest_out.path,
+            "records": records.path,
+            "train": model.path,
+            "quantize": quantized.path,
+            "evaluate": evaluation.path,
+            "mcu": mcu.path,
+            "bless": blessing.path,
+        },
+        report.path,
+        Config.from_dict(config),
+    )
+
+
+@dataclass(frozen=True)
+class Components:
+    """The pipeline's components, built for one image."""
+
+    resolve_config: Any
+    ingest: Any
+    extract: Any
+    train: Any
+    quantize: Any
+    evaluate: Any
+    mcu_check: Any
+    bless: Any
+    report: Any
+
+
+def build_components(image: str, train_image: str = "") -> Components:
+    """Lightweight Python components on ``image`` (which must hold tinysign, kfp and their deps).
+
+    Args:
+        image: the image of every component.
+        train_image: another image for the train step only (e.g. the ``pipeline-gpu`` target with
+            TensorFlow's CUDA libraries); empty = ``image``.
+    """
+
+    def make(func: Any, base_image: str = image) -> Any:
+        return dsl.component(func, base_image=base_image, install_kfp_package=False)
+
+    return Components(
+        resolve_config=make(resolve_config),
+        ingest=make(ingest),
+        extract=make(extract),
+        train=make(train, train_image or image),
+        quantize=make(quantize),
+        evaluate=make(evaluate),
+        mcu_check=make(mcu_check),
+        bless=make(bless),
+        report=make(report),
+    )

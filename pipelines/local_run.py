@@ -1,0 +1,185 @@
+"""Run the whole pipeline on this machine with ``kfp.local`` (no cluster, no cloud).
+
+``python -m pipelines.local_run --data DIR --out DIR [--params FILE] [--no-cache]``
+
+Every task runs as a subprocess of this Python (``SubprocessRunner(use_venv=False)``: the package
+and its pinned dependencies must be installed here, as ``make install`` does). Artifacts land
+under ``OUT/pipeline_root/``, blessed models under ``OUT/models/<version>/`` and the report is
+copied to ``OUT/report.html``.
+
+Caching: ``kfp.local`` (kfp >= 2.15) caches a task's outputs under ``OUT/.kfp_cache`` keyed by
+component, image, command and input values (artifact inputs by URI), and reuses them while the
+artifact files still exist. A rerun with the same inputs therefore skips every step except
+``bless`` (never cached: it reads the current champion) and ``report``. What would go stale is
+keyed in too: the data folder's fingerprint (file names, sizes, mtimes) is passed as
+``data_version``, and the local "image" name carries a hash of the ``tinysign`` sources, so new
+videos or an edited stage rerun the affected steps. ``--no-cache`` reruns everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tinysign.errors import TinysignError
+
+
+def data_fingerprint(data: str) -> str:
+    """A cheap content fingerprint of a local data folder (names, sizes, mtimes); '' for URIs."""
+    root = Path(data)
+    if "://" in data or not root.exists():
+        return ""
+    digest = hashlib.sha256()
+    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    for path in paths:
+        stat = path.stat()
+        digest.update(
+            f"{path.relative_to(root) if path != root else path.name}\0{stat.st_size}\0"
+            f"{stat.st_mtime_ns}\n".encode()
+        )
+    return digest.hexdigest()[:16]
+
+
+def local_image() -> str:
+    """The image name for local runs: ``Config().image`` + a hash of the ``tinysign`` sources.
+
+    Locally the image is never pulled; it only enters ``kfp.local``'s cache key. Hashing the
+    package sources into it means an edited stage invalidates the cache, as a new image would.
+    """
+    import tinysign
+    from tinysign.config import Config
+
+    digest = hashlib.sha256()
+    package = Path(tinysign.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{Config().image}-local-{digest.hexdigest()[:12]}"
+
+
+def _import_kfp_local() -> None:
+    """Import ``kfp.local`` without the repo's ``docker/`` folder shadowing the ``docker`` SDK.
+
+    ``kfp.local`` imports the optional ``docker`` package; run from the repository root, Python
+    would import our ``docker/`` (Dockerfiles, no ``__init__``) as a namespace package instead.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != repo]
+    try:
+        import kfp.local.task_dispatcher  # noqa: F401 - imported for its side effect only
+    finally:
+        sys.path[:] = saved
+
+
+def run_local(
+    data: str | Path,
+    out: str | Path,
+    params: dict[str, Any] | None = None,
+    cache: bool = True,
+    retries: int = 0,
+) -> dict[str, Any]:
+    """Run the pipeline locally; return ``{"report", "blessing", "decision", "models", "seconds"}``.
+
+    Args:
+        data: the ingest source (local folder; ``gs://`` works when ingest supports it).
+        out: run folder (pipeline root, cache, models/, report.html).
+        params: config keys and pipeline parameters (e.g. ``pipelines/params/demo.json``).
+        cache: reuse cached task outputs (see module docstring).
+        retries: retries of extract/train (0 locally: a real bug would only run three times).
+    """
+    _import_kfp_local()
+    from kfp import local
+
+    from pipelines.training_pipeline import build_pipeline, parameter_names
+    from tinysign.pipeline_io import pipeline_arguments
+
+    data = str(data) if "://" in str(data) else str(Path(data).resolve())
+    if "://" not in data and not Path(data).exists():
+        raise TinysignError(f"--data {data}: not found; `make demo` writes the demo dataset")
+    root = Path(out).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    values = {
+        "destination": str(root),
+        "data_version": data_fingerprint(data),
+        **(params or {}),
+        "data": data,
+    }
+    pipeline = build_pipeline(local_image(), retries=retries)
+    arguments = pipeline_arguments(values, parameter_names(pipeline))
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(root / "pipeline_root"),
+        enable_caching=cache,
+        cache_root=str(root / ".kfp_cache"),
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        # The image only matters on a cluster; CPU/memory limits are no-ops in a local subprocess.
+        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+        task = pipeline(**arguments)
+    seconds = time.perf_counter() - start
+    report = root / "report.html"
+    shutil.copyfile(task.outputs["report"].path, report)
+    decision = json.loads((Path(task.outputs["blessing"].path) / "bless.json").read_text())
+    return {
+        "report": str(report),
+        "report_artifact": task.outputs["report"].path,
+        "blessing": task.outputs["blessing"].path,
+        "decision": decision,
+        "models": str(root / "models"),
+        "seconds": round(seconds, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinysign.pipeline_io import read_params
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.local_run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--data", required=True, help="input data folder (e.g. the demo dataset)")
+    parser.add_argument("--out", default="runs/local", help="run folder (default %(default)s)")
+    parser.add_argument(
+        "--params", help="JSON of config keys / pipeline parameters (pipelines/params/demo.json)"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="run every task again")
+    parser.add_argument("--retries", type=int, default=0, help="retries of extract/train (default 0)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        result = run_local(
+            args.data, args.out, read_params(args.params), cache=not args.no_cache, retries=args.retries
+        )
+    except TinysignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # kfp.local: "Pipeline ... FAILURE. Inner task failed: <task>"
+        print(f"error: {exc} (the task's log is above)", file=sys.stderr)
+        return 1
+    decision = result["decision"]
+    accuracy = f"INT8 test accuracy {decision['int8_accuracy']} (float32 {decision['float_accuracy']})"
+    if decision["blessed"]:
+        where = decision["reasons"][-1].removeprefix("blessed; ").removeprefix("blessed: ")
+        verdict = f"BLESSED, {accuracy}; {where}"
+    else:
+        failed = "; ".join(r.removeprefix("FAIL: ") for r in decision["reasons"] if r.startswith("FAIL"))
+        verdict = f"NOT BLESSED, {accuracy}; failed: {failed}"
+    print(f"\npipeline finished in {result['seconds']} s")
+    print(f"report:    {result['report']}")
+    print(f"decision:  {verdict}")
+    print(f"models:    {result['models']} (champion.json names the current champion)")
+    print(f"artifacts: {Path(args.out).resolve() / 'pipeline_root'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The tinysign training pipeline (KFP v2): ingest -> extract -> train -> quantize -> evaluate -> MCU
+check -> bless/push -> HTML report.
+
+``build_pipeline(image)`` returns the ``@dsl.pipeline`` function for one component image; compile
+it with ``python -m pipelines.compile`` and run it locally with ``python -m pipelines.local_run``.
+
+Parameters:
+
+* ``data`` — the ingest source: a folder or ``gs://`` URI;
+* ``destination`` — where blessed models go (``<destination>/models/<version>/``); empty = decide
+  but push nothing;
+* ``model_registry`` — ``projects/P/locations/R``: also upload blessed ``gs://`` models to Vertex
+  AI Model Registry;
+* ``data_version`` — recorded on the dataset artifact and part of the cache key: change it when the
+  data under the same path changes;
+* ``beam_args`` — extraction pipeline options, e.g. ``--runner=DataflowRunner --project=P
+  --region=R --temp_location=gs://B/tmp``;
+* the seed's main knobs as typed parameters with the defaults of :class:`tinysign.config.Config`,
+  and ``config_overrides`` for any other config key.
+
+Training is single-node inside the pipeline (``strategy=mirrored`` uses every local GPU); for
+multi-worker training see the README ("Multi-worker training").
+"""
+
+from typing import Any, NamedTuple
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact
+
+from pipelines.components import build_components
+from tinysign.config import Config
+
+PIPELINE_NAME = "tinysign-training"
+# task name -> (display name, CPU limit, memory limit)
+TASKS = {
+    "resolve-config": ("Resolve config", "1", "1G"),
+    "ingest": ("Ingest, validate, balance, split", "2", "4G"),
+    "extract": ("Extract frames to TFRecords (Beam)", "4", "8G"),
+    "train": ("Train", "8", "16G"),
+    "quantize": ("Quantize to INT8 + float32 TFLite", "4", "8G"),
+    "evaluate": ("Evaluate INT8 vs float32", "2", "8G"),
+    "mcu-check": ("MCU check (tflite-micro)", "2", "4G"),
+    "bless": ("Bless and push", "1", "2G"),
+    "report": ("HTML report", "1", "2G"),
+}
+RETRIED = ("extract", "train")
+NOT_CACHED = ("bless",)  # reads the champion from the destination: not a pure function of its inputs
+
+
+class Outputs(NamedTuple):
+    report: HTML
+    blessing: Artifact
+
+
+def _configure(task: Any, name: str, retries: int) -> Any:
+    display, cpu, memory = TASKS[name]
+    task.set_display_name(display).set_cpu_limit(cpu).set_memory_limit(memory)
+    task.set_caching_options(name not in NOT_CACHED)
+    if name in RETRIED and retries > 0:
+        task.set_retry(num_retries=retries, backoff_duration="60s", backoff_factor=2.0)
+    return task
+
+
+def build_pipeline(
+    image: str, retries: int = 2, train_accelerator: str = "", train_gpus: int = 1, train_image: str = ""
+) -> Any:
+    """The pipeline function for component ``image``.
+
+    Args:
+        image: the component image (``IMAGE_URI`` or ``Config().image``; see ``pipelines.compile``).
+        retries: retries of the extract and train tasks (0 = none).
+        train_accelerator: e.g. ``NVIDIA_TESLA_T4`` (Vertex) or ``nvidia.com/gpu`` (KFP); empty = CPU.
+        train_gpus: number of accelerators for the train task when ``train_accelerator`` is set.
+        train_image: image of the train step only (the GPU image with CUDA libraries); empty = ``image``.
+    """
+    ops = build_components(image, train_image)
+    d = Config()
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="Sign-language videos -> TFRecords -> S3DConv1D -> INT8 TFLite -> MCU, blessed",
+    )
+    def training_pipeline(
+        data: str,
+        destination: str = "",
+        model_registry: str = "",
+        data_version: str = "",
+        beam_args: list[str] = [],  # noqa: B006 - KFP reads the default from the signature
+        config_overrides: dict = {},  # noqa: B006
+        img_size: int = d.img_size,
+        num_frames: int = d.num_frames,
+        fps_targets: list[int] = list(d.fps_targets),  # noqa: B006, B008
+        min_per_class: int = d.min_per_class,
+        max_per_class: int = d.max_per_class,
+        train_ratio: float = d.train_ratio,
+        val_ratio: float = d.val_ratio,
+        test_ratio: float = d.test_ratio,
+        model: str = d.model,
+        epochs: int = d.epochs,
+        batch_size: int = d.batch_size,
+        quantization: str = d.quantization,
+        arena_budget_bytes: int = d.arena_budget_bytes,
+        flash_budget_bytes: int = d.flash_budget_bytes,
+        min_int8_accuracy: float = d.min_int8_accuracy,
+        max_int8_drop: float = d.max_int8_drop,
+    ) -> Outputs:
+        resolved = _configure(
+            ops.resolve_config(
+                config_overrides=config_overrides,
+                img_size=img_size,
+                num_frames=num_frames,
+                fps_targets=fps_targets,
+                min_per_class=min_per_class,
+                max_per_class=max_per_class,
+                train_ratio=train_ratio,
+                val_ratio=val_ratio,
+                test_ratio=test_ratio,
+                model=model,
+                epochs=epochs,
+                batch_size=batch_size,
+                quantization=quantization,
+                arena_budget_bytes=arena_budget_bytes,
+                flash_budget_bytes=flash_budget_bytes,
+                min_int8_accuracy=min_int8_accuracy,
+                max_int8_drop=max_int8_drop,
+            ),
+            "resolve-config",
+            retries,
+        )
+        config = resolved.output
+        ingested = _configure(
+            ops.ingest(data=data, data_version=data_version, config=config), "ingest", retries
+        )
+        records = _configure(
+            ops.extract(manifest=ingested.outputs["dataset"], config=config, beam_args=beam_args),
+            "extract",
+            retries,
+        )
+        trained = _configure(ops.train(records=records.outputs["records"], config=config), "train", retries)
+        if train_accelerator:
+            trained.set_accelerator_type(train_accelerator).set_accelerator_limit(train_gpus)
+        quantized = _configure(
+            ops.quantize(model=trained.outputs["model"], records=records.outputs["records"], config=config),
+            "quantize",
+            retries,
+        )
+        evaluated = _configure(
+            ops.evaluate(
+                quantized=quantized.outputs["quantized"], records=records.outputs["records"], config=config
+            ),
+            "evaluate",
+            retries,
+        )
+        mcu = _configure(
+            ops.mcu_check(
+                quantized=quantized.outputs["quantized"], records=records.outputs["records"], config=config
+            ),
+            "mcu-check",
+            retries,
+        )
+        blessed = _configure(
+            ops.bless(
+                quantized=quantized.outputs["quantized"],
+                evaluation=evaluated.outputs["evaluation"],
+                mcu=mcu.outputs["mcu"],
+                config=config,
+                destination=destination,
+                model_registry=model_registry,
+            ),
+            "bless",
+            retries,
+        )
+        reported = _configure(
+            ops.report(
+                ingest_out=ingested.outputs["dataset"],
+                records=records.outputs["records"],
+                model=trained.outputs["model"],
+                quantized=quantized.outputs["quantized"],
+                evaluation=evaluated.outputs["evaluation"],
+                mcu=mcu.outputs["mcu"],
+                blessing=blessed.outputs["blessing"],
+                config=config,
+            ),
+            "report",
+            retries,
+        )
+        return Outputs(report=reported.outputs["report"], blessing=blessed.outputs["blessing"])
+
+    return training_pipeline
+
+
+def parameter_names(pipeline: Any) -> list[str]:
+    """The input parameter names of a built pipeline (for :func:`tinysign.pipeline_io.pipeline_arguments`)."""
+    return list(pipeline.pipeline_spec.root.input_definitions.parameters.keys())

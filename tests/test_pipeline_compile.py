@@ -1,0 +1,138 @@
+"""Compiling the pipeline is a test: load the YAML and check tasks, edges, resources, retries, caching,
+defaults and the image — with no cloud variable set."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+
+from pipelines.compile import compile_pipeline
+from tinysign.config import Config
+from tinysign.submit import pipeline_image
+
+CLOUD_VARS = (
+    "PROJECT_ID",
+    "REGION",
+    "BUCKET",
+    "AR_REPO",
+    "IMAGE_URI",
+    "SERVICE_ACCOUNT",
+    "KFP_HOST",
+    "PIPELINE_ROOT",
+)
+EDGES = {
+    "ingest": {"resolve-config"},
+    "extract": {"ingest", "resolve-config"},
+    "train": {"extract", "resolve-config"},
+    "quantize": {"train", "extract", "resolve-config"},
+    "evaluate": {"quantize", "extract", "resolve-config"},
+    "mcu-check": {"quantize", "extract", "resolve-config"},
+    "bless": {"quantize", "evaluate", "mcu-check", "resolve-config"},
+    "report": {"ingest", "extract", "train", "quantize", "evaluate", "mcu-check", "bless", "resolve-config"},
+}
+
+
+@pytest.fixture
+def no_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CLOUD_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def spec(tmp_path, no_cloud_env) -> dict:
+    start = time.perf_counter()
+    path = compile_pipeline(tmp_path / "pipeline.yaml")
+    assert time.perf_counter() - start < 15
+    return yaml.safe_load(path.read_text())
+
+
+def test_tasks_and_edges(spec):
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {"resolve-config", *EDGES}
+    for name, upstream in EDGES.items():
+        assert set(tasks[name].get("dependentTasks", [])) == upstream, name
+    assert tasks["train"]["inputs"]["artifacts"]["records"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "records",
+        "producerTask": "extract",
+    }
+    outputs = spec["root"]["dag"]["outputs"]["artifacts"]
+    assert outputs["report"]["artifactSelectors"][0]["producerSubtask"] == "report"
+    assert (
+        spec["root"]["outputDefinitions"]["artifacts"]["report"]["artifactType"]["schemaTitle"]
+        == "system.HTML"
+    )
+
+
+def test_resources_retries_caching_display_names(spec):
+    tasks = spec["root"]["dag"]["tasks"]
+    executors = spec["deploymentSpec"]["executors"]
+    train = executors["exec-train"]["container"]["resources"]
+    assert train["resourceCpuLimit"] == "8" and train["resourceMemoryLimit"] == "16G"
+    assert executors["exec-extract"]["container"]["resources"]["resourceCpuLimit"] == "4"
+    assert "accelerator" not in train
+    for name, task in tasks.items():
+        assert task["cachingOptions"].get("enableCache", False) is (name != "bless"), name
+        assert ("retryPolicy" in task) is (name in ("extract", "train")), name
+        assert task["taskInfo"]["name"] and task["taskInfo"]["name"] != name, name
+    assert tasks["train"]["retryPolicy"]["maxRetryCount"] == 2
+    assert tasks["train"]["taskInfo"]["name"] == "Train"
+
+
+def test_parameters_default_to_the_seed_config(spec):
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    d = Config()
+    assert "defaultValue" not in params["data"] and not params["data"].get("isOptional")
+    expected = {
+        "img_size": 64,
+        "num_frames": 24,
+        "min_per_class": 18,
+        "max_per_class": 25,
+        "train_ratio": 0.7,
+        "val_ratio": 0.2,
+        "test_ratio": 0.1,
+        "epochs": 100,
+        "batch_size": 32,
+        "quantization": "ptq",
+        "model": "s3dconv1d",
+        "arena_budget_bytes": d.arena_budget_bytes,
+        "flash_budget_bytes": d.flash_budget_bytes,
+        "min_int8_accuracy": d.min_int8_accuracy,
+        "max_int8_drop": d.max_int8_drop,
+        "destination": "",
+        "model_registry": "",
+        "beam_args": [],
+        "config_overrides": {},
+    }
+    for name, value in expected.items():
+        assert params[name]["defaultValue"] == value, name
+    assert params["fps_targets"]["defaultValue"] == [10, 15, 30, 50]
+    assert params["fps_targets"]["parameterType"] == "LIST"
+    assert params["epochs"]["parameterType"] == "NUMBER_INTEGER"
+
+
+def test_components_are_lightweight_on_our_image(spec):
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        container = executor["container"]
+        assert container["image"] == Config().image == pipeline_image({}), name
+        program = " ".join(container["command"])
+        assert "pip install" not in program, name  # install_kfp_package=False: the image has kfp
+        assert "from tinysign" in program, name  # the body imports the package...
+        assert program.count("def ") == 1, name  # ...and defines nothing but the wrapper
+
+
+def test_image_from_env_and_gpu_option(tmp_path, no_cloud_env, monkeypatch):
+    monkeypatch.setenv("IMAGE_URI", "europe-docker.pkg.dev/p/r/tinysign:abc123")
+    gpu_image = "europe-docker.pkg.dev/p/r/tinysign-gpu:abc123"
+    path = compile_pipeline(
+        tmp_path / "gpu.yaml", train_accelerator="NVIDIA_TESLA_T4", train_gpus=2, train_image=gpu_image
+    )
+    spec = yaml.safe_load(path.read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    images = {name: e["container"]["image"] for name, e in executors.items()}
+    assert images.pop("exec-train") == gpu_image
+    assert set(images.values()) == {"europe-docker.pkg.dev/p/r/tinysign:abc123"}
+    accelerator = executors["exec-train"]["container"]["resources"]["accelerator"]
+    assert accelerator["resourceType"] == "NVIDIA_TESLA_T4" and accelerator["resourceCount"] == "2"
+    assert "accelerator" not in executors["exec-quantize"]["container"]["resources"]

@@ -1,0 +1,111 @@
+"""The whole pipeline through ``kfp.local`` (SubprocessRunner) on a small video set, then a cached rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.local_run import data_fingerprint, local_image, run_local
+from tinysign import demo
+from tinysign.config import Config
+
+GLOSSES = ("hello", "thanks", "no")
+# Small and quick, yet learnable: 3 glosses x 8 signers, the streaming (MCU) model.
+PARAMS = {
+    "model": "streaming",
+    "epochs": 30,
+    "learning_rate": 0.003,
+    "augment_copies": 1,
+    "min_per_class": 6,
+    "fps_targets": [15, 30],
+}
+TASKS = {
+    "resolve-config",
+    "ingest",
+    "extract",
+    "train",
+    "quantize",
+    "evaluate",
+    "mcu-check",
+    "bless",
+    "report",
+}
+
+
+def write_videos(root: Path, signers: int = 8) -> Path:
+    """``<root>/<gloss>/<signer>.mp4`` rendered by the demo generator (deterministic)."""
+    rng = np.random.default_rng(0)
+    for gloss in GLOSSES:
+        (root / gloss).mkdir(parents=True, exist_ok=True)
+        for signer in demo.make_signers(3)[:signers]:
+            demo.write_video(
+                root / gloss / f"s{signer.signer_id}.mp4", demo.render_clip(gloss, signer, rng), signer.fps
+            )
+    return root
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return sorted((out / "pipeline_root").iterdir(), key=lambda p: p.name)
+
+
+def test_data_fingerprint_follows_the_files(tmp_path):
+    data = write_videos(tmp_path / "data", signers=1)
+    before = data_fingerprint(str(data))
+    assert before == data_fingerprint(str(data)) and len(before) == 16
+    clip = data / "hello" / "s100.mp4"
+    os.utime(clip, ns=(clip.stat().st_atime_ns, clip.stat().st_mtime_ns + 1_000_000_000))
+    assert data_fingerprint(str(data)) != before
+    assert data_fingerprint("gs://bucket/videos") == ""
+    # the local "image" (only a cache key) carries a hash of the package sources
+    assert local_image() == local_image() and local_image().startswith(f"{Config().image}-local-")
+
+
+@pytest.mark.slow
+def test_local_pipeline_run_then_cached_rerun(tmp_path):
+    data = write_videos(tmp_path / "data")
+    out = tmp_path / "run"
+    first = run_local(data, out, PARAMS)
+
+    [run] = run_dirs(out)
+    assert {p.name for p in run.iterdir() if p.is_dir()} == TASKS
+    decision = first["decision"]
+    assert decision["blessed"] and decision["pushed"], decision["reasons"]
+    model = Path(decision["model_uri"])
+    assert model.parent == out / "models"
+    assert sorted(p.name for p in model.glob("*int8*.tflite")) == [
+        "streaming_frame_int8_3.tflite",
+        "streaming_head_int8_3.tflite",
+    ]
+    assert (model / "mcu" / "model_data.cc").is_file() and (model / "labels.txt").read_text().split() == [
+        "hello",
+        "no",
+        "thanks",
+    ]
+    assert json.loads((out / "models" / "champion.json").read_text())["version"] == decision["version"]
+
+    html = Path(first["report"]).read_text()
+    assert "BLESSED" in html and "Microcontroller budget" in html and "Drop report" in html
+    assert len(re.findall(r"src='data:image/png;base64,", html)) >= 4
+
+    # KFP UI-native outputs: metrics and the confusion matrix on the evaluate task, decision as Markdown
+    outputs = json.loads((run / "evaluate" / "executor_output.json").read_text())["artifacts"]
+    metrics = outputs["metrics"]["artifacts"][0]["metadata"]
+    assert metrics["int8_accuracy"] == decision["int8_accuracy"]
+    matrix = outputs["confusion"]["artifacts"][0]["metadata"]["confusionMatrix"]
+    assert [a["displayName"] for a in matrix["annotationSpecs"]] == ["hello", "no", "thanks"]
+    assert (run / "bless" / "decision").read_text().startswith("# Blessed")
+
+    second = run_local(data, out, PARAMS)
+    assert second["seconds"] < 30
+    rerun = run_dirs(out)[-1]
+    assert rerun != run
+    # every step came from the kfp.local cache except bless (reads the champion) and the report
+    assert {p.name for p in rerun.iterdir() if p.is_dir()} == {"bless", "report"}
+    again = second["decision"]
+    assert again["blessed"] and not again["pushed"] and "identical to champion" in again["reasons"][-1]
+    assert {p.name for p in (out / "models").iterdir()} == {"champion.json", decision["version"]}

@@ -1,0 +1,184 @@
+"""The HTML report: self-contained (PNGs as base64), every section, tolerant of missing stages."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import re
+from html import unescape
+from pathlib import Path
+
+import numpy as np
+
+from tinysign import report
+from tinysign.bless import run_bless
+from tinysign.config import Config
+from tinysign.plots import plot_confusion_matrix, plot_history
+
+LABELS = ["hello", "thanks", "yes"]
+CONFIG = Config(arena_budget_bytes=20_000, flash_budget_bytes=100_000)
+
+
+def write_run(root: Path) -> dict[str, Path]:
+    """Stage folders with the files the real stages write (names and metrics.json keys)."""
+    dirs = {s: root / s for s in report.STAGES}
+    for path in dirs.values():
+        path.mkdir(parents=True)
+    (dirs["ingest"] / "metrics.json").write_text(
+        json.dumps(
+            {
+                "found": 12,
+                "kept": 9,
+                "dropped": 3,
+                "num_classes": 3,
+                "labels": LABELS,
+                "drop_reasons": {"class_below_min": 2, "missing_file": 1},
+                "split_counts": {"train": 6, "val": 2, "test": 1},
+                "class_counts": {
+                    "train": {"hello": 2, "thanks": 2, "yes": 2},
+                    "val": {"hello": 1, "yes": 1},
+                    "test": {"thanks": 1},
+                },
+                "leaks": {"source_videos_in_several_splits": 0, "signers_in_several_splits": 0},
+            }
+        )
+    )
+    with open(dirs["ingest"] / "drop_report.csv", "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["clip_id", "label", "path", "reason", "detail"])
+        writer.writerow(["w:1", "wave", "v/1.mp4", "class_below_min", "2 usable clips < min_per_class 3"])
+        writer.writerow(["w:2", "wave", "v/2.mp4", "class_below_min", "2 usable clips < min_per_class 3"])
+        writer.writerow(["w:3", "yes", "", "missing_file", "listed in missing.txt"])
+    (dirs["records"] / "stats.json").write_text(
+        json.dumps(
+            {
+                "counts": {
+                    "train": {"hello": {"none": 2, "aug": 2}, "thanks": {"none": 2}, "yes": {"none": 2}},
+                    "val": {"hello": {"none": 1}},
+                    "test": {},
+                }
+            }
+        )
+    )
+    history = {
+        "loss": [1.1, 0.7, 0.4],
+        "val_loss": [1.2, 0.9, 0.6],
+        "accuracy": [0.3, 0.6, 0.9],
+        "val_accuracy": [0.3, 0.5, 0.8],
+    }
+    (dirs["train"] / "history.json").write_text(json.dumps(history))
+    plot_history(history, dirs["train"] / "training_curves.png")
+    (dirs["train"] / "metrics.json").write_text(
+        json.dumps({"epochs_run": 3, "test_accuracy": 0.9, "params": 1234})
+    )
+    evaluation = {
+        "int8_accuracy": 0.9,
+        "float32_accuracy": 0.95,
+        "accuracy_delta": -0.05,
+        "prediction_agreement": 0.93,
+        "labels": LABELS,
+        "int8": {"accuracy": 0.9, "macro_f1": 0.88},
+        "float32": {"accuracy": 0.95, "macro_f1": 0.94},
+        "baselines": {"majority": {"accuracy": 0.34, "class": 0}, "nearest_neighbour": {"accuracy": 0.5}},
+    }
+    (dirs["evaluate"] / "metrics.json").write_text(json.dumps(evaluation))
+    for precision in ("int8", "float32"):
+        plot_confusion_matrix(
+            np.eye(3, dtype=int) * 3, LABELS, dirs["evaluate"] / f"{precision}_confusion_matrix.png"
+        )
+        with open(dirs["evaluate"] / f"{precision}_classification_report.csv", "w", newline="") as stream:
+            csv.writer(stream).writerows(
+                [["label", "precision", "recall", "f1-score", "support"], ["hello", "1.0", "1.0", "1.0", "3"]]
+            )
+    (dirs["mcu"] / "metrics.json").write_text(
+        json.dumps(
+            {
+                "arena_bytes": 25_000,
+                "flash_bytes": 60_000,
+                "total_sram_bytes": 25_000,
+                "parts": {
+                    "model": {
+                        "file": "s3d_conv1d_int8_3.tflite",
+                        "arena_bytes": 25_000,
+                        "flash_bytes": 60_000,
+                        "macs": 1000,
+                        "ops": {"CONV_2D": 4, "MEAN": 1},
+                    }
+                },
+                "targets": [
+                    {
+                        "target": "Cortex-M4",
+                        "sram_needed": 25_000,
+                        "sram_bytes": 262_144,
+                        "flash_needed": 60_000,
+                        "flash_bytes": 1_048_576,
+                        "fits": True,
+                        "source": "tflite-micro",
+                    }
+                ],
+                "tflm_vs_litert": {"bit_exact": True, "clips": 1, "reference": "LiteRT BUILTIN_REF kernels"},
+            }
+        )
+    )
+    (dirs["quantize"] / "s3d_conv1d_int8_3.tflite").write_bytes(b"model")
+    (dirs["quantize"] / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    run_bless(dirs["quantize"], dirs["evaluate"], dirs["mcu"], dirs["bless"], CONFIG)
+    return dirs
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+def test_full_report_is_self_contained(tmp_path):
+    dirs = write_run(tmp_path / "run")
+    path = report.build_report(dirs, tmp_path / "out" / "report.html")
+    html = path.read_text()
+    images = re.findall(r"<img [^>]*src='([^']*)'", html)
+    assert len(images) == 4  # training curves, class distribution, two confusion matrices
+    for src in images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"(src|href)=['\"]?(https?:|//|file:)", html)  # nothing loaded from outside
+    text = text_of(html)
+    for heading in (
+        "Summary",
+        "Data: ingest, drop report, distributions",
+        "Training",
+        "Evaluation: float32 vs INT8",
+        "Microcontroller budget",
+        "Blessing",
+    ):
+        assert f"<h2>{heading}</h2>" in html.replace("&amp;", "&")
+    assert "NOT BLESSED" in text  # the arena (25 000 B) is over the 20 000 B budget
+    assert "class_below_min 2" in text and "missing_file 1" in text
+    assert "accuracy 0.9500 0.9000 -0.0500" in text  # float32 | INT8 | delta
+    assert "tensor arena (largest invocation) 25000 20000 -5000 FAIL" in text
+    assert "flash (INT8 model bytes) 60000 100000 40000 pass" in text
+    assert "Cortex-M4" in text and "bit-exact" in text
+    assert "FAIL: tensor arena within budget: 25000 B > 20000 B" in text
+    assert "baselines.nearest_neighbour.accuracy 0.5000" in text
+    assert "model=s3dconv1d" in text  # the run's config, read back from bless.json
+
+
+def test_missing_stages_are_reported_not_fatal(tmp_path):
+    dirs = write_run(tmp_path / "run")
+    partial = {"ingest": dirs["ingest"], "records": tmp_path / "nope", "train": None}
+    text = text_of(report.build_report(partial, tmp_path / "partial.html").read_text())
+    assert "not available: no train output" in text
+    assert "not available: no evaluate output" in text and "not available: no mcu output" in text
+    assert "no blessing decision" in text
+    assert "class_below_min 2" in text  # what is there is still shown
+    assert "clips per class" in text or "class distribution" in text
+
+
+def test_cli_reads_a_run_folder(tmp_path, capsys):
+    write_run(tmp_path / "run")
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    args = parser.parse_args(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")])
+    assert report.run(args, Config()) == 0
+    assert capsys.readouterr().out.strip() == f"report: {tmp_path / 'r.html'}"
+    assert "Cortex-M4" in (tmp_path / "r.html").read_text()
