@@ -12,7 +12,7 @@ step passes the ``gs://`` URI instead when Beam runs on Dataflow, whose workers 
 
 # No `from __future__ import annotations`: KFP reads the real annotation objects.
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, ClassificationMetrics, Dataset, Input, Markdown, Metrics, Model, Output
@@ -36,12 +36,28 @@ def resolve_config(
     flash_budget_bytes: int,
     min_int8_accuracy: float,
     max_int8_drop: float,
-) -> dict:
-    """Validate the pipeline parameters once and return the full config dict every step uses."""
+) -> NamedTuple(  # noqa: UP014 - KFP needs the outputs spelled out in the signature
+    "StageConfigs",
+    [
+        ("ingest", dict),
+        ("extract", dict),
+        ("train", dict),
+        ("quantize", dict),
+        ("evaluate", dict),
+        ("mcu", dict),
+        ("bless", dict),
+        ("full", dict),
+    ],
+):
+    """Validate the pipeline parameters once; hand each step only the config keys it reads, so a
+    changed parameter re-runs only the steps that depend on it (the others come from the cache)."""
     typed = dict(locals())  # first statement: exactly the parameters
+    from tinysign.config import Config
     from tinysign.pipeline_io import resolve_config as resolve
 
-    return resolve(typed, typed.pop("config_overrides"))
+    config = Config.from_dict(resolve(typed, typed.pop("config_overrides")))
+    stages = ("ingest", "extract", "train", "quantize", "evaluate", "mcu", "bless")
+    return (*(config.for_stage(stage) for stage in stages), config.to_dict())
 
 
 def ingest(data: str, data_version: str, config: dict, dataset: Output[Dataset], metrics: Output[Metrics]):

@@ -127,33 +127,41 @@ def build_pipeline(
             "resolve-config",
             retries,
         )
-        config = resolved.output
+        config = resolved.outputs  # one config slice per step: see Config.for_stage
         ingested = _configure(
-            ops.ingest(data=data, data_version=data_version, config=config), "ingest", retries
+            ops.ingest(data=data, data_version=data_version, config=config["ingest"]), "ingest", retries
         )
         records = _configure(
-            ops.extract(manifest=ingested.outputs["dataset"], config=config, beam_args=beam_args),
+            ops.extract(manifest=ingested.outputs["dataset"], config=config["extract"], beam_args=beam_args),
             "extract",
             retries,
         )
-        trained = _configure(ops.train(records=records.outputs["records"], config=config), "train", retries)
+        trained = _configure(
+            ops.train(records=records.outputs["records"], config=config["train"]), "train", retries
+        )
         if train_accelerator:
             trained.set_accelerator_type(train_accelerator).set_accelerator_limit(train_gpus)
         quantized = _configure(
-            ops.quantize(model=trained.outputs["model"], records=records.outputs["records"], config=config),
+            ops.quantize(
+                model=trained.outputs["model"], records=records.outputs["records"], config=config["quantize"]
+            ),
             "quantize",
             retries,
         )
         evaluated = _configure(
             ops.evaluate(
-                quantized=quantized.outputs["quantized"], records=records.outputs["records"], config=config
+                quantized=quantized.outputs["quantized"],
+                records=records.outputs["records"],
+                config=config["evaluate"],
             ),
             "evaluate",
             retries,
         )
         mcu = _configure(
             ops.mcu_check(
-                quantized=quantized.outputs["quantized"], records=records.outputs["records"], config=config
+                quantized=quantized.outputs["quantized"],
+                records=records.outputs["records"],
+                config=config["mcu"],
             ),
             "mcu-check",
             retries,
@@ -163,7 +171,7 @@ def build_pipeline(
                 quantized=quantized.outputs["quantized"],
                 evaluation=evaluated.outputs["evaluation"],
                 mcu=mcu.outputs["mcu"],
-                config=config,
+                config=config["bless"],
                 destination=destination,
                 model_registry=model_registry,
             ),
@@ -179,7 +187,7 @@ def build_pipeline(
                 evaluation=evaluated.outputs["evaluation"],
                 mcu=mcu.outputs["mcu"],
                 blessing=blessed.outputs["blessing"],
-                config=config,
+                config=config["full"],
             ),
             "report",
             retries,

@@ -109,3 +109,9 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
     again = second["decision"]
     assert again["blessed"] and not again["pushed"] and "identical to champion" in again["reasons"][-1]
     assert {p.name for p in (out / "models").iterdir()} == {"champion.json", decision["version"]}
+
+    # a changed training parameter re-runs training and what follows it, never ingest or extraction
+    third = run_local(data, out, {**PARAMS, "quantization": "qat", "qat_epochs": 1})
+    rerun = run_dirs(out)[-1]
+    assert {p.name for p in rerun.iterdir() if p.is_dir()} == TASKS - {"ingest", "extract", "train"}
+    assert third["decision"]["int8_accuracy"] is not None

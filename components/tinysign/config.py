@@ -21,6 +21,49 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 SPLIT_MODES = ("grouped", "official")
 SPLITS = ("train", "val", "test")
 
+# The config keys each pipeline stage reads. A stage gets only its keys, so changing a parameter
+# re-runs only the stages that depend on it (KFP caches the rest); tests/test_config.py checks
+# these sets against the attributes the stage modules actually read.
+STAGE_KEYS: dict[str, tuple[str, ...]] = {
+    "ingest": (
+        "min_clip_frames",
+        "min_per_class",
+        "max_per_class",
+        "subset",
+        "split_mode",
+        "train_ratio",
+        "val_ratio",
+        "test_ratio",
+        "seed",
+    ),
+    "extract": (
+        "img_size",
+        "num_frames",
+        "fps_targets",
+        "eval_fps",
+        "seed",
+        "augment_copies",
+        "augment_flip",
+        "num_shards",
+    ),
+    "train": (
+        "img_size",
+        "num_frames",
+        "model",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "patience",
+        "strategy",
+        "feature_dim",
+        "seed",
+    ),
+    "quantize": ("quantization", "calibration_samples", "qat_epochs", "batch_size", "learning_rate", "seed"),
+    "evaluate": (),
+    "mcu": ("arena_budget_bytes", "flash_budget_bytes", "eval_fps"),
+    "bless": ("min_int8_accuracy", "max_int8_drop", "arena_budget_bytes", "flash_budget_bytes", "image"),
+}
+
 
 @dataclass(frozen=True)
 class Config:
@@ -93,6 +136,10 @@ class Config:
     def replace(self, **changes: object) -> Config:
         """A copy with ``changes`` applied (values are coerced and validated)."""
         return Config.from_dict({**self.to_dict(), **changes})
+
+    def for_stage(self, stage: str) -> dict[str, object]:
+        """Only the keys ``stage`` reads (see ``STAGE_KEYS``); ``from_dict`` fills in the rest."""
+        return {key: value for key, value in self.to_dict().items() if key in STAGE_KEYS[stage]}
 
     def to_dict(self) -> dict[str, object]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}

@@ -1,0 +1,96 @@
+"""The one config object: coercion at the boundary, clear errors, per-stage slices."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import tinysign
+from tinysign.config import STAGE_KEYS, Config
+from tinysign.errors import TinysignError
+
+PACKAGE = Path(tinysign.__file__).parent
+# the modules whose code runs inside each pipeline stage
+STAGE_MODULES = {
+    "ingest": ("ingest",),
+    "extract": ("extract", "extract_beam"),
+    "train": ("train", "model"),
+    "quantize": ("quantize",),
+    "evaluate": ("evaluate",),
+    "mcu": ("mcu", "evaluate"),
+    "bless": ("bless",),
+}
+METHODS = {"replace", "to_dict", "for_stage"}
+DERIVED = {"split_ratios": {"train_ratio", "val_ratio", "test_ratio"}}
+
+
+def config_reads(module: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    names = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "config"
+    }
+    return set().union(*(DERIVED.get(n, {n}) for n in names - METHODS))
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_KEYS))
+def test_each_stage_gets_every_key_it_reads(stage):
+    read = set().union(*(config_reads(m) for m in STAGE_MODULES[stage]))
+    assert read <= set(STAGE_KEYS[stage]), f"{stage} reads {sorted(read - set(STAGE_KEYS[stage]))}"
+
+
+def test_stage_slice_round_trips_and_isolates_changes():
+    base, changed = Config(), Config(epochs=5)
+    assert Config.from_dict(base.for_stage("train")).epochs == 100
+    assert base.for_stage("ingest") == changed.for_stage("ingest")
+    assert base.for_stage("extract") == changed.for_stage("extract")
+    assert base.for_stage("train") != changed.for_stage("train")
+
+
+def test_overrides_are_coerced_from_strings(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text('{"epochs": 7, "fps_targets": [10, 30]}')
+    config = Config.load(
+        path,
+        [
+            "batch_size=8",
+            "augment_flip=true",
+            "fps_targets=[15.0, 30.0]",
+            "val_ratio=0.15",
+            "test_ratio=0.15",
+        ],
+    )
+    assert (config.epochs, config.batch_size, config.augment_flip, config.fps_targets) == (
+        7,
+        8,
+        True,
+        (15, 30),
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epochs": "x"}, "epochs='x' is not a valid value"),
+        ({"epocs": 3}, "unknown config key"),
+        ({"epochs": 2.5}, "is not a valid int"),
+        ({"train_ratio": 0.9}, "must be 1"),
+        ({"model": "resnet"}, "model must be one of"),
+        ({"min_per_class": 30}, "min_per_class <= max_per_class"),
+        ({"augment_flip": "maybe"}, "augment_flip"),
+    ],
+)
+def test_bad_values_are_one_line_errors(values, message):
+    with pytest.raises(TinysignError, match=message):
+        Config.from_dict(values)
+
+
+def test_bad_config_file(tmp_path):
+    (tmp_path / "bad.json").write_text("{oops")
+    with pytest.raises(TinysignError, match="not valid JSON"):
+        Config.load(tmp_path / "bad.json")
+    with pytest.raises(TinysignError, match="does not exist"):
+        Config.load(tmp_path / "absent.json")
