@@ -298,6 +298,9 @@ CASES: list[Case] = [
     Case("entry_not_an_object", wlasl_entries(["gamma"]), "drop", "bad_metadata"),
     Case("label_dot_dot_slash", wlasl_label_escape("../../escape"), "kept", ":e0"),
     Case("label_absolute_path", wlasl_label_escape("/etc/passwd"), "kept", ":e1"),
+    Case("label_with_newline", wlasl_label_escape("two\nlines"), "drop", "bad_label"),
+    Case("label_with_control_char", wlasl_label_escape("bell\x07"), "drop", "bad_label"),
+    Case("label_too_long", wlasl_label_escape("x" * 101), "drop", "bad_label"),
     Case("wlasl_json_not_json", wlasl_raw("{this is not json"), "error", "is not valid JSON"),
     Case("wlasl_json_not_a_list", wlasl_raw('{"gloss": "x"}'), "error", "expected a JSON list"),
     Case(

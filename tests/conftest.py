@@ -73,6 +73,17 @@ def pattern_records(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture
+def no_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of the env.sh variables set (every field of ``CloudEnv``), as on a fresh machine."""
+    import dataclasses
+
+    from tinysign.submit import CloudEnv
+
+    for field in dataclasses.fields(CloudEnv):
+        monkeypatch.delenv(field.name.upper(), raising=False)
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic demo dataset (generated once per test session)."""

@@ -12,16 +12,6 @@ from pipelines.compile import compile_pipeline
 from tinysign.config import Config
 from tinysign.submit import pipeline_image
 
-CLOUD_VARS = (
-    "PROJECT_ID",
-    "REGION",
-    "BUCKET",
-    "AR_REPO",
-    "IMAGE_URI",
-    "SERVICE_ACCOUNT",
-    "KFP_HOST",
-    "PIPELINE_ROOT",
-)
 EDGES = {
     "ingest": {"resolve-config"},
     "extract": {"ingest", "resolve-config"},
@@ -32,12 +22,6 @@ EDGES = {
     "bless": {"quantize", "evaluate", "mcu-check", "resolve-config"},
     "report": {"ingest", "extract", "train", "quantize", "evaluate", "mcu-check", "bless", "resolve-config"},
 }
-
-
-@pytest.fixture
-def no_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in CLOUD_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -37,22 +37,7 @@ def params_file(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    for name in (
-        "PROJECT_ID",
-        "REGION",
-        "BUCKET",
-        "AR_REPO",
-        "IMAGE_URI",
-        "SERVICE_ACCOUNT",
-        "KFP_HOST",
-        "PIPELINE_ROOT",
-        "KFP_NAMESPACE",
-        "KFP_EXPERIMENT",
-        "MODEL_DESTINATION",
-        "ENABLE_CACHING",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def clean_env(no_cloud_env, monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))  # kfp.Client reads ~/.config/kfp/context.json
 
 

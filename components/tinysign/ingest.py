@@ -38,6 +38,7 @@ DROP_REPORT_FILE = "drop_report.csv"
 METRICS_FILE = "metrics.json"
 LAYOUTS = ("wlasl", "kimpinde", "folder")
 DROP_FIELDS = ("clip_id", "label", "path", "reason", "detail")
+MAX_LABEL_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -307,9 +308,24 @@ def find_clips(sources: list[str], config: Config) -> Found:
         used[layout] += 1
         tag = layout if used[layout] == 1 else f"{layout}{used[layout]}"
         found, dropped = READERS[layout](root, tag, config)
-        clips += found
-        drops += dropped
+        clips += [c for c in found if valid_label(c.label)]
+        drops += dropped + [_bad_label(c) for c in found if not valid_label(c.label)]
     return clips, drops
+
+
+def valid_label(label: str) -> bool:
+    """A gloss that can go into labels.txt, CSVs and plots: 1..100 printable characters, one line."""
+    return 0 < len(label) <= MAX_LABEL_LENGTH and label == label.strip() and label.isprintable()
+
+
+def _bad_label(clip: Clip) -> Drop:
+    return Drop(
+        clip.clip_id,
+        clip.label,
+        clip.path,
+        "bad_label",
+        f"label {clip.label[:40]!r} must be 1-{MAX_LABEL_LENGTH} printable characters on one line",
+    )
 
 
 # --- validate, balance, split ---------------------------------------------------------------------

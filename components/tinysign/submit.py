@@ -305,6 +305,20 @@ def default_name(prefix: str = "tinysign") -> str:
     return f"{prefix}-{datetime.datetime.now(datetime.UTC).strftime('%Y%m%d-%H%M%S')}"
 
 
+def vertex_job(
+    package: str | Path, arguments: Mapping[str, Any], env: CloudEnv, name: str, **vertex: Any
+) -> Any:
+    """A Vertex AI ``PipelineJob`` of the compiled ``package`` (not yet submitted)."""
+    aiplatform = vertex_init(env, **vertex)
+    return aiplatform.PipelineJob(
+        display_name=name,
+        template_path=str(package),
+        pipeline_root=env.pipeline_root,
+        parameter_values=dict(arguments),
+        enable_caching=env.enable_caching,
+    )
+
+
 def submit_run(
     target: str, package: str | Path, arguments: Mapping[str, Any], env: CloudEnv, name: str, **vertex: Any
 ) -> str:
@@ -331,14 +345,7 @@ def submit_run(
             service_account=env.service_account or None,
         )
         return str(result.run_id)
-    aiplatform = vertex_init(env, **vertex)
-    job = aiplatform.PipelineJob(
-        display_name=name,
-        template_path=str(package),
-        pipeline_root=env.pipeline_root,
-        parameter_values=dict(arguments),
-        enable_caching=env.enable_caching,
-    )
+    job = vertex_job(package, arguments, env, name, **vertex)
     job.submit(service_account=env.service_account or None)
     return str(job.resource_name)
 
@@ -375,14 +382,7 @@ def create_schedule(
         )
         return str(recurring.recurring_run_id)
     expression = vertex_cron(cron)
-    aiplatform = vertex_init(env, **vertex)
-    job = aiplatform.PipelineJob(
-        display_name=name,
-        template_path=str(package),
-        pipeline_root=env.pipeline_root,
-        parameter_values=dict(arguments),
-        enable_caching=env.enable_caching,
-    )
+    job = vertex_job(package, arguments, env, name, **vertex)
     schedule = job.create_schedule(
         cron=expression,
         display_name=name,
