@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_quantize import SMALL, quantized_model, shared_records, trained_model
+from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
 from tinysign import records
 from tinysign.evaluate import (
     LiteModel,

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.test_quantize import SMALL, quantized_model, shared_records, trained_model
+from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
 from tinysign import records
 from tinysign.evaluate import LiteModel, model_input
 from tinysign.mcu import (

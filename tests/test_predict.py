@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import pattern_clip
-from tests.test_quantize import SMALL, quantized_model
+from tests.tiny_models import SMALL, quantized_model
 from tinysign.cli import main
 from tinysign.errors import TinysignError
 from tinysign.evaluate import ClipClassifier, LiteModel, dequantize

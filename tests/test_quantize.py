@@ -1,7 +1,6 @@
 """Quantize: PTQ and QAT give int8-in/int8-out models LiteRT runs; calibration never reads test.
 
-The helpers at the top (tiny records -> trained models -> quantized folders, built once per test
-session under pytest's base temp dir) are shared by test_evaluate, test_mcu and test_predict.
+The tiny records -> trained models -> quantized folders come from tests/tiny_models.py.
 """
 
 from __future__ import annotations
@@ -13,52 +12,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_pattern_records
+from tests.tiny_models import KINDS, PER_SPLIT, SMALL, quantized_model, shared_records, trained_model
 from tinysign import records
-from tinysign.config import Config
 from tinysign.errors import TinysignError
 from tinysign.evaluate import LiteModel, lite_classifier
 from tinysign.quantize import load_quantized, run_quantize, tflite_name
-
-SMALL = Config(num_frames=8, img_size=16, feature_dim=16, epochs=2, batch_size=8, calibration_samples=12,
-               qat_epochs=1)
-KINDS = ("s3dconv1d", "streaming")
-PER_SPLIT = {"train": 6, "val": 2, "test": 2}
-
-
-def _cached(factory: pytest.TempPathFactory, name: str) -> tuple[Path, bool]:
-    """``(folder under the session's base temp, already built?)``."""
-    path = factory.getbasetemp() / "quant-cache" / name
-    return path, (path / ".done").exists()
-
-
-def shared_records(factory: pytest.TempPathFactory) -> Path:
-    """3 classes, 6/2/2 clips per class, 8 frames of 16x16 (session cache)."""
-    path, done = _cached(factory, "records")
-    if not done:
-        write_pattern_records(path, num_classes=3, per_split=PER_SPLIT, num_frames=8, img_size=16)
-        (path / ".done").touch()
-    return path
-
-
-def trained_model(factory: pytest.TempPathFactory, kind: str) -> Path:
-    """``tinysign train`` output (2 epochs) for ``kind`` (session cache)."""
-    from tinysign.train import run_train
-
-    path, done = _cached(factory, f"train-{kind}")
-    if not done:
-        run_train(shared_records(factory), path, SMALL.replace(model=kind))
-        (path / ".done").touch()
-    return path
-
-
-def quantized_model(factory: pytest.TempPathFactory, kind: str, method: str = "ptq") -> Path:
-    """``tinysign quantize`` output for ``kind`` / ``method`` (session cache)."""
-    path, done = _cached(factory, f"quant-{kind}-{method}")
-    if not done:
-        run_quantize(trained_model(factory, kind), shared_records(factory), path,
-                     SMALL.replace(model=kind, quantization=method))
-        (path / ".done").touch()
-    return path
 
 
 def _assert_int8_models_run(quant_dir: Path, records_dir: Path, kind: str, method: str) -> None:
@@ -84,8 +42,10 @@ def _assert_int8_models_run(quant_dir: Path, records_dir: Path, kind: str, metho
         assert out.shape == (1, 3) and out.dtype == (np.int8 if precision == "int8" else np.float32)
     if kind == "streaming":  # frame int8 output goes into the ring buffer as the head's int8 input
         assert meta["ring_buffer_identity"] is True
-        assert LiteModel(quant.path("frame", "int8")).output_qparams == \
-            LiteModel(quant.path("head", "int8")).input_qparams
+        assert (
+            LiteModel(quant.path("frame", "int8")).output_qparams
+            == LiteModel(quant.path("head", "int8")).input_qparams
+        )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -116,8 +76,16 @@ def _rewrite_split(records_dir: Path, split: str, seed: int) -> None:
     with open(records_dir / records.shard_name(split, 0, 1), "wb") as stream:
         for rec in originals:
             noise = rng.integers(0, 256, rec.frames.shape, dtype=np.uint8)
-            poisoned = records.ClipRecord(noise, int(rng.integers(0, 3)), rec.label_name, rec.clip_id,
-                                          rec.source_video, rec.signer, split, rec.fps_variant)
+            poisoned = records.ClipRecord(
+                noise,
+                int(rng.integers(0, 3)),
+                rec.label_name,
+                rec.clip_id,
+                rec.source_video,
+                rec.signer,
+                split,
+                rec.fps_variant,
+            )
             records.write_tfrecord(stream, records.serialize(poisoned))
 
 
@@ -129,20 +97,24 @@ def test_calibration_never_touches_the_test_split(tmp_path_factory, tmp_path):
 
     def int8_bytes(records_dir: Path, out: str) -> bytes:
         run_quantize(model_dir, records_dir, tmp_path / out, config)
-        return b"".join((tmp_path / out / tflite_name("streaming", p, "int8", 3)).read_bytes()
-                        for p in ("frame", "head"))
+        return b"".join(
+            (tmp_path / out / tflite_name("streaming", p, "int8", 3)).read_bytes() for p in ("frame", "head")
+        )
 
-    clean = write_pattern_records(tmp_path / "clean", num_classes=3, per_split=PER_SPLIT, num_frames=8,
-                                  img_size=16)
+    clean = write_pattern_records(
+        tmp_path / "clean", num_classes=3, per_split=PER_SPLIT, num_frames=8, img_size=16
+    )
     baseline = int8_bytes(clean, "q-clean")
 
-    test_poisoned = write_pattern_records(tmp_path / "test-poisoned", num_classes=3, per_split=PER_SPLIT,
-                                          num_frames=8, img_size=16)
+    test_poisoned = write_pattern_records(
+        tmp_path / "test-poisoned", num_classes=3, per_split=PER_SPLIT, num_frames=8, img_size=16
+    )
     _rewrite_split(test_poisoned, "test", seed=1)
     assert int8_bytes(test_poisoned, "q-test-poisoned") == baseline
 
-    train_poisoned = write_pattern_records(tmp_path / "train-poisoned", num_classes=3, per_split=PER_SPLIT,
-                                           num_frames=8, img_size=16)
+    train_poisoned = write_pattern_records(
+        tmp_path / "train-poisoned", num_classes=3, per_split=PER_SPLIT, num_frames=8, img_size=16
+    )
     _rewrite_split(train_poisoned, "train", seed=1)
     assert int8_bytes(train_poisoned, "q-train-poisoned") != baseline  # the check can see calibration data
 
@@ -152,8 +124,9 @@ def test_calibration_never_touches_the_test_split(tmp_path_factory, tmp_path):
 
 def test_records_of_another_model_are_one_clear_error(tmp_path_factory, tmp_path):
     model_dir = trained_model(tmp_path_factory, "s3dconv1d")
-    other = write_pattern_records(tmp_path / "other", num_classes=4, per_split={"train": 2}, num_frames=8,
-                                  img_size=16)
+    other = write_pattern_records(
+        tmp_path / "other", num_classes=4, per_split={"train": 2}, num_frames=8, img_size=16
+    )
     with pytest.raises(TinysignError, match="labels"):
         run_quantize(model_dir, other, tmp_path / "q", SMALL)
     with pytest.raises(TinysignError, match="tinysign train"):
