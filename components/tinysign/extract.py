@@ -85,7 +85,8 @@ def extract_clip(row: dict[str, Any], config: Config) -> list[records.ClipRecord
     """Decode one manifest row (local or remote path) into its records; raises VideoError.
 
     Frames are planned from the probed length and fps, so only the frames some record uses are
-    converted; if the container's metadata was wrong, the clip is planned again on what decoded.
+    converted; if the container's metadata was wrong, the clip is planned again on the decoded
+    length and the missing frames are decoded in a second pass.
     """
     start, end = int(row["frame_start"]), int(row["frame_end"])
     expected = segment_length(start, end, int(row.get("frame_count", 0)))
@@ -96,9 +97,11 @@ def extract_clip(row: dict[str, Any], config: Config) -> list[records.ClipRecord
     with storage.local_copy(row["path"]) as local:
         keep = {int(i) for plan in plans for i in plan.indices}
         frames, fps, count = decode_segment(local, start, end, config.img_size, keep if plans else None)
-        if count != expected or fps != src_fps:
-            frames, fps, count = decode_segment(local, start, end, config.img_size)
+        if count != expected or fps != src_fps:  # plan again on what decoded; decode again if need be
             plans = plan_records(row["clip_id"], row["split"], count, fps, config)
+            needed = {int(i) for plan in plans for i in plan.indices}
+            if not needed <= frames.keys():
+                frames, fps, count = decode_segment(local, start, end, config.img_size, needed)
     if count < 2:
         raise VideoError("too_few_frames", f"{row['path']}: only {count} decodable frame(s)")
 
