@@ -70,6 +70,8 @@ def test_undecodable_clip_is_reported_not_lost(demo_ingest, tmp_path):
     assert (
         metrics["clips_in_manifest"] == 6 and metrics["clips_failed"] == 1 and metrics["clips_extracted"] == 5
     )
+    assert metrics["beam_counters"]["clips_extracted"] == 5 and metrics["beam_counters"]["clips_failed"] == 1
+    assert metrics["beam_counters"]["records_written"] == sum(metrics["records"].values())
     failures = (tmp_path / "out" / "extract_failures.csv").read_text()
     assert rows[0]["clip_id"] in failures and "undecodable" in failures
 

@@ -20,6 +20,7 @@ import argparse
 import csv
 import io
 import json
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -187,8 +188,12 @@ def run_extract(
             raise TinysignError(f"cannot create {out}: {exc.strerror}; choose a writable --out") from None
     storage.delete(storage.glob(storage.join(out, TMP_PREFIX + "*")))  # leftovers of a crashed run
     tmp_dir = storage.join(out, TMP_PREFIX + uuid.uuid4().hex[:12])
-    with beam.Pipeline(options=beam_options(beam_args)) as pipeline:
-        build_pipeline(pipeline, rows, config, tmp_dir)
+    pipeline = beam.Pipeline(options=beam_options(beam_args))
+    build_pipeline(pipeline, rows, config, tmp_dir)
+    started = time.monotonic()
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
     stats, failures = _commit(tmp_dir, out, config)
     storage.delete([tmp_dir])
     clips = Counter(r["split"] for r in rows)
@@ -201,6 +206,8 @@ def run_extract(
         "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SPLITS},
         "clips": {s: clips[s] - failed[s] for s in SPLITS},
         "num_shards": config.num_shards,
+        "beam_counters": dict(sorted(counters.items())),
+        "seconds": round(time.monotonic() - started, 1),
     }
     storage.write_text(
         storage.join(out, records.STATS_FILE),
@@ -247,4 +254,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         f"+ failed {metrics['clips_failed']} {metrics['failure_reasons'] or ''}".rstrip()
     )
     print("records " + ", ".join(f"{s} {n}" for s, n in metrics["records"].items()) + f" -> {args.out}")
+    counters = ", ".join(f"{name} {value}" for name, value in metrics["beam_counters"].items())
+    print(f"Beam: {counters} in {metrics['seconds']} s")
     return 0
