@@ -27,6 +27,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +153,15 @@ if len(sys.argv) > 3:
 """
 
 
+@contextmanager
+def _model_file(model: bytes) -> Iterator[Path]:
+    """``model`` written to a temporary ``.tflite`` file (the probe runs in a child process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(model)
+        yield path
+
+
 def _probe(path: Path, arena_size: int, record: bool = False) -> subprocess.CompletedProcess[str]:
     args = [sys.executable, "-c", _PROBE, str(path), str(arena_size)] + (["record"] if record else [])
     return subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
@@ -182,9 +193,7 @@ def probe_arena(model: bytes) -> int:
     Starts from the ``print_allocations`` total, then brackets and bisects with real allocations,
     each in a child process (a far too small arena can crash the interpreter).
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.tflite"
-        path.write_bytes(model)
+    with _model_file(model) as path:
         hi = recorded_arena(path) or max(4096, 10 * len(model))
         while not _fits(path, hi):
             hi *= 2
@@ -237,8 +246,9 @@ def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, 
     Whole-clip model: each clip. Streaming: the clips form one continuous stream; the frame model
     sees every frame and the head every ring-buffer window (each frame once the buffer is full).
     """
-    compared = {part: _Compared(MicroModel(quant.read(part, "int8"), arenas[part]),
-                                LiteModel(quant.read(part, "int8"), reference=True)) for part in quant.parts}
+    models = {part: quant.read(part, "int8") for part in quant.parts}
+    compared = {part: _Compared(MicroModel(model, arenas[part]), LiteModel(model, reference=True))
+                for part, model in models.items()}
     if quant.kind == "streaming":
         stream = StreamingClassifier(compared["frame"], compared["head"])
         for frame in clips.reshape(-1, *clips.shape[2:]):
@@ -247,7 +257,7 @@ def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, 
         classifier = ClipClassifier([compared["model"]])
         for clip in clips:
             classifier.classify(clip)
-    parts = {part: c.summary(quant.read(part, "int8")) for part, c in compared.items()}
+    parts = {part: c.summary(models[part]) for part, c in compared.items()}
     max_diff = max(p["max_abs_diff_lsb"] for p in parts.values())
     return {"bit_exact": max_diff == 0, "within_tolerance": max_diff <= TOLERANCE_LSB,
             "tolerance_lsb": TOLERANCE_LSB, "max_abs_diff_lsb": max_diff, "clips": int(len(clips)),
@@ -284,15 +294,14 @@ def divergent_op(model: bytes, x: np.ndarray) -> dict[str, Any]:
 
 def check_runs_at(model: bytes, arena_size: int) -> bool:
     """True when tflite-micro allocates and invokes ``model`` with ``arena_size`` bytes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.tflite"
-        path.write_bytes(model)
+    with _model_file(model) as path:
         return _probe(path, arena_size, record=True).returncode == 0
 
 
 # --- C arrays (generate_cc_arrays style) ------------------------------------------------------------
 
 def c_array_name(quant: QuantizedModel, part: str) -> str:
+    """``g_s3d_conv1d_model_data`` or ``g_streaming_{frame,head}_model_data`` (the .tflite file stems)."""
     return f"g_{'s3d_conv1d' if quant.kind == 's3dconv1d' else f'streaming_{part}'}_model_data"
 
 
@@ -396,9 +405,9 @@ def run_mcu_check(quant_dir: str | Path, records_dir: str | Path, out_dir: str |
     clips, _, clip_ids = records.load_arrays(records_dir, "test")
     clips, clip_ids = clips[:CHECK_CLIPS], clip_ids[:CHECK_CLIPS]
 
+    models = {part: quant.read(part, "int8") for part in quant.parts}
     parts: dict[str, dict[str, Any]] = {}
-    for part in quant.parts:
-        model = quant.read(part, "int8")
+    for part, model in models.items():
         ops = model_ops(model)
         arena = probe_arena(model)
         parts[part] = {"file": quant.path(part, "int8").name, "flash_bytes": len(model), "arena_bytes": arena,
@@ -418,7 +427,7 @@ def run_mcu_check(quant_dir: str | Path, records_dir: str | Path, out_dir: str |
                             f"{exact['values_compared']} int8 outputs ({exact['parts']}); "
                             "the INT8 model is not safe to deploy")
     report = _summarise(quant, parts, exact, config)
-    arrays = {c_array_name(quant, part): quant.read(part, "int8") for part in quant.parts}
+    arrays = {c_array_name(quant, part): model for part, model in models.items()}
     cc, h = write_c_arrays(arrays, out, _constants(quant, report))
     report["c_arrays"] = {"cc": cc.name, "h": h.name, "names": list(arrays)}
     (out / "mcu_report.json").write_text(json.dumps(report, indent=2) + "\n")

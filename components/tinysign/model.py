@@ -24,6 +24,7 @@ weights), so ``head(stack(frame(x_t) for t)) == model(x)``.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,8 @@ def batch_reshape_class() -> type:
             shape = list(input_shape)
             if any(d is None for d in shape):
                 return None
-            total = 1
-            for d in shape:
-                total *= int(d)
-            size = 1
-            for d in self.target_shape:
-                size *= d
+            total = math.prod(int(d) for d in shape)
+            size = math.prod(self.target_shape)
             if total % size:
                 raise ValueError(f"{self.name}: cannot reshape {shape} to (-1, {self.target_shape})")
             return total // size
@@ -190,12 +187,12 @@ def split_streaming(model: Any) -> tuple[Any, Any]:
     return frame_model, head_model
 
 
-def with_fixed_batch(model: Any, batch_size: int = 1) -> Any:
+def with_fixed_batch(model: Any, batch_size: int | None = 1) -> Any:
     """A clone of ``model`` whose input has a fixed batch size, with the same weights.
 
     Args:
         model: a functional model built by :func:`build_model` (or loaded from ``model.keras``).
-        batch_size: the batch to fix (1 for TFLite/TFLM export).
+        batch_size: the batch to fix (1 for TFLite/TFLM export), or ``None`` for a free batch.
     """
     k = keras()
     config = model.get_config()
@@ -216,10 +213,6 @@ def load_model(path: str | Path) -> Any:
     return keras().models.load_model(path, custom_objects=custom_objects(), compile=False)
 
 
-def count_params(model: Any) -> int:
-    return int(model.count_params())
-
-
 def count_macs(model: Any) -> int:
     """Multiply-accumulates of one forward pass for ONE clip (Conv2D, DepthwiseConv2D, Conv1D, Dense).
 
@@ -231,22 +224,15 @@ def count_macs(model: Any) -> int:
     macs = 0
     for layer in fixed.layers:
         if isinstance(layer, k.layers.Conv2D | k.layers.Conv1D):  # includes DepthwiseConv2D
-            out = layer.output_shape
-            kernel = layer.kernel_size
-            per_output = int(layer.input_shape[-1]) // layer.groups
+            positions = math.prod(int(d) for d in layer.output_shape)
+            window = math.prod(int(d) for d in layer.kernel_size)
             if isinstance(layer, k.layers.DepthwiseConv2D):
                 per_output = 1
-            window = 1
-            for d in kernel:
-                window *= int(d)
-            positions = 1
-            for d in out:
-                positions *= int(d)
+            else:
+                per_output = int(layer.input_shape[-1]) // layer.groups
             macs += positions * window * per_output
         elif isinstance(layer, k.layers.Dense):
-            rows = 1
-            for d in layer.output_shape[:-1]:
-                rows *= int(d)
+            rows = math.prod(int(d) for d in layer.output_shape[:-1])
             macs += rows * int(layer.input_shape[-1]) * int(layer.units)
     return macs
 

@@ -111,8 +111,8 @@ def rolling_predictions(predictor: Predictor, frames: np.ndarray, fps: float, co
     for index, frame in enumerate(stream):
         raw = classifier.push(frame)
         if raw is not None:
-            yield index, (index + 1) / config.eval_fps, dequantize(raw.reshape(-1), predictor.runners[-1]
-                                                                   .output_qparams)
+            probs = dequantize(raw.reshape(-1), classifier.head.output_qparams)
+            yield index, (index + 1) / config.eval_fps, probs
 
 
 def run_predict(models: list[str], video_path: str, config: Config, labels: str | None = None, k: int = 5,
@@ -156,13 +156,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    shown: list[int] = []
+
     def show(index: int, seconds: float, gloss: str, p: float) -> None:
         if not shown:
             print(f"streaming at {config.eval_fps} fps, a prediction per frame once the ring buffer is full:")
         shown.append(index)
         print(f"  frame {index:4d} t={seconds:6.2f}s  {gloss:<20} {p:.3f}", flush=True)
-
-    shown: list[int] = []
 
     models, video = list(args.model), args.video
     if video is None:  # `--model a.tflite [b.tflite] video.mp4`: argparse gives --model every path

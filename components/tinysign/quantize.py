@@ -33,6 +33,8 @@ import numpy as np
 from tinysign import records
 from tinysign.config import MODEL_NAMES, Config
 from tinysign.errors import TinysignError
+from tinysign.keras_compat import keras
+from tinysign.model import batch_reshape_class, custom_objects, load_model, split_streaming, with_fixed_batch
 
 PRECISIONS = ("int8", "float32")
 PARTS = {"s3dconv1d": ("model",), "streaming": ("frame", "head")}
@@ -88,21 +90,20 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
     path = quant_dir / METRICS_FILE
     try:
         meta = json.loads(path.read_text())
-        kind = meta["model"]
-        files = meta["files"]
+        kind, method = meta["model"], meta["method"]
+        num_frames, img_size = int(meta["num_frames"]), int(meta["img_size"])
+        paths = {part: {p: quant_dir / meta["files"][part][p] for p in PRECISIONS} for part in PARTS[kind]}
     except FileNotFoundError:
         raise TinysignError(f"{path} not found: run `tinysign quantize` first "
                             "(or point --quant at its output)") from None
-    except (json.JSONDecodeError, KeyError):
+    except (KeyError, TypeError, ValueError):  # ValueError includes json.JSONDecodeError
         raise TinysignError(f"{path} is not a quantize report: re-run `tinysign quantize`") from None
-    paths = {part: {p: quant_dir / files[part][p] for p in PRECISIONS} for part in PARTS[kind]}
     for by_precision in paths.values():
         for file in by_precision.values():
             if not file.exists():
                 raise TinysignError(f"{file} is missing: re-run `tinysign quantize`")
     return QuantizedModel(kind=kind, labels=read_labels(quant_dir / LABELS_FILE),
-                          num_frames=int(meta["num_frames"]), img_size=int(meta["img_size"]),
-                          method=meta["method"], paths=paths)
+                          num_frames=num_frames, img_size=img_size, method=method, paths=paths)
 
 
 # --- calibration data (training split only) -------------------------------------------------------
@@ -251,9 +252,6 @@ def qat_model(model: Any, input_range: tuple[float, float] | None = None) -> Any
     """
     import tensorflow_model_optimization as tfmot
 
-    from tinysign.keras_compat import keras
-    from tinysign.model import custom_objects
-
     k = keras()
     qk = tfmot.quantization.keras
     noop = _noop_quantize_config()
@@ -281,8 +279,6 @@ def init_ranges(quantized: Any, float_model: Any, samples: np.ndarray) -> None:
     ``post_activation``/``output`` ranges from the float layer outputs and ``pre_activation`` ranges
     from the same layer without its activation, over ``samples`` (calibration inputs, train split).
     """
-    from tinysign.keras_compat import keras
-
     k = keras()
     wrappers = [w for w in quantized.layers if type(w).__name__ == "QuantizeWrapperV2"
                 and any(v.name.endswith(("activation_min:0", "output_min:0")) for v in w.weights)]
@@ -342,8 +338,6 @@ def _datasets(records_dir: str | Path, config: Config) -> tuple[Any, Any]:
 
 def fine_tune(model: Any, records_dir: str | Path, config: Config) -> dict[str, list[float]]:
     """QAT fine-tuning for ``config.qat_epochs`` on train (val for monitoring); returns the history."""
-    from tinysign.keras_compat import keras
-
     k = keras()
     k.utils.set_random_seed(config.seed)
     train, val = _datasets(records_dir, config)
@@ -359,9 +353,6 @@ def streaming_qat(frame: Any, head: Any, clips: np.ndarray, records_dir: str | P
 
     ``clips`` (uint8, train split) initialise the quantization ranges (see :func:`init_ranges`).
     """
-    from tinysign.keras_compat import keras
-    from tinysign.model import batch_reshape_class, with_fixed_batch
-
     k = keras()
     reshape = batch_reshape_class()
     frame_any, head_any = with_fixed_batch(frame, None), with_fixed_batch(head, None)
@@ -412,8 +403,6 @@ def run_quantize(model_dir: str | Path, records_dir: str | Path, out_dir: str | 
     Returns:
         The ``metrics.json`` content.
     """
-    from tinysign.model import load_model
-
     start = time.perf_counter()
     model_dir, out = Path(model_dir), Path(out_dir)
     labels = read_labels(model_dir / LABELS_FILE)
@@ -421,7 +410,7 @@ def run_quantize(model_dir: str | Path, records_dir: str | Path, out_dir: str | 
     kind = model.name
     if kind not in MODEL_NAMES:
         raise TinysignError(f"{model_dir}/model.keras: unknown model {kind!r}; expected one of {MODEL_NAMES}")
-    input_shape = (1, *(int(d) for d in model.input_shape[1:]))
+    input_shape = _batch1_shape(model)
     check_records(records_dir, labels, input_shape[1], input_shape[2])
     if int(model.output_shape[-1]) != len(labels):
         raise TinysignError(f"{model_dir}: model has {model.output_shape[-1]} outputs but labels.txt "
@@ -466,10 +455,15 @@ Blobs = dict[str, dict[str, bytes]]  # part -> precision -> .tflite bytes
 History = dict[str, list[float]] | None
 
 
+def _batch1_shape(model: Any) -> tuple[int, ...]:
+    """The model's input shape with the batch fixed to 1 (what :func:`convert` exports)."""
+    return (1, *(int(d) for d in model.input_shape[1:]))
+
+
 def _export_whole(model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
                   ) -> tuple[Blobs, History]:
     """s3dconv1d: one INT8 (PTQ, or QAT fine-tuned) and one float32 model of the whole clip."""
-    input_shape = (1, *(int(d) for d in model.input_shape[1:]))
+    input_shape = _batch1_shape(model)
     int8_model, history = model, None
     if config.quantization == "qat":
         int8_model = qat_model(model, input_range=(0.0, 1.0))
@@ -484,11 +478,8 @@ def _export_whole(model: Any, clips: np.ndarray, records_dir: str | Path, config
 def _export_streaming(model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
                       ) -> tuple[Blobs, History]:
     """streaming: frame and head models, INT8 (PTQ, or QAT fine-tuned end to end) and float32."""
-    from tinysign.model import split_streaming
-
     frame, head = split_streaming(model)
-    frame_shape = (1, *(int(d) for d in frame.input_shape[1:]))
-    head_shape = (1, *(int(d) for d in head.input_shape[1:]))
+    frame_shape, head_shape = _batch1_shape(frame), _batch1_shape(head)
     q_frame, q_head, history = frame, head, None
     if config.quantization == "qat":
         q_frame, q_head, history = streaming_qat(frame, head, clips, records_dir, config)

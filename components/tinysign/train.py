@@ -30,6 +30,9 @@ from tinysign import records
 from tinysign.config import Config
 from tinysign.errors import TinysignError
 from tinysign.keras_compat import keras
+from tinysign.metrics import TOP_K, classification_outputs
+from tinysign.model import build_model, count_macs, load_model
+from tinysign.plots import plot_distribution, plot_history
 
 BACKUP_DIR = "backup"
 BEST_CHECKPOINT = "best.keras"
@@ -73,13 +76,12 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
         The ``metrics.json`` content: test accuracy/top-5 (float model), params, MACs, epochs run,
         best epoch, seconds per epoch, example counts and output paths.
     """
-    from tinysign.model import build_model, count_macs
-
     strategy = make_strategy(config.strategy)  # first: MultiWorkerMirroredStrategy needs a fresh runtime
     chief, worker_name = _chief_and_name(strategy)
     labels, config = _labels_and_shape(records_dir, config)
     counts = {split: label_counts(records_dir, split, len(labels)) for split in ("train", "val", "test")}
-    if counts["train"].sum() == 0:
+    examples = {split: int(c.sum()) for split, c in counts.items()}
+    if examples["train"] == 0:
         raise TinysignError(f"{records_dir}: the train split is empty; re-run extraction with more clips")
     out = Path(out_dir)
     work = out if chief else out / "workers" / worker_name
@@ -90,11 +92,11 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
 
     k = keras()
     k.utils.set_random_seed(config.seed)
-    monitor = "val_loss" if counts["val"].sum() > 0 else "loss"
+    monitor = "val_loss" if examples["val"] > 0 else "loss"
     replicas = int(strategy.num_replicas_in_sync)
-    train_ds = _split_dataset(records_dir, "train", int(counts["train"].sum()), config, replicas)
-    val_ds = _split_dataset(records_dir, "val", int(counts["val"].sum()), config, replicas)
-    top_k = min(5, len(labels))
+    train_ds = _split_dataset(records_dir, "train", examples["train"], config, replicas)
+    val_ds = _split_dataset(records_dir, "val", examples["val"], config, replicas)
+    top_k = min(TOP_K, len(labels))
     with strategy.scope():
         model = build_model(config.model, len(labels), config)
         model.compile(optimizer=k.optimizers.Adam(config.learning_rate),
@@ -106,8 +108,8 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
     # Order matters: an epoch is logged and checkpointed before it is backed up.
     callbacks = [log, checkpoint, k.callbacks.BackupAndRestore(str(backup)), early]
 
-    print(f"train: {config.model} ({model.count_params():,} params) on {int(counts['train'].sum())} train / "
-          f"{int(counts['val'].sum())} val clips, {len(labels)} classes, strategy {config.strategy} "
+    print(f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
+          f"{examples['val']} val clips, {len(labels)} classes, strategy {config.strategy} "
           f"({replicas} replica(s))", flush=True)
     started = time.time()
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=2)
@@ -128,9 +130,9 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
         "best_epoch": best_epoch + 1, "best_monitor_value": history[monitor][best_epoch],
         "seconds_per_epoch": round(float(np.mean(history["seconds"])), 3),
         "train_seconds_this_run": round(train_seconds, 2),
-        "examples": {split: int(c.sum()) for split, c in counts.items()},
+        "examples": examples,
         "model_path": str(work / MODEL_FILE), "top_k": top_k,
-        **_test_report(final, records_dir, labels, work, config.batch_size, int(counts["test"].sum())),
+        **_test_report(final, records_dir, labels, work, config.batch_size, examples["test"]),
     }
     if chief:
         _write_chief_outputs(out, labels, history, counts, config.model)
@@ -150,8 +152,6 @@ def _labels_and_shape(records_dir: str | Path, config: Config) -> tuple[list[str
 
 def _best_weights(model: Any, best_path: Path, best_epoch: int, start_epoch: int) -> list[np.ndarray]:
     """EarlyStopping restored the best weights of this run; an earlier best is in the checkpoint."""
-    from tinysign.model import load_model
-
     if best_epoch < start_epoch and best_path.exists():
         return load_model(best_path).get_weights()
     return model.get_weights()
@@ -160,8 +160,6 @@ def _best_weights(model: Any, best_path: Path, best_epoch: int, start_epoch: int
 def _test_report(model: Any, records_dir: str | Path, labels: list[str], out: Path, batch_size: int,
                  count: int) -> dict[str, Any]:
     """Float-model classification report + confusion matrix on the test split."""
-    from tinysign.metrics import classification_outputs
-
     if count == 0:
         print("train: warning: the test split is empty; no test metrics", flush=True)
         return {"test_accuracy": None, "test_top5_accuracy": None}
@@ -177,8 +175,6 @@ def _test_report(model: Any, records_dir: str | Path, labels: list[str], out: Pa
 def _write_chief_outputs(out: Path, labels: list[str], history: dict[str, list[Any]],
                          counts: dict[str, np.ndarray], model_name: str) -> None:
     """labels.txt, the plots, and the end of the resume bookkeeping (chief only)."""
-    from tinysign.plots import plot_distribution, plot_history
-
     (out / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
     plot_history(history, out / "training_curves.png", title=f"{model_name} training")
     plot_distribution({s: c.tolist() for s, c in counts.items()}, labels, out / "distribution.png",
