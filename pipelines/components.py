@@ -3,8 +3,11 @@
 The functions below are plain Python; :func:`build_components` turns them into lightweight
 ``@dsl.component``\\ s on our one image (``base_image=image, install_kfp_package=False`` — the image
 already holds kfp and the package), so the image is chosen when the pipeline is compiled, never at
-import time. Every component takes the resolved config dict (``Config.to_dict()``) and passes
-``Config.from_dict(config)`` to the stage; no logic lives here.
+import time. :func:`resolve_config` validates the pipeline parameters once and outputs one config
+dict per stage with only the keys that stage reads (``Config.for_stage``; the report gets the full
+dict), so a changed parameter re-runs only the steps that depend on it. Every other component takes
+its stage's dict and passes ``Config.from_dict(config)`` (defaults fill the rest) to the stage
+function; no logic lives here.
 
 Stage folders are the artifacts' ``.path`` (a local folder, ``/gcs/...`` on Vertex); the extract
 step passes the ``gs://`` URI instead when Beam runs on Dataflow, whose workers cannot see the mount.

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from tinysign.errors import TinysignError
+from tinysign.storage import is_remote
 
 
 def data_fingerprint(data: str) -> str:
     """A cheap content fingerprint of a local data folder (names, sizes, mtimes); '' for URIs."""
     root = Path(data)
-    if "://" in data or not root.exists():
+    if is_remote(data) or not root.exists():
         return ""
     digest = hashlib.sha256()
     paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -101,8 +102,8 @@ def run_local(
     from pipelines.training_pipeline import build_pipeline, parameter_names
     from tinysign.pipeline_io import pipeline_arguments
 
-    data = str(data) if "://" in str(data) else str(Path(data).resolve())
-    if "://" not in data and not Path(data).exists():
+    data = str(data) if is_remote(str(data)) else str(Path(data).resolve())
+    if not is_remote(data) and not Path(data).exists():
         raise TinysignError(f"--data {data}: not found; `make demo` writes the demo dataset")
     root = Path(out).resolve()
     root.mkdir(parents=True, exist_ok=True)

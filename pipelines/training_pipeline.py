@@ -22,6 +22,7 @@ Training is single-node inside the pipeline (``strategy=mirrored`` uses every lo
 multi-worker training see the README ("Multi-worker training").
 """
 
+import functools
 from typing import Any, NamedTuple
 
 from kfp import dsl
@@ -74,6 +75,7 @@ def build_pipeline(
         train_image: image of the train step only (the GPU image with CUDA libraries); empty = ``image``.
     """
     ops = build_components(image, train_image)
+    step = functools.partial(_configure, retries=retries)
     d = Config()
 
     @dsl.pipeline(
@@ -104,7 +106,7 @@ def build_pipeline(
         min_int8_accuracy: float = d.min_int8_accuracy,
         max_int8_drop: float = d.max_int8_drop,
     ) -> Outputs:
-        resolved = _configure(
+        resolved = step(
             ops.resolve_config(
                 config_overrides=config_overrides,
                 img_size=img_size,
@@ -125,48 +127,39 @@ def build_pipeline(
                 max_int8_drop=max_int8_drop,
             ),
             "resolve-config",
-            retries,
         )
         config = resolved.outputs  # one config slice per step: see Config.for_stage
-        ingested = _configure(
-            ops.ingest(data=data, data_version=data_version, config=config["ingest"]), "ingest", retries
-        )
-        records = _configure(
+        ingested = step(ops.ingest(data=data, data_version=data_version, config=config["ingest"]), "ingest")
+        records = step(
             ops.extract(manifest=ingested.outputs["dataset"], config=config["extract"], beam_args=beam_args),
             "extract",
-            retries,
         )
-        trained = _configure(
-            ops.train(records=records.outputs["records"], config=config["train"]), "train", retries
-        )
+        trained = step(ops.train(records=records.outputs["records"], config=config["train"]), "train")
         if train_accelerator:
             trained.set_accelerator_type(train_accelerator).set_accelerator_limit(train_gpus)
-        quantized = _configure(
+        quantized = step(
             ops.quantize(
                 model=trained.outputs["model"], records=records.outputs["records"], config=config["quantize"]
             ),
             "quantize",
-            retries,
         )
-        evaluated = _configure(
+        evaluated = step(
             ops.evaluate(
                 quantized=quantized.outputs["quantized"],
                 records=records.outputs["records"],
                 config=config["evaluate"],
             ),
             "evaluate",
-            retries,
         )
-        mcu = _configure(
+        mcu = step(
             ops.mcu_check(
                 quantized=quantized.outputs["quantized"],
                 records=records.outputs["records"],
                 config=config["mcu"],
             ),
             "mcu-check",
-            retries,
         )
-        blessed = _configure(
+        blessed = step(
             ops.bless(
                 quantized=quantized.outputs["quantized"],
                 evaluation=evaluated.outputs["evaluation"],
@@ -176,9 +169,8 @@ def build_pipeline(
                 model_registry=model_registry,
             ),
             "bless",
-            retries,
         )
-        reported = _configure(
+        reported = step(
             ops.report(
                 ingest_out=ingested.outputs["dataset"],
                 records=records.outputs["records"],
@@ -190,7 +182,6 @@ def build_pipeline(
                 config=config["full"],
             ),
             "report",
-            retries,
         )
         return Outputs(report=reported.outputs["report"], blessing=blessed.outputs["blessing"])
 

@@ -64,6 +64,28 @@ def stage_dirs(
     return {"quant_dir": quant, "eval_dir": evaluation, "mcu_dir": mcu}
 
 
+def bless_run(
+    tmp_path: Path,
+    n: int,
+    destination: str,
+    version: str = "",
+    registry: str = "",
+    vertex: dict | None = None,
+    **metrics: object,
+) -> dict:
+    """:func:`run_bless` on fresh stage folders ``r<n>`` (``metrics``: see :func:`stage_dirs`),
+    writing ``b<n>``."""
+    return run_bless(
+        **stage_dirs(tmp_path / f"r{n}", **metrics),
+        out_dir=tmp_path / f"b{n}",
+        config=CONFIG,
+        destination=destination,
+        version=version,
+        registry=registry,
+        vertex=vertex,
+    )
+
+
 def checks_by_name(decision: dict) -> dict[str, dict]:
     return {c["name"]: c for c in decision["checks"]}
 
@@ -140,43 +162,19 @@ def test_missing_metrics_fail_closed(tmp_path):
 
 def test_champion_challenger(tmp_path):
     dest = str(tmp_path / "dest")
-    first = run_bless(
-        **stage_dirs(tmp_path / "r1", int8=0.9, float32=0.9, model_bytes=b"m1"),
-        out_dir=tmp_path / "b1",
-        config=CONFIG,
-        destination=dest,
-        version="v1",
-    )
+    first = bless_run(tmp_path, 1, dest, "v1", int8=0.9, float32=0.9, model_bytes=b"m1")
     assert first["pushed"] and first["champion"] is None
 
-    worse = run_bless(
-        **stage_dirs(tmp_path / "r2", int8=0.85, float32=0.86, model_bytes=b"m2"),
-        out_dir=tmp_path / "b2",
-        config=CONFIG,
-        destination=dest,
-        version="v2",
-    )
+    worse = bless_run(tmp_path, 2, dest, "v2", int8=0.85, float32=0.86, model_bytes=b"m2")
     champion_check = checks_by_name(worse)["not worse than champion"]
     assert not worse["blessed"] and not champion_check["passed"] and champion_check["threshold"] == 0.9
     assert worse["champion"]["version"] == "v1"
     assert not (tmp_path / "dest" / "models" / "v2").exists()
 
-    same = run_bless(
-        **stage_dirs(tmp_path / "r3", int8=0.9, float32=0.9, model_bytes=b"m1"),
-        out_dir=tmp_path / "b3",
-        config=CONFIG,
-        destination=dest,
-        version="v3",
-    )
+    same = bless_run(tmp_path, 3, dest, "v3", int8=0.9, float32=0.9, model_bytes=b"m1")
     assert same["blessed"] and not same["pushed"] and "identical to champion v1" in same["reasons"][-1]
 
-    better = run_bless(
-        **stage_dirs(tmp_path / "r4", int8=0.95, float32=0.95, model_bytes=b"m4"),
-        out_dir=tmp_path / "b4",
-        config=CONFIG,
-        destination=dest,
-        version="v4",
-    )
+    better = bless_run(tmp_path, 4, dest, "v4", int8=0.95, float32=0.95, model_bytes=b"m4")
     assert better["blessed"] and better["pushed"]
     assert json.loads((tmp_path / "dest" / "models" / CHAMPION_FILE).read_text())["version"] == "v4"
     assert sorted(p.name for p in (tmp_path / "dest" / "models").iterdir()) == [CHAMPION_FILE, "v1", "v4"]
@@ -210,13 +208,7 @@ def test_push_to_gcs(tmp_path, monkeypatch):
 
     with storage_emulator(monkeypatch, bucket="models") as emulator:
         dest = "gs://models/tinysign"
-        first = run_bless(
-            **stage_dirs(tmp_path / "r1", model_bytes=b"m1"),
-            out_dir=tmp_path / "b1",
-            config=CONFIG,
-            destination=dest,
-            version="v1",
-        )
+        first = bless_run(tmp_path, 1, dest, "v1", model_bytes=b"m1")
         assert first["pushed"] and first["model_uri"] == "gs://models/tinysign/models/v1"
         client = storage.Client(project="test", client_options={"api_endpoint": emulator})
         names = sorted(b.name for b in client.list_blobs("models", prefix="tinysign/"))
@@ -225,13 +217,7 @@ def test_push_to_gcs(tmp_path, monkeypatch):
         blob = client.bucket("models").blob("tinysign/models/v1/s3d_conv1d_int8_3.tflite")
         assert blob.download_as_bytes() == b"m1"
         # the champion is read back from GCS: a worse challenger is refused
-        worse = run_bless(
-            **stage_dirs(tmp_path / "r2", int8=0.8, float32=0.8, model_bytes=b"m2"),
-            out_dir=tmp_path / "b2",
-            config=CONFIG,
-            destination=dest,
-            version="v2",
-        )
+        worse = bless_run(tmp_path, 2, dest, "v2", int8=0.8, float32=0.8, model_bytes=b"m2")
         assert not worse["blessed"] and worse["champion"]["version"] == "v1"
 
 
@@ -240,24 +226,13 @@ def test_blessed_gcs_model_is_registered_in_vertex(tmp_path, monkeypatch):
 
     registry = "projects/proj/locations/europe-west4"
     with storage_emulator(monkeypatch, bucket="models"), RecordingServer(vertex_routes) as server:
-        vertex = {"credentials": AnonymousCredentials(), "api_endpoint": server.url}
-        first = run_bless(
-            **stage_dirs(tmp_path / "r1", model_bytes=b"m1"),
-            out_dir=tmp_path / "b1",
-            config=CONFIG,
-            destination="gs://models/t",
-            version="v1",
-            registry=registry,
-            vertex=vertex,
-        )
-        second = run_bless(
-            **stage_dirs(tmp_path / "r2", int8=0.95, float32=0.95, model_bytes=b"m2"),
-            out_dir=tmp_path / "b2",
-            config=CONFIG,
-            destination="gs://models/t",
-            version="v2",
-            registry=registry,
-            vertex=vertex,
+        cloud = {
+            "registry": registry,
+            "vertex": {"credentials": AnonymousCredentials(), "api_endpoint": server.url},
+        }
+        first = bless_run(tmp_path, 1, "gs://models/t", "v1", model_bytes=b"m1", **cloud)
+        second = bless_run(
+            tmp_path, 2, "gs://models/t", "v2", int8=0.95, float32=0.95, model_bytes=b"m2", **cloud
         )
     uploads = server.find("POST", r"/v1/projects/proj/locations/europe-west4/models:upload$")
     assert len(uploads) == 2
@@ -272,11 +247,4 @@ def test_blessed_gcs_model_is_registered_in_vertex(tmp_path, monkeypatch):
         == first["registered_model"]
     )
     with pytest.raises(TinysignError, match="not on GCS"):
-        run_bless(
-            **stage_dirs(tmp_path / "r3", int8=0.99, float32=0.99, model_bytes=b"m3"),
-            out_dir=tmp_path / "b3",
-            config=CONFIG,
-            destination=str(tmp_path / "local"),
-            registry=registry,
-            vertex=vertex,
-        )
+        bless_run(tmp_path, 3, str(tmp_path / "local"), int8=0.99, float32=0.99, model_bytes=b"m3", **cloud)

@@ -30,11 +30,14 @@ from typing import Any
 from tinysign import storage
 from tinysign.config import Config
 from tinysign.errors import TinysignError
+from tinysign.pipeline_io import METRICS_FILE, read_metrics
+from tinysign.submit import init_aiplatform
 
 BLESS_FILE = "bless.json"
-METRICS_FILE = "metrics.json"
 MODELS_DIR = "models"
 CHAMPION_FILE = "champion.json"
+CHAMPION_KEYS = ("version", "model_sha256", "int8_accuracy", "float_accuracy", "labels", "decided_at")
+REGISTRY_MODEL_NAME = "tinysign"
 
 # Where each number lives in the stage metrics.json files (evaluate / mcu): first path found wins.
 INT8_ACCURACY = ("int8_accuracy", "int8.accuracy")
@@ -196,12 +199,6 @@ def read_champion(destination: str) -> dict[str, Any] | None:
         raise TinysignError(f"{path}: not valid JSON; fix or delete it to reset the champion") from None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())
-
-
 def _copy_tree(source: Path, target: str) -> list[str]:
     """Copy every file under ``source`` to ``target`` (local or gs://); return the written paths."""
     written = []
@@ -251,8 +248,8 @@ def run_bless(
         "champion", ...}``.
     """
     quant, evaluation_dir, mcu_path = Path(quant_dir), Path(eval_dir), Path(mcu_dir)
-    evaluation = _read_json(evaluation_dir / METRICS_FILE)
-    mcu = _read_json(mcu_path / METRICS_FILE)
+    evaluation = read_metrics(evaluation_dir)
+    mcu = read_metrics(mcu_path)
     digest = model_digest(quant)
     now = datetime.datetime.now(datetime.UTC)
     version = version or f"{now:%Y%m%d-%H%M%S}-{digest[:8]}"
@@ -312,10 +309,6 @@ def run_bless(
     return decision
 
 
-CHAMPION_KEYS = ("version", "model_sha256", "int8_accuracy", "float_accuracy", "labels", "decided_at")
-REGISTRY_MODEL_NAME = "tinysign"
-
-
 def _copy_model(quant: Path, eval_dir: Path, mcu_dir: Path, model_uri: str) -> None:
     _copy_tree(quant, model_uri)
     _copy_tree(eval_dir, storage.join(model_uri, "evaluation"))
@@ -333,7 +326,7 @@ def register_model(decision: Mapping[str, Any], registry: str, image: str, **ver
         decision: :func:`run_bless`'s decision (``model_uri`` must be ``gs://``).
         registry: ``projects/<project>/locations/<region>``.
         image: container image recorded with the model.
-        **vertex: ``credentials`` / ``api_endpoint`` (REST) for ``aiplatform.init``.
+        **vertex: ``credentials`` / ``api_endpoint`` for :func:`tinysign.submit.init_aiplatform`.
     """
     match = re.fullmatch(r"projects/([^/]+)/locations/([^/]+)", registry.strip())
     if match is None:
@@ -343,14 +336,7 @@ def register_model(decision: Mapping[str, Any], registry: str, image: str, **ver
         raise TinysignError(
             f"model registry: {uri} is not on GCS; use a gs:// destination to register models"
         )
-    from google.cloud import aiplatform
-
-    kwargs: dict[str, Any] = {"project": match[1], "location": match[2]}
-    if vertex.get("credentials") is not None:
-        kwargs["credentials"] = vertex["credentials"]
-    if vertex.get("api_endpoint"):
-        kwargs.update(api_endpoint=vertex["api_endpoint"], api_transport="rest")
-    aiplatform.init(**kwargs)
+    aiplatform = init_aiplatform(match[1], match[2], **vertex)
     existing = aiplatform.Model.list(filter=f'display_name="{REGISTRY_MODEL_NAME}"')
     model = aiplatform.Model.upload(
         display_name=REGISTRY_MODEL_NAME,
@@ -362,6 +348,26 @@ def register_model(decision: Mapping[str, Any], registry: str, image: str, **ver
         sync=True,
     )
     return str(model.resource_name)
+
+
+def decision_markdown(decision: Mapping[str, Any], path: str | Path) -> Path:
+    """The decision as Markdown (KFP UI ``Markdown`` artifact): verdict, checks table, reasons."""
+    lines = [f"# {'Blessed' if decision['blessed'] else 'Not blessed'}: version `{decision['version']}`", ""]
+    if decision.get("pushed"):
+        lines += [f"Pushed to `{decision['model_uri']}`.", ""]
+    lines += ["| check | value | threshold | verdict |", "|---|---|---|---|"]
+    for check in decision.get("checks", []):
+        value, threshold = check.get("value"), check.get("threshold")
+        lines.append(
+            f"| {check['name']} | {'n/a' if value is None else f'{value:.4g}'} | "
+            f"{'n/a' if threshold is None else f'{threshold:.4g}'} | "
+            f"{'pass' if check['passed'] else '**FAIL**'} |"
+        )
+    lines += ["", *[f"- {reason}" for reason in decision.get("reasons", [])], ""]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    return out
 
 
 # --- CLI --------------------------------------------------------------------------------------------
@@ -386,23 +392,3 @@ def run(args: argparse.Namespace, config: Config) -> int:
     )
     print("\n".join(decision["reasons"]))
     return 0 if decision["blessed"] else 1
-
-
-def decision_markdown(decision: Mapping[str, Any], path: str | Path) -> Path:
-    """The decision as Markdown (KFP UI ``Markdown`` artifact): verdict, checks table, reasons."""
-    lines = [f"# {'Blessed' if decision['blessed'] else 'Not blessed'}: version `{decision['version']}`", ""]
-    if decision.get("pushed"):
-        lines += [f"Pushed to `{decision['model_uri']}`.", ""]
-    lines += ["| check | value | threshold | verdict |", "|---|---|---|---|"]
-    for check in decision.get("checks", []):
-        value, threshold = check.get("value"), check.get("threshold")
-        lines.append(
-            f"| {check['name']} | {'n/a' if value is None else f'{value:.4g}'} | "
-            f"{'n/a' if threshold is None else f'{threshold:.4g}'} | "
-            f"{'pass' if check['passed'] else '**FAIL**'} |"
-        )
-    lines += ["", *[f"- {reason}" for reason in decision.get("reasons", [])], ""]
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
-    return out

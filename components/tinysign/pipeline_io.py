@@ -1,11 +1,12 @@
 """What the KFP components need besides the stage functions: config in, UI-native metrics out.
 
-The KFP wrappers in ``pipelines/components.py`` stay one call deep: they turn the pipeline's typed
-parameters into a :class:`~tinysign.config.Config` with :func:`resolve_config`, call a stage
-function, and hand its ``metrics.json`` to :func:`log_metrics` / :func:`log_confusion_matrix`, which
-fill KFP ``Metrics`` / ``ClassificationMetrics`` artifacts (duck-typed: no ``kfp`` import here, so
-the same code is testable without KFP). :func:`pipeline_arguments` maps a flat dict of config keys
-(a ``--params`` file) onto the compiled pipeline's parameters for local runs and submissions.
+The KFP wrappers in ``pipelines/components.py`` stay one call deep. The ``resolve-config`` step
+validates the pipeline's typed parameters once with :func:`resolve_config` and hands each stage only
+its keys (:meth:`~tinysign.config.Config.for_stage`); every other wrapper calls one stage function
+and hands its ``metrics.json`` to :func:`log_metrics` / :func:`log_evaluation`, which fill KFP
+``Metrics`` / ``ClassificationMetrics`` artifacts (duck-typed: no ``kfp`` import here, so the same
+code is testable without KFP). :func:`pipeline_arguments` maps a flat dict of config keys (a
+``--params`` file) onto the compiled pipeline's parameters for local runs and submissions.
 """
 
 from __future__ import annotations

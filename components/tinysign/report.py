@@ -24,8 +24,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tinysign.bless import ARENA_BYTES, BLESS_FILE, FLASH_BYTES, FLOAT_ACCURACY, INT8_ACCURACY, lookup
 from tinysign.config import Config
-from tinysign.pipeline_io import scalar_metrics
+from tinysign.pipeline_io import METRICS_FILE, scalar_metrics
 
 STAGES = ("ingest", "records", "train", "quantize", "evaluate", "mcu", "bless")
 ALIASES = {
@@ -35,6 +36,7 @@ ALIASES = {
     "bless": ("blessing",),
 }
 MAX_DROP_ROWS = 25
+MAX_CSV_ROWS = 200
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;
 color:#222;padding:0 1em}
@@ -95,6 +97,9 @@ def missing(what: str) -> str:
     return f"<p class=missing>{_e(what)}</p>"
 
 
+NOT_AVAILABLE = Markup("<span class=missing>n/a</span>")
+
+
 def image(path: Path, caption: str = "") -> str:
     """A PNG embedded as a base64 data URI."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -111,23 +116,23 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _metrics_details(metrics: Mapping[str, Any], title: str = "all metrics") -> str:
+def _metrics_details(metrics: Mapping[str, Any]) -> str:
     flat = scalar_metrics(metrics)
     if not flat:
         return ""
     return (
-        f"<details><summary>{_e(title)} ({len(flat)})</summary>"
+        f"<details><summary>all metrics ({len(flat)})</summary>"
         + table([[k, v] for k, v in flat.items()], ["metric", "value"])
         + "</details>"
     )
 
 
-def _csv_table(path: Path, max_rows: int = 200) -> str:
+def _csv_table(path: Path) -> str:
     with open(path, newline="", encoding="utf-8") as stream:
         rows = list(csv.reader(stream))
     if not rows:
         return missing(f"{path.name} is empty")
-    return table([[_num(c) for c in r] for r in rows[1 : max_rows + 1]], rows[0])
+    return table([[_num(c) for c in r] for r in rows[1 : MAX_CSV_ROWS + 1]], rows[0])
 
 
 def _num(text: str) -> object:
@@ -163,9 +168,13 @@ class _Run:
         path = self.dirs.get(stage)
         return path if path is not None and path.is_dir() else None
 
-    def metrics(self, stage: str) -> dict[str, Any]:
+    def read(self, stage: str, name: str) -> Any:
+        """The JSON file ``name`` of a stage folder (``None`` when absent or unreadable)."""
         path = self.dir(stage)
-        data = _read_json(path / "metrics.json") if path else None
+        return _read_json(path / name) if path else None
+
+    def metrics(self, stage: str) -> dict[str, Any]:
+        data = self.read(stage, METRICS_FILE)
         return data if isinstance(data, dict) else {}
 
     def pngs(self, stage: str, pattern: str = "*.png") -> list[Path]:
@@ -183,7 +192,7 @@ class _Run:
 
 
 def _summary(run: _Run) -> str:
-    bless = _read_json(run.dir("bless") / "bless.json") if run.dir("bless") else None
+    bless = run.read("bless", BLESS_FILE)
     parts = []
     if isinstance(bless, dict):
         ok = bool(bless.get("blessed"))
@@ -194,16 +203,15 @@ def _summary(run: _Run) -> str:
     else:
         parts.append(missing("no blessing decision (bless stage output missing)"))
     rows = []
-    evaluation = run.metrics("evaluate")
-    from tinysign.bless import ARENA_BYTES, FLASH_BYTES, FLOAT_ACCURACY, INT8_ACCURACY, lookup
-
-    for name, paths in (("INT8 test accuracy", INT8_ACCURACY), ("float32 test accuracy", FLOAT_ACCURACY)):
-        value = lookup(evaluation, paths)
-        rows.append([name, value if value is not None else Markup("<span class=missing>n/a</span>")])
-    mcu = run.metrics("mcu")
-    for name, paths in (("tensor arena (bytes)", ARENA_BYTES), ("flash (bytes)", FLASH_BYTES)):
-        value = lookup(mcu, paths)
-        rows.append([name, value if value is not None else Markup("<span class=missing>n/a</span>")])
+    evaluation, mcu = run.metrics("evaluate"), run.metrics("mcu")
+    for name, metrics, paths in (
+        ("INT8 test accuracy", evaluation, INT8_ACCURACY),
+        ("float32 test accuracy", evaluation, FLOAT_ACCURACY),
+        ("tensor arena (bytes)", mcu, ARENA_BYTES),
+        ("flash (bytes)", mcu, FLASH_BYTES),
+    ):
+        value = lookup(metrics, paths)
+        rows.append([name, value if value is not None else NOT_AVAILABLE])
     parts.append(table(rows, ["headline", "value"]))
     return "".join(parts)
 
@@ -253,7 +261,7 @@ def _distribution(run: _Run) -> str:
     existing = run.pngs("train", "*distribution*.png") + run.pngs("records", "*distribution*.png")
     if existing:
         return run.embed(existing)
-    stats = _read_json(run.dir("records") / "stats.json") if run.dir("records") else None
+    stats = run.read("records", "stats.json")
     counts: dict[str, dict[str, int]] = {}
     if isinstance(stats, dict) and isinstance(stats.get("counts"), dict):
         counts = {
@@ -291,7 +299,7 @@ def _training(run: _Run) -> str:
     if curves:
         parts.append(run.embed(sorted(set(curves))))
     else:
-        history = _read_json(run.dir("train") / "history.json")
+        history = run.read("train", "history.json")
         if isinstance(history, dict) and history:
             from tinysign.plots import plot_history
 
@@ -359,9 +367,7 @@ def _evaluation(run: _Run) -> str:
         for path in reports:
             parts.append(f"<details><summary>{_e(path.name)}</summary>{_csv_table(path)}</details>")
     parts.append(_metrics_details(evaluation))
-    others = run.pngs("evaluate")
-    if others:
-        parts.append(run.embed(others))
+    parts.append(run.embed(run.pngs("evaluate")))
     return "".join(parts)
 
 
@@ -369,8 +375,6 @@ def _mcu(run: _Run) -> str:
     mcu = run.metrics("mcu")
     if not mcu:
         return run.absent("mcu")
-    from tinysign.bless import ARENA_BYTES, FLASH_BYTES, lookup
-
     rows = []
     for name, paths, budget in (
         ("tensor arena (largest invocation)", ARENA_BYTES, run.config.arena_budget_bytes),
@@ -380,9 +384,7 @@ def _mcu(run: _Run) -> str:
         if isinstance(value, int | float):
             rows.append([name, int(value), budget, budget - int(value), verdict(value <= budget)])
         else:
-            rows.append(
-                [name, Markup("<span class=missing>n/a</span>"), budget, "", verdict(False, "unknown")]
-            )
+            rows.append([name, NOT_AVAILABLE, budget, "", verdict(False, "unknown")])
     parts = [table(rows, ["resource", "bytes used", "budget", "headroom", "within budget"])]
     if isinstance(mcu.get("parts"), dict):
         part_rows = []
@@ -432,14 +434,12 @@ def _mcu(run: _Run) -> str:
             "</p>"
         )
     parts.append(_metrics_details(mcu))
-    others = run.pngs("mcu")
-    if others:
-        parts.append(run.embed(others))
+    parts.append(run.embed(run.pngs("mcu")))
     return "".join(parts)
 
 
 def _blessing(run: _Run) -> str:
-    bless = _read_json(run.dir("bless") / "bless.json") if run.dir("bless") else None
+    bless = run.read("bless", BLESS_FILE)
     if not isinstance(bless, dict):
         return run.absent("bless")
     rows = [
@@ -485,7 +485,7 @@ def build_report(
     """
     dirs = {stage: Path(p) if p else None for stage, p in stage_dirs.items()}
     if config is None:
-        bless = _read_json(dirs["bless"] / "bless.json") if dirs.get("bless") else None
+        bless = _read_json(dirs["bless"] / BLESS_FILE) if dirs.get("bless") else None
         recorded = bless.get("config") if isinstance(bless, dict) else None
         config = Config.from_dict(recorded) if isinstance(recorded, dict) else Config()
     out = Path(out_path)

@@ -14,8 +14,7 @@ import json
 from tinysign.config import Config
 from tinysign.errors import TinysignError
 from tinysign.submit import (
-    DEFAULT_PACKAGE,
-    TARGETS,
+    add_pipeline_arguments,
     change_schedule,
     cli_values,
     create_schedule,
@@ -27,20 +26,13 @@ from tinysign.submit import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", required=True, choices=TARGETS, help="Kubeflow Pipelines or Vertex AI")
+    add_pipeline_arguments(parser)
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--cron", help='when to retrain, e.g. "0 3 * * 1" (Mondays 03:00)')
     action.add_argument("--list", action="store_true", help="list the schedules")
     action.add_argument("--pause", metavar="ID", help="pause a schedule (id from --list)")
     action.add_argument("--resume", metavar="ID", help="resume a paused schedule")
     action.add_argument("--delete", metavar="ID", help="delete a schedule")
-    parser.add_argument(
-        "--package",
-        default=DEFAULT_PACKAGE,
-        help=f"compiled pipeline (default {DEFAULT_PACKAGE}; `make compile`)",
-    )
-    parser.add_argument("--params", metavar="FILE", help="JSON of config keys / pipeline parameters")
-    parser.add_argument("--data", help="input data for the ingest step (gs://...)")
     parser.add_argument("--name", help="schedule name (default tinysign-retrain-<UTC time>)")
 
 

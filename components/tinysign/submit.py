@@ -22,6 +22,7 @@ from typing import Any
 from tinysign.config import Config
 from tinysign.errors import TinysignError
 from tinysign.pipeline_io import pipeline_arguments, read_params
+from tinysign.storage import is_remote
 
 TARGETS = ("kfp", "vertex")
 DEFAULT_PACKAGE = "pipelines/training_pipeline.yaml"
@@ -240,32 +241,37 @@ def kfp_client(env: CloudEnv) -> Any:
         return kfp.Client(host=env.kfp_host, namespace=env.kfp_namespace or "kubeflow")
 
 
-def vertex_init(env: CloudEnv, credentials: Any = None, api_endpoint: str | None = None) -> Any:
-    """``aiplatform.init`` for ``PROJECT_ID``/``REGION``; returns the ``aiplatform`` module.
+def init_aiplatform(
+    project: str, location: str, credentials: Any = None, api_endpoint: str | None = None, **settings: Any
+) -> Any:
+    """``aiplatform.init`` for one project and region; returns the ``aiplatform`` module.
 
     Args:
-        env: cloud settings.
+        project: Google Cloud project id.
+        location: region, e.g. ``europe-west4``.
         credentials: explicit credentials (default: Application Default Credentials).
-        api_endpoint: e.g. a regional or private endpoint; with an ``http://`` endpoint the REST
-            transport is used (tests point it at a loopback server).
+        api_endpoint: e.g. a regional or private endpoint, used over the REST transport (tests
+            point it at a loopback server).
+        **settings: further ``aiplatform.init`` arguments (``staging_bucket``, ``service_account``).
     """
     from google.cloud import aiplatform
 
-    env.require("vertex")
-    kwargs: dict[str, Any] = {
-        "project": env.project_id,
-        "location": env.region,
-        "staging_bucket": f"gs://{env.bucket}" if env.bucket else None,
-    }
+    kwargs: dict[str, Any] = {"project": project, "location": location, **settings}
     if credentials is not None:
         kwargs["credentials"] = credentials
     if api_endpoint:
-        kwargs["api_endpoint"] = api_endpoint
-        kwargs["api_transport"] = "rest"
-    if env.service_account:
-        kwargs["service_account"] = env.service_account
+        kwargs.update(api_endpoint=api_endpoint, api_transport="rest")
     aiplatform.init(**kwargs)
     return aiplatform
+
+
+def vertex_init(env: CloudEnv, credentials: Any = None, api_endpoint: str | None = None) -> Any:
+    """:func:`init_aiplatform` for ``PROJECT_ID``/``REGION``, ``BUCKET`` and ``SERVICE_ACCOUNT``."""
+    env.require("vertex")
+    settings: dict[str, Any] = {"staging_bucket": f"gs://{env.bucket}" if env.bucket else None}
+    if env.service_account:
+        settings["service_account"] = env.service_account
+    return init_aiplatform(env.project_id, env.region, credentials, api_endpoint, **settings)
 
 
 def package_parameters(package: str | Path) -> dict[str, Any]:
@@ -435,15 +441,11 @@ def change_schedule(target: str, env: CloudEnv, schedule_id: str, action: str, *
     {"pause": schedule.pause, "resume": schedule.resume, "delete": schedule.delete}[action]()
 
 
-def _check_target(target: str) -> None:
-    if target not in TARGETS:
-        raise TinysignError(f"--target {target!r}: choose one of {', '.join(TARGETS)}")
-
-
 # --- CLI --------------------------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--target --package --params --data``: what ``submit`` and ``schedule`` both take."""
     parser.add_argument("--target", required=True, choices=TARGETS, help="Kubeflow Pipelines or Vertex AI")
     parser.add_argument(
         "--package",
@@ -456,6 +458,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSON of config keys / pipeline parameters, e.g. pipelines/params/demo.json",
     )
     parser.add_argument("--data", help="input data for the ingest step (gs://... or a path in the image)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_pipeline_arguments(parser)
     parser.add_argument("--name", help="run name (default tinysign-<UTC time>)")
 
 
@@ -469,7 +475,7 @@ def cli_values(args: argparse.Namespace, config: Config) -> dict[str, Any]:
     data = str(values.get("data") or "")
     if not data:
         raise TinysignError("--data: say where the videos are (gs://bucket/path), or set data in --params")
-    if "://" not in data and not data.startswith("/gcs/") and Path(data).exists():
+    if not is_remote(data) and not data.startswith("/gcs/") and Path(data).exists():
         raise TinysignError(
             f"--data {data}: a folder on this machine; the pipeline runs in the cloud: "
             f"upload it (gcloud storage cp -r {data} gs://BUCKET/videos) and pass the gs:// URI"
@@ -479,7 +485,6 @@ def cli_values(args: argparse.Namespace, config: Config) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     env = read_env()
-    _check_target(args.target)
     env.require(args.target)
     arguments = run_arguments(args.package, cli_values(args, config), env)
     name = args.name or default_name()
