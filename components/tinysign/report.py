@@ -427,15 +427,29 @@ def _mcu(run: _Run) -> str:
         )
     exact = mcu.get("tflm_vs_litert")
     if isinstance(exact, dict):
+        agreement = verdict(bool(exact.get("within_tolerance")), _agreement(exact))
         parts.append(
             f"<p>tflite-micro vs LiteRT ({_e(exact.get('reference', ''))}) on "
-            f"{_e(exact.get('clips'))} test clips: "
-            f"{verdict(bool(exact.get('bit_exact')), 'bit-exact' if exact.get('bit_exact') else 'DIFFERENT')}"
-            "</p>"
+            f"{_e(exact.get('clips'))} test clips: {agreement}</p>"
         )
     parts.append(_metrics_details(mcu))
     parts.append(run.embed(run.pngs("mcu")))
     return "".join(parts)
+
+
+def _agreement(exact: Mapping[str, Any]) -> str:
+    """How the INT8 outputs of tflite-micro and LiteRT compare, in words."""
+    if exact.get("bit_exact"):
+        return "bit-exact"
+    differ = (
+        f"{exact.get('mismatched_values')} of {exact.get('values_compared')} int8 values differ by up to "
+        f"{exact.get('max_abs_diff_lsb')} LSB"
+    )
+    return (
+        f"{differ} (within the {exact.get('tolerance_lsb')} LSB tolerance)"
+        if exact.get("within_tolerance")
+        else f"DIFFERENT: {differ}"
+    )
 
 
 def _blessing(run: _Run) -> str:
