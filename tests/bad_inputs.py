@@ -288,6 +288,12 @@ CASES: list[Case] = [
     Case("frame_start_not_a_number", wlasl_with(instance("x0", frame_start="abc")), "drop", "bad_metadata"),
     Case("frame_start_is_a_list", wlasl_with(instance("x0", frame_start=[1])), "drop", "bad_metadata"),
     Case("instance_without_video_id", wlasl_with({"signer_id": 3, "url": "u"}), "drop", "bad_metadata"),
+    Case(
+        "instance_not_an_object",
+        wlasl_entries({"gloss": "gamma", "instances": ["x0"]}),
+        "drop",
+        "bad_metadata",
+    ),
     Case("video_listed_in_missing_txt", wlasl_missing_listed, "drop", "missing_file"),
     Case("video_file_absent", wlasl_with(instance("nofile2")), "drop", "missing_file"),
     Case("duplicate_video_id", wlasl_duplicate, "drop", "duplicate_id"),

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from tinysign import records
 from tinysign.config import Config
+from tinysign.errors import TinysignError
 from tinysign.quantize import PRECISIONS, QuantizedModel, check_records, load_quantized
 
 QParams = tuple[float, int] | None  # (scale, zero_point) of an int8 tensor; None for float
@@ -165,7 +166,9 @@ class StreamingClassifier:
         out = None
         for frame in clip:
             out = self.push(frame)
-        assert out is not None, "clip shorter than the ring buffer"
+        if out is None:
+            raise TinysignError(f"a clip of {len(clip)} frames cannot fill the {len(self.buffer.data)}-frame "
+                                "ring buffer: re-extract the records with the model's num_frames")
         return out
 
 

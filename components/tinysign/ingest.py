@@ -192,7 +192,11 @@ def _wlasl_clip(
     subset: set[str] | None,
     json_path: str,
 ) -> Clip | Drop:
-    video_id = instance.get("video_id") if isinstance(instance, dict) else None
+    if not isinstance(instance, dict):
+        return Drop(
+            f"{tag}:?", gloss, json_path, "bad_metadata", f"instance is not an object: {instance!r:.80}"
+        )
+    video_id = instance.get("video_id")
     if not isinstance(video_id, str | int) or not str(video_id).strip():
         return Drop(
             f"{tag}:?", gloss, json_path, "bad_metadata", f"instance without a video_id: {instance!r:.80}"
@@ -200,7 +204,6 @@ def _wlasl_clip(
     video_id = str(video_id).strip()
     clip_id = f"{tag}:{video_id}"
     path = videos.get(video_id, "")
-    assert isinstance(instance, dict)
     try:
         start = _as_int(instance.get("frame_start"), 1)
         end = _as_int(instance.get("frame_end"), -1)
