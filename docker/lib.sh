@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by docker/build.sh, docker/push.sh and docker/image-uri.sh (sourced, not run).
+# Shared by docker/build.sh, docker/push.sh, docker/image-uri.sh and infra/deploy.sh (sourced, not run).
 #
 # Settings come from the environment only (make exports them from env.sh; by hand: `source env.sh`):
 #   IMAGE_REPO        registry path, e.g. europe-west4-docker.pkg.dev/my-project/tinysign-dev

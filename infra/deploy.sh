@@ -9,22 +9,8 @@
 #   TF_STATE_BUCKET        existing GCS bucket for the terraform state (versioning on)
 #   AUTO_APPROVE=1         apply/destroy without the interactive confirmation
 #   DRY_RUN=1              print the terraform commands instead of running them
-set -euo pipefail
-
-die() {
-  echo "error: $*" >&2
-  exit 2
-}
-
-run() {
-  if [[ -n "${DRY_RUN:-}" ]]; then
-    printf '%q ' "$@"
-    printf '\n'
-  else
-    echo "+ $*" >&2
-    "$@"
-  fi
-}
+# shellcheck source=../docker/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../docker/lib.sh"  # set -euo pipefail, die, run
 
 main() {
   local action="${1:-}"
