@@ -9,12 +9,11 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 
-import numpy as np
 import pytest
 
+from tests.bad_inputs import video
 from tests.conftest import WLASL_SAMPLE
 from tinysign.config import Config
-from tinysign.demo import write_video
 from tinysign.errors import TinysignError
 from tinysign.ingest import run_ingest
 
@@ -87,21 +86,16 @@ def test_official_split_and_subset(demo_data, tmp_path):
     assert "not_in_subset" in {d["reason"] for d in drops}
 
 
-def small_video(path, level=100, count=12):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_video(path, [np.full((48, 64, 3), level + k, np.uint8) for k in range(count)], 25)
-
-
 def test_folder_and_kimpinde_layouts_combine(tmp_path):
     folder = tmp_path / "folder"
     for label in ("alpha", "beta"):
         for k in range(3):
-            small_video(folder / label / f"clip{k}.avi")
+            video(folder / label / f"clip{k}.avi")
     (folder / "alpha" / "notes.txt").write_text("not a video")
     kimpinde = tmp_path / "kimpinde"
     rows = ["filename,label,signer"]
     for k in range(3):
-        small_video(kimpinde / "videos" / f"k{k}.mp4")
+        video(kimpinde / "videos" / f"k{k}.mp4")
         rows.append(f"k{k}.mp4,beta,s{k}")
     rows.append("absent.mp4,beta,s9")
     (kimpinde / "metadata.csv").write_text("\n".join(rows) + "\n")
@@ -117,7 +111,7 @@ def test_folder_and_kimpinde_layouts_combine(tmp_path):
 
 def test_everything_below_min_is_one_clear_error(tmp_path):
     for k in range(2):
-        small_video(tmp_path / "data" / "only" / f"c{k}.mp4")
+        video(tmp_path / "data" / "only" / f"c{k}.mp4")
     with pytest.raises(TinysignError, match="min_per_class"):
         run_ingest([str(tmp_path / "data")], tmp_path / "out", Config(), progress=False)
     _, drops, metrics = read_outputs(tmp_path / "out")

@@ -196,8 +196,9 @@ def run_extract(
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
     stats, failures = _commit(tmp_dir, out, config)
     storage.delete([tmp_dir])
-    clips = Counter(r["split"] for r in rows)
-    failed = Counter(next(r["split"] for r in rows if r["clip_id"] == f[0]) for f in failures)
+    split_of = {r["clip_id"]: r["split"] for r in rows}
+    clips = Counter(split_of.values())
+    failed = Counter(split_of[f[0]] for f in failures)
     metrics = {
         "clips_in_manifest": len(rows),
         "clips_extracted": len(rows) - len(failures),
@@ -214,7 +215,8 @@ def run_extract(
         json.dumps({"counts": stats, **metrics}, indent=2, ensure_ascii=False) + "\n",
     )
     storage.write_text(storage.join(out, METRICS_FILE), json.dumps(metrics, indent=2) + "\n")
-    schema = records.schema_dict(
+    records.write_schema(
+        out,
         labels,
         config.num_frames,
         config.img_size,
@@ -223,7 +225,6 @@ def run_extract(
         augment_copies=config.augment_copies,
         seed=config.seed,
     )
-    storage.write_text(storage.join(out, records.SCHEMA_FILE), json.dumps(schema, indent=2) + "\n")
     return metrics
 
 

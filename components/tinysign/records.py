@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 import google_crc32c
 import numpy as np
 
+from tinysign import storage
 from tinysign.errors import TinysignError
 
 SCHEMA_FILE = "schema.json"
@@ -144,9 +145,11 @@ def read_schema(records_dir: str | Path) -> dict[str, Any]:
     return schema
 
 
-def schema_dict(labels: list[str], num_frames: int, img_size: int, **extra: Any) -> dict[str, Any]:
-    """The ``schema.json`` content: shapes, label map (index -> gloss), feature list."""
-    return {
+def write_schema(
+    records_dir: str | Path, labels: list[str], num_frames: int, img_size: int, **extra: Any
+) -> dict[str, Any]:
+    """Write ``schema.json`` (shapes, label map index -> gloss, feature list) to a local or gs:// folder."""
+    schema = {
         "format": "tf.train.Example",
         "shard_pattern": shard_pattern("<split>"),
         "features": {
@@ -160,14 +163,7 @@ def schema_dict(labels: list[str], num_frames: int, img_size: int, **extra: Any)
         "labels": list(labels),
         **extra,
     }
-
-
-def write_schema(
-    records_dir: str | Path, labels: list[str], num_frames: int, img_size: int, **extra: Any
-) -> dict[str, Any]:
-    """Write ``schema.json`` for a local records folder."""
-    schema = schema_dict(labels, num_frames, img_size, **extra)
-    (Path(records_dir) / SCHEMA_FILE).write_text(json.dumps(schema, indent=2) + "\n")
+    storage.write_text(storage.join(str(records_dir), SCHEMA_FILE), json.dumps(schema, indent=2) + "\n")
     return schema
 
 
