@@ -134,11 +134,11 @@ def wlasl(
     """A WLASL-processed folder with the healthy core, plus instances of ``gloss`` / raw entries."""
     data = root / "data"
     entries: list[object] = []
-    for label, clips in GOOD.items():
+    for g, (label, clips) in enumerate(GOOD.items()):
         instances = [
             {
                 "video_id": clip,
-                "signer_id": i,
+                "signer_id": 2 * g + i,  # 4 signers: a signer-independent split of the core exists
                 "frame_start": 1,
                 "frame_end": -1,
                 "url": f"u/{clip}",
@@ -193,6 +193,13 @@ def wlasl_bytes(content: bytes) -> Callable[[Path], list[str]]:
     return build
 
 
+def wlasl_bom(root: Path) -> list[str]:
+    sources = wlasl(root)
+    path = root / "data" / "WLASL_v0.3.json"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    return sources
+
+
 def wlasl_missing_listed(root: Path) -> list[str]:
     sources = wlasl(root, [instance("nofile1")])
     (root / "data" / "missing.txt").write_text("nofile1\n")
@@ -227,6 +234,54 @@ def kimpinde(root: Path, header: str = "filename,label", rows: tuple[str, ...] =
 
 def kimpinde_rows(*rows: str) -> Callable[[Path], list[str]]:
     return lambda root: kimpinde(root, rows=rows)
+
+
+def metadata_csv(
+    rows: dict[str, str], extra: str = "", prefix: bytes = b"", newline: str = "\n"
+) -> Callable[[Path], list[str]]:
+    """A ``metadata.csv`` folder: ``rows`` maps a file (relative path, made as a video) to the rest of
+    its CSV row after ``filename,``; ``extra`` are header columns after ``filename,label``."""
+
+    def build(root: Path) -> list[str]:
+        data = root / "data"
+        lines = ["filename,label" + (f",{extra}" if extra else "")]
+        for name, rest in rows.items():
+            video(data / name.replace("\\", "/"), fourcc="MJPG")
+            lines.append(f"{name},{rest}")
+        (data / "metadata.csv").write_bytes(prefix + newline.join(lines).encode() + newline.encode())
+        return [str(data)]
+
+    return build
+
+
+CORE_ROWS = {f"{clip}.avi": label for label, clips in GOOD.items() for clip in clips}
+# One signer per core clip, so a signer-independent split of the core exists.
+SIGNED_ROWS = {name: f"{label},s{i}" for i, (name, label) in enumerate(CORE_ROWS.items())}
+
+
+def same_name_in_two_folders(root: Path) -> list[str]:
+    """Two files ``x/dup.avi`` and ``y/dup.avi`` and a row naming just ``dup.avi``: ambiguous."""
+    sources = metadata_csv({**CORE_ROWS, "x/dup.avi": "alpha"})(root)
+    video(root / "data" / "y" / "dup.avi", fourcc="MJPG")
+    lines = (root / "data" / "metadata.csv").read_text().replace("x/dup.avi,", "dup.avi,")
+    (root / "data" / "metadata.csv").write_text(lines)
+    return sources
+
+
+def label_folders_reuse_names(root: Path) -> list[str]:
+    """Windows-style backslash paths; the same file name in two label folders."""
+    rows = {**CORE_ROWS, "clips\\17\\6.avi": "alpha", "clips\\18\\6.avi": "beta"}
+    return metadata_csv(rows)(root)
+
+
+def split_folders(root: Path) -> list[str]:
+    """``<root>/{train,val,test}/<label>/<clip>``: the dataset's own split."""
+    data = root / "data"
+    for split, clips in {"train": ("t0", "t1"), "val": ("v0",), "test": ("s0",)}.items():
+        for label in GOOD:
+            for clip in clips:
+                video(data / split / label / f"{clip}.mp4")
+    return [str(data)]
 
 
 def not_a_dataset(root: Path) -> list[str]:
@@ -322,4 +377,58 @@ CASES: list[Case] = [
     Case("single_class", only_label("lonely", 3), "error", ">= 2 classes"),
     Case("output_not_writable", unwritable_output, "error", "choose a writable --out"),
     Case("two_sources_same_layout", copy_tree, "kept", "folder2:alpha/a0.mp4"),
+    Case("ambiguous_file_name", same_name_in_two_folders, "drop", "ambiguous_file"),
+    Case("two_rows_one_file", metadata_csv({**CORE_ROWS, "./a0.avi": "beta"}), "drop", "duplicate_file"),
+    Case("backslash_paths_same_names", label_folders_reuse_names, "kept", "clips/18/6.avi"),
+    Case(
+        "csv_bom_and_crlf", metadata_csv(CORE_ROWS, prefix=b"\xef\xbb\xbf", newline="\r\n"), "kept", "b1.avi"
+    ),
+    Case("wlasl_json_bom", lambda r: wlasl_bom(r), "kept", ":a1"),
+    Case(
+        "one_signer_grouped",
+        metadata_csv({n: f"{lab},s1" for n, lab in CORE_ROWS.items()}, "signer"),
+        "error",
+        "only 1 signer (s1): a signer-independent train/val/test split needs >= 3 signers",
+    ),
+    Case(
+        "one_signer_video_split",
+        metadata_csv({n: f"{lab},s1" for n, lab in CORE_ROWS.items()}, "signer"),
+        "kept",
+        "a0.avi",
+        ("split_mode=video",),
+    ),
+    Case(
+        "signer_split_unknown_name",
+        metadata_csv(SIGNED_ROWS, "signer"),
+        "error",
+        "s9 not among",
+        ("split_mode=signer", "test_signers=s9"),
+    ),
+    Case(
+        "signer_split_clip_without_signer",
+        metadata_csv({**SIGNED_ROWS, "nobody.avi": "alpha,"}, "signer"),
+        "drop",
+        "no_signer",
+        ("split_mode=signer", "test_signers=s3"),
+    ),
+    Case(
+        "official_split_column",
+        metadata_csv(
+            {n: f"{lab},{'test' if n.endswith('1.avi') else 'train'}" for n, lab in CORE_ROWS.items()},
+            "split",
+        ),
+        "kept",
+        "b1.avi",
+        ("split_mode=official", "val_ratio=0", "train_ratio=0.8", "test_ratio=0.2"),
+    ),
+    Case(
+        "official_split_folders", split_folders, "kept", "folder:test/beta/s0.mp4", ("split_mode=official",)
+    ),
+    Case(
+        "official_split_absent",
+        folder,
+        "error",
+        "none of the 4 clips can be placed",
+        ("split_mode=official",),
+    ),
 ]

@@ -169,3 +169,107 @@ def test_missing_video_copy_is_reported(demo_data, tmp_path):
     _, drops, _ = read_outputs(tmp_path / "out")
     assert any(d["clip_id"] == "wlasl:00003" and d["reason"] == "missing_file" for d in drops)
     assert metrics["found"] == 174
+
+
+FSL105 = WLASL_SAMPLE.parent / "fsl105-dev"
+needs_fsl105 = pytest.mark.skipif(not FSL105.exists(), reason="shared fsl105-dev set not present")
+
+
+def test_metadata_filenames_are_paths_not_names(tmp_path):
+    """Label folders that reuse file names (phone recordings): every row keeps its own file."""
+    data = tmp_path / "data"
+    rows = ["filename,label,signer"]
+    for label in ("bijelo", "crn", "plavo"):
+        for k in range(4):
+            clip = video(data / "clips" / label / f"{k:04d}.mp4", level=40 * k)
+            sep = "\\" if k % 2 else "/"  # Windows exports write backslashes
+            rows.append(f"clips{sep}{label}{sep}{clip.name},{label},s{k}")
+    (data / "metadata.csv").write_text("\r\n".join(rows) + "\r\n")
+    config = Config(min_per_class=4, max_per_class=4)
+    run_ingest([str(data)], tmp_path / "out", config, progress=False)
+    manifest, drops, metrics = read_outputs(tmp_path / "out")
+    assert drops == [] and metrics["kept"] == 12
+    assert len({row["path"] for row in manifest}) == 12
+    for row in manifest:  # the file is the one the row names
+        assert row["path"].endswith(f"clips/{row['label']}/{row['clip_id'].rsplit('/', 1)[1]}")
+
+
+@needs_fsl105
+def test_fsl105_rows_map_to_distinct_files_and_a_signer_independent_split(tmp_path):
+    metrics = run_ingest([str(FSL105)], tmp_path, Config(), progress=False)
+    manifest, drops, _ = read_outputs(tmp_path)
+    assert metrics["found"] == metrics["kept"] == 600 and drops == []
+    assert len({row["path"] for row in manifest}) == 600
+    assert_no_leak(manifest)
+    assert all(metrics["split_counts"][s] >= 150 for s in ("val", "test"))  # no split silently empty
+    assert metrics["signer_independent"] and metrics["split_mode"] == "grouped"
+
+
+@needs_fsl105
+def test_signer_split_holds_out_the_named_signers(tmp_path):
+    config = Config(split_mode="signer", test_signers=("s4",), val_signers=("s3",))
+    metrics = run_ingest([str(FSL105)], tmp_path, config, progress=False)
+    manifest, _, _ = read_outputs(tmp_path)
+    assert metrics["signers"] == {"train": ["s1", "s2"], "val": ["s3"], "test": ["s4"]}
+    assert {row["split"] for row in manifest if row["signer"] == "s4"} == {"test"}
+    assert metrics["split_counts"] == {"train": 300, "val": 150, "test": 150}
+
+
+def _one_signer_set(root):
+    rows = ["filename,label,signer"]
+    for label in ("a", "b"):
+        for k in range(5):
+            video(root / label / f"{k}.mp4", level=30 * k)
+            rows.append(f"{label}/{k}.mp4,{label},only")
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_a_split_that_cannot_be_filled_is_one_clear_error(tmp_path):
+    data = _one_signer_set(tmp_path / "data")
+    config = Config(min_per_class=5)
+    with pytest.raises(TinysignError, match=r"only 1 signer \(only\): a signer-independent .* >= 3 signers"):
+        run_ingest([str(data)], tmp_path / "out", config, progress=False)
+    _, drops, metrics = read_outputs(tmp_path / "out")
+    assert metrics["found"] == 10 == len(drops) and metrics["kept"] == 0  # still reconciles
+    metrics = run_ingest([str(data)], tmp_path / "video", config.replace(split_mode="video"), progress=False)
+    assert all(n > 0 for n in metrics["split_counts"].values())
+    assert metrics["signer_independent"] is False and metrics["leaks"]["signers_in_several_splits"] == 1
+
+
+def test_every_split_with_a_share_gets_a_group(tmp_path):
+    """Greedy filling would give 4 equal groups 3/1/0; the repair step moves one to test."""
+    from tinysign.ingest import Clip, split_clips
+
+    clips = [
+        Clip(f"c{s}{k}", "x", f"/v/{s}{k}", f"{s}{k}", signer=f"s{s}") for s in range(4) for k in range(5)
+    ]
+    splits = split_clips(clips, Config())
+    assert sorted(Counter(splits.values()).values()) == [5, 5, 10]
+    splits_of = defaultdict(set)
+    for clip in clips:
+        splits_of[clip.signer].add(splits[clip.clip_id])
+    assert all(len(v) == 1 for v in splits_of.values()) and Counter(splits.values())["test"] == 5
+
+
+@pytest.mark.slow
+@needs_fsl105
+def test_fsl105_ingest_and_extract_with_a_signer_split(tmp_path):
+    from tinysign import records
+    from tinysign.extract import run_extract
+
+    config = Config(
+        split_mode="signer", test_signers=("s4",), val_signers=("s3",), augment_copies=0, fps_targets=(30,)
+    )
+    run_ingest([str(FSL105)], tmp_path / "ingest", config, progress=False)
+    manifest, _, _ = read_outputs(tmp_path / "ingest")
+    assert len({row["path"] for row in manifest}) == 600
+    metrics = run_extract(tmp_path / "ingest" / "manifest.jsonl", tmp_path / "records", config)
+    assert metrics["clips_extracted"] == 600 and metrics["clips_failed"] == 0
+    assert metrics["records"] == {"train": 300, "val": 150, "test": 150}
+    signers = defaultdict(set)
+    for split in ("train", "val", "test"):
+        for record in records.iter_records(tmp_path / "records", split):
+            signers[record.signer].add(split)
+            assert record.frames.shape == (24, 64, 64)
+    assert signers == {"s1": {"train"}, "s2": {"train"}, "s3": {"val"}, "s4": {"test"}}

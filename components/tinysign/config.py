@@ -18,7 +18,7 @@ from tinysign.errors import TinysignError
 MODEL_NAMES = ("s3dconv1d", "streaming")
 QUANT_METHODS = ("ptq", "qat")
 STRATEGIES = ("default", "mirrored", "multiworker")
-SPLIT_MODES = ("grouped", "official")
+SPLIT_MODES = ("grouped", "video", "signer", "official")
 SPLITS = ("train", "val", "test")
 
 # The config keys each pipeline stage reads. A stage gets only its keys, so changing a parameter
@@ -31,6 +31,8 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "max_per_class",
         "subset",
         "split_mode",
+        "test_signers",
+        "val_signers",
         "train_ratio",
         "val_ratio",
         "test_ratio",
@@ -78,7 +80,9 @@ class Config:
     max_per_class: int = 25
     min_clip_frames: int = 8
     subset: int = 0  # 0 = all glosses; 100/300/1000/2000 = WLASL nslt_<N>.json subset
-    split_mode: str = "grouped"
+    split_mode: str = "grouped"  # grouped | video | signer | official (see ingest.split_clips)
+    test_signers: tuple[str, ...] = ()  # split_mode=signer: who is held out for test
+    val_signers: tuple[str, ...] = ()  # split_mode=signer: who validates (default: grouped from the rest)
     train_ratio: float = 0.7
     val_ratio: float = 0.2
     test_ratio: float = 0.1
@@ -175,7 +179,7 @@ def _require(ok: bool, message: str) -> None:
 
 def _read_json_object(path: Path) -> dict[str, object]:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise TinysignError(f"config: {path} does not exist") from None
     except json.JSONDecodeError as exc:
@@ -196,6 +200,8 @@ def _coerce(key: str, value: object, hint: object) -> object:
         except json.JSONDecodeError:
             if hint is bool:
                 value = value.lower()
+            elif typing.get_args(hint)[:1] == (str,):
+                pass  # a comma-separated list of names: test_signers=s3,s4
             else:
                 raise TinysignError(f"config: {key}={value!r} is not a valid value") from None
     origin = typing.get_origin(hint)
@@ -212,6 +218,13 @@ def _coerce(key: str, value: object, hint: object) -> object:
             return float(value)  # type: ignore[arg-type]
         if hint is str:
             return str(value)
+        if origin is tuple and typing.get_args(hint)[0] is str:
+            items = value.split(",") if isinstance(value, str) else value
+            if isinstance(items, int | float) and not isinstance(items, bool):
+                items = [items]  # a numeric signer id: test_signers=9
+            if not isinstance(items, list | tuple):
+                raise ValueError
+            return tuple(str(v).strip() for v in items if str(v).strip())
         if origin is tuple:
             items = value if isinstance(value, list | tuple) else [value]
             return tuple(int(float(v)) for v in items)  # KFP passes List[int] as floats

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -39,6 +40,8 @@ METRICS_FILE = "metrics.json"
 LAYOUTS = ("wlasl", "kimpinde", "folder")
 DROP_FIELDS = ("clip_id", "label", "path", "reason", "detail")
 MAX_LABEL_LENGTH = 100
+# How datasets name their own splits (metadata `split` column, WLASL `split`, top-level folders).
+OFFICIAL_SPLITS = {"train": "train", "val": "val", "validation": "val", "dev": "val", "test": "test"}
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,9 @@ def detect_layout(root: str) -> str:
         return "wlasl"
     if storage.exists(storage.join(root, "metadata.csv")):
         return "kimpinde"
-    if any(_is_video(p) for p in storage.glob(storage.join(root, "*", "*"))):
-        return "folder"
+    for top in split_folders(root) or [root]:
+        if any(_is_video(p) for p in storage.glob(storage.join(top, "*", "*"))):
+            return "folder"
     if not storage.exists(root):
         raise TinysignError(f"{root} does not exist: pass a dataset folder (see `tinysign ingest --help`)")
     raise TinysignError(
@@ -103,13 +107,56 @@ def _is_video(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
 
 
-def _video_index(root: str) -> dict[str, str]:
-    """Video file stem -> path, for every video file below ``root``."""
-    index: dict[str, str] = {}
-    for path in storage.glob(storage.join(root, "**", "*")):
-        if _is_video(path):
-            index.setdefault(os.path.splitext(os.path.basename(path))[0], path)
-    return index
+class VideoFiles:
+    """Every video file below a dataset root, looked up by relative path, name or stem.
+
+    A metadata ``filename`` is a path relative to the metadata file's folder (``\\`` separators
+    accepted); only when no file is at that path does a search by base name stand in, and only
+    when exactly one file has that name. Clip files of real sets often repeat base names across
+    label folders (``bijelo/0000.mp4``, ``crn/0000.mp4``), so a name search alone would silently
+    map several clips onto one file.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.by_relative: dict[str, str] = {}
+        self.by_name: dict[str, list[str]] = defaultdict(list)
+        self.by_stem: dict[str, list[str]] = defaultdict(list)
+        prefix = storage.join(root, "")
+        for path in storage.glob(storage.join(root, "**", "*")):
+            if _is_video(path):
+                name = os.path.basename(path)
+                self.by_relative[path[len(prefix) :].replace(os.sep, "/")] = path
+                self.by_name[name.lower()].append(path)
+                self.by_stem[os.path.splitext(name)[0].lower()].append(path)
+
+    def resolve(self, name: str) -> tuple[str, str, str]:
+        """``(path, "", "")`` for the file a metadata ``filename`` names, else ``("", reason, detail)``."""
+        relative = posixpath.normpath(name.strip().replace("\\", "/")).lstrip("/")
+        if relative in self.by_relative:
+            return self.by_relative[relative], "", ""
+        base = posixpath.basename(relative)
+        index = self.by_name if os.path.splitext(base)[1] else self.by_stem
+        return self._unique(index.get(base.lower(), []), name, f"named {base}")
+
+    def resolve_stem(self, stem: str) -> tuple[str, str, str]:
+        """Like :meth:`resolve` for a file known by its stem only (WLASL: ``<video_id>.mp4``)."""
+        return self._unique(self.by_stem.get(stem.lower(), []), stem, f"called {stem}.*")
+
+    def _unique(self, matches: list[str], name: str, what: str) -> tuple[str, str, str]:
+        if len(matches) == 1:
+            return matches[0], "", ""
+        if not matches:
+            return "", "missing_file", f"{name} not found below {self.root}"
+        shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+        return (
+            "",
+            "ambiguous_file",
+            (
+                f"{name}: {len(matches)} files {what} below {self.root} ({shown}); "
+                "name the file by its path relative to the metadata file"
+            ),
+        )
 
 
 def _load_json(path: str) -> Any:
@@ -146,7 +193,7 @@ def read_wlasl(root: str, tag: str, config: Config) -> Found:
     missing_path = storage.join(meta_root, "missing.txt")
     missing = set(storage.read_text(missing_path).split()) if storage.exists(missing_path) else set()
     subset = _nslt_subset(meta_root, config.subset)
-    videos = _video_index(root)
+    videos = VideoFiles(root)
     clips: list[Clip] = []
     drops: list[Drop] = []
     for number, entry in enumerate(data):
@@ -187,7 +234,7 @@ def _wlasl_clip(
     instance: object,
     gloss: str,
     tag: str,
-    videos: dict[str, str],
+    videos: VideoFiles,
     missing: set[str],
     subset: set[str] | None,
     json_path: str,
@@ -203,7 +250,7 @@ def _wlasl_clip(
         )
     video_id = str(video_id).strip()
     clip_id = f"{tag}:{video_id}"
-    path = videos.get(video_id, "")
+    path, problem, problem_detail = videos.resolve_stem(video_id)
     try:
         start = _as_int(instance.get("frame_start"), 1)
         end = _as_int(instance.get("frame_end"), -1)
@@ -213,6 +260,8 @@ def _wlasl_clip(
         return Drop(clip_id, gloss, path, "bad_metadata", f"frame range {start}..{end} is empty")
     if subset is not None and video_id not in subset:
         return Drop(clip_id, gloss, path, "not_in_subset", "not listed in the selected nslt_<N>.json")
+    if problem == "ambiguous_file":
+        return Drop(clip_id, gloss, "", problem, problem_detail)
     if not path:
         detail = (
             "listed in missing.txt" if video_id in missing else f"no {video_id}.mp4 below the dataset root"
@@ -229,15 +278,18 @@ def _wlasl_clip(
         dataset=tag,
         frame_start=start,
         frame_end=end,
-        official_split={"val": "val", "train": "train", "test": "test"}.get(str(split), ""),
+        official_split=OFFICIAL_SPLITS.get(str(split).lower(), ""),
     )
 
 
 def read_kimpinde(root: str, tag: str, config: Config) -> Found:
-    """Clips of an ASL-Kimpinde folder (``metadata.csv`` with ``filename,label,...``)."""
+    """Clips of a ``metadata.csv`` folder (ASL-Kimpinde style: ``filename,label[,signer][,split]``).
+
+    ``filename`` is a path relative to the folder of ``metadata.csv`` (``/`` or ``\\``).
+    """
     csv_path = storage.join(root, "metadata.csv")
     try:
-        reader = csv.DictReader(io.StringIO(storage.read_text(csv_path)))
+        reader = csv.DictReader(io.StringIO(storage.read_text(csv_path), newline=""))
         rows = list(reader)
         columns = set(reader.fieldnames or [])
     except (csv.Error, UnicodeDecodeError) as exc:
@@ -247,42 +299,76 @@ def read_kimpinde(root: str, tag: str, config: Config) -> Found:
             f"{csv_path} needs the columns 'filename' and 'label' (found: "
             f"{', '.join(sorted(columns)) or 'none'})"
         )
-    videos = _video_index(root)
+    videos = VideoFiles(root)
     clips: list[Clip] = []
     drops: list[Drop] = []
     for number, row in enumerate(rows, start=2):
         name, label = (row.get("filename") or "").strip(), (row.get("label") or "").strip()
-        clip_id = f"{tag}:{name or f'row{number}'}"
+        clip_id = f"{tag}:{name.replace(chr(92), '/') or f'row{number}'}"
         if not name or not label:
             drops.append(
                 Drop(clip_id, label, csv_path, "bad_metadata", f"row {number}: empty filename or label")
             )
             continue
-        path = videos.get(os.path.splitext(os.path.basename(name))[0], "")
-        if not path:
-            drops.append(Drop(clip_id, label, "", "missing_file", f"{name} not found below {root}"))
+        path, problem, detail = videos.resolve(name)
+        if problem:
+            drops.append(Drop(clip_id, label, path, problem, f"row {number}: {detail}"))
             continue
         signer = (row.get("signer") or row.get("signer_id") or "").strip()
-        clips.append(Clip(clip_id, label, path, source_video=name, signer=signer, dataset=tag))
+        split = OFFICIAL_SPLITS.get((row.get("split") or "").strip().lower(), "")
+        clips.append(
+            Clip(clip_id, label, path, source_video=name, signer=signer, dataset=tag, official_split=split)
+        )
     return clips, drops
 
 
+def split_folders(root: str) -> list[str]:
+    """The ``train/ val/ test/`` top folders of a generic layout that has them (else ``[]``).
+
+    A top folder is a split folder when every video two levels below the root sits in one named
+    like a split and none of those folders holds videos directly (that would be a label ``test``).
+    """
+
+    def tops(depth: int) -> set[str]:
+        pattern = storage.join(root, *["*"] * depth)
+        prefix = storage.join(root, "")
+        return {p[len(prefix) :].split("/")[0] for p in storage.glob(pattern) if _is_video(p)}
+
+    nested = tops(3)
+    if not nested or not {n.lower() for n in nested} <= set(OFFICIAL_SPLITS) or nested & tops(2):
+        return []
+    return [storage.join(root, name) for name in sorted(nested)]
+
+
 def read_folder(root: str, tag: str, config: Config) -> Found:
-    """Clips of a ``<root>/<label>/<clip>`` tree; other files there are reported, not skipped."""
+    """Clips of a ``<root>/<label>/<clip>`` tree, or ``<root>/{train,val,test}/<label>/<clip>``.
+
+    Other files there are reported, not skipped.
+    """
     clips: list[Clip] = []
     drops: list[Drop] = []
-    for path in storage.glob(storage.join(root, "*", "*")):
-        label = os.path.basename(os.path.dirname(path))
-        relative = f"{label}/{os.path.basename(path)}"
-        clip_id = f"{tag}:{relative}"
-        if not storage.is_remote(path) and os.path.isdir(path):
-            drops.append(Drop(clip_id, label, path, "not_a_video", "a folder inside a label folder"))
-        elif not _is_video(path):
-            drops.append(
-                Drop(clip_id, label, path, "not_a_video", f"extension not in {', '.join(VIDEO_EXTENSIONS)}")
-            )
-        else:
-            clips.append(Clip(clip_id, label.strip(), path, source_video=relative, dataset=tag))
+    tops = split_folders(root)
+    for top in tops or [root]:
+        split = OFFICIAL_SPLITS[os.path.basename(top.rstrip("/")).lower()] if tops else ""
+        prefix = f"{os.path.basename(top.rstrip('/'))}/" if tops else ""
+        for path in storage.glob(storage.join(top, "*", "*")):
+            label = os.path.basename(os.path.dirname(path))
+            relative = f"{prefix}{label}/{os.path.basename(path)}"
+            clip_id = f"{tag}:{relative}"
+            if not storage.is_remote(path) and os.path.isdir(path):
+                drops.append(Drop(clip_id, label, path, "not_a_video", "a folder inside a label folder"))
+            elif not _is_video(path):
+                drops.append(
+                    Drop(
+                        clip_id, label, path, "not_a_video", f"extension not in {', '.join(VIDEO_EXTENSIONS)}"
+                    )
+                )
+            else:
+                clips.append(
+                    Clip(
+                        clip_id, label.strip(), path, source_video=relative, dataset=tag, official_split=split
+                    )
+                )
     return clips, drops
 
 
@@ -378,18 +464,41 @@ def probe_clips(clips: list[Clip], config: Config, progress: bool = True) -> Fou
 
 
 def drop_duplicates(clips: list[Clip]) -> Found:
-    seen: set[str] = set()
+    """Keep the first clip of each id and of each file (segment): one clip id <-> one file.
+
+    Two rows that reach the same file (the same segment of it, for WLASL-style frame ranges) are
+    never both kept: the later ones are ``duplicate_id`` / ``duplicate_file`` drop rows.
+    """
+    seen_ids: set[str] = set()
+    seen_files: dict[tuple[str, int, int], str] = {}
     kept: list[Clip] = []
     drops: list[Drop] = []
     for clip in clips:
-        if clip.clip_id in seen:
+        key = (_canonical(clip.path), clip.frame_start, clip.frame_end)
+        if clip.clip_id in seen_ids:
             drops.append(
                 Drop(clip.clip_id, clip.label, clip.path, "duplicate_id", "the same id appears earlier")
             )
+        elif key in seen_files:
+            drops.append(
+                Drop(
+                    clip.clip_id,
+                    clip.label,
+                    clip.path,
+                    "duplicate_file",
+                    f"the same file (and segment) as {seen_files[key]}",
+                )
+            )
         else:
-            seen.add(clip.clip_id)
+            seen_ids.add(clip.clip_id)
+            seen_files[key] = clip.clip_id
             kept.append(clip)
     return kept, drops
+
+
+def _canonical(path: str) -> str:
+    """One name per file: symlinks and ``..`` resolved for local paths."""
+    return path if storage.is_remote(path) else os.path.realpath(path)
 
 
 def balance(clips: list[Clip], config: Config) -> Found:
@@ -427,8 +536,9 @@ def balance(clips: list[Clip], config: Config) -> Found:
     return kept, drops
 
 
-def leakage_groups(clips: list[Clip]) -> dict[str, str]:
-    """clip_id -> group id: clips sharing a source video or a (known) signer end up in one group."""
+def leakage_groups(clips: list[Clip], by_signer: bool = True) -> dict[str, list[Clip]]:
+    """Groups of clips that must share a split: the same source video, or (``by_signer``) the
+    same known signer, transitively. Keys are stable (the first clip id of the group)."""
     parent: dict[str, str] = {}
 
     def find(node: str) -> str:
@@ -439,30 +549,132 @@ def leakage_groups(clips: list[Clip]) -> dict[str, str]:
 
     for clip in clips:
         keys = [f"clip:{clip.clip_id}", f"video:{clip.dataset}:{clip.source_video}"]
-        if clip.signer:
+        if by_signer and clip.signer:
             keys.append(f"signer:{clip.dataset}:{clip.signer}")
         for key in keys[1:]:
             parent[find(key)] = find(keys[0])
-    return {clip.clip_id: find(f"clip:{clip.clip_id}") for clip in clips}
+    groups: dict[str, list[Clip]] = defaultdict(list)
+    for clip in sorted(clips, key=lambda c: c.clip_id):
+        groups[find(f"clip:{clip.clip_id}")].append(clip)
+    return {members[0].clip_id: members for members in groups.values()}
+
+
+def assign_groups(groups: dict[str, list[Clip]], ratios: dict[str, float], seed: int) -> dict[str, str]:
+    """clip_id -> split, whole groups at a time, near ``ratios``; every split with a share > 0
+    gets at least one group (the caller checks there are enough groups).
+
+    Largest groups first, each to the split furthest below its target (ties by a seeded hash);
+    then a split left empty takes the smallest group of the split holding the most groups.
+    """
+    total = sum(len(g) for g in groups.values())
+    targets = {s: r * total for s, r in ratios.items()}
+    members: dict[str, list[str]] = {s: [] for s in ratios}
+    counts = dict.fromkeys(ratios, 0)
+    order = sorted(groups, key=lambda g: (-len(groups[g]), stable_hash(seed, g)))
+    for group in order:
+        split = max(ratios, key=lambda s: (targets[s] - counts[s], -SPLITS.index(s)))
+        members[split].append(group)
+        counts[split] += len(groups[group])
+    for split in (s for s in SPLITS if ratios.get(s, 0) > 0):
+        if not members[split]:
+            donor = max(members, key=lambda s: (len(members[s]), -SPLITS.index(s)))
+            smallest = min(members[donor], key=lambda g: (len(groups[g]), stable_hash(seed, g)))
+            members[donor].remove(smallest)
+            members[split].append(smallest)
+    return {c.clip_id: split for split, names in members.items() for g in names for c in groups[g]}
+
+
+def _needed(ratios: dict[str, float]) -> list[str]:
+    return [s for s in SPLITS if ratios.get(s, 0) > 0]
+
+
+def _too_few_groups(clips: list[Clip], groups: int, needed: list[str], mode: str) -> TinysignError:
+    signers = sorted({c.signer for c in clips if c.signer})
+    splits = "/".join(needed)
+    if mode == "grouped" and signers and len(signers) < len(needed):
+        what = f"only {len(signers)} signer{'s' if len(signers) > 1 else ''} ({', '.join(signers)})"
+        why = f"a signer-independent {splits} split needs >= {len(needed)} signers"
+    else:
+        unit = "groups of clips sharing a source video or signer" if mode == "grouped" else "source videos"
+        what, why = f"only {groups} {unit}", f"a leak-free {splits} split needs >= {len(needed)}"
+    return TinysignError(
+        f"{what}: {why}; use --set split_mode=video (signer-dependent: the same people in train and "
+        "test), split_mode=official (the dataset's own split column or train/val/test folders), or "
+        "split_mode=signer test_signers=... to choose who is held out"
+    )
 
 
 def split_clips(clips: list[Clip], config: Config) -> dict[str, str]:
-    """clip_id -> split. ``grouped``: whole leakage groups go to the split furthest below its target
-    share (largest groups first, ties broken by a seeded hash). ``official``: the metadata's split."""
+    """clip_id -> split, by ``config.split_mode``; raises a one-line error when a split that
+    should have clips (ratio > 0, or official) would be empty.
+
+    * ``grouped``: whole groups of (source video ∪ signer) near the ratios — signer-independent;
+    * ``video``: whole source videos near the ratios — signer-dependent when signers repeat;
+    * ``signer``: ``test_signers`` (and ``val_signers``) held out by name, the rest grouped;
+    * ``official``: the dataset's own split; a missing val split is carved out of train (grouped).
+    """
+    ratios = config.split_ratios
     if config.split_mode == "official":
-        return {c.clip_id: c.official_split for c in clips}
-    groups: dict[str, list[Clip]] = defaultdict(list)
-    by_id = {c.clip_id: c for c in clips}
-    for clip_id, group in leakage_groups(clips).items():
-        groups[group].append(by_id[clip_id])
-    targets = {s: r * len(clips) for s, r in config.split_ratios.items()}
-    counts = dict.fromkeys(SPLITS, 0)
-    assignment: dict[str, str] = {}
-    order = sorted(groups, key=lambda g: (-len(groups[g]), stable_hash(config.seed, g)))
-    for group in order:
-        split = max(SPLITS, key=lambda s: (targets[s] - counts[s], -SPLITS.index(s)))
-        counts[split] += len(groups[group])
-        assignment.update({c.clip_id: split for c in groups[group]})
+        return _official_split(clips, config)
+    if config.split_mode == "signer":
+        return _signer_split(clips, config)
+    groups = leakage_groups(clips, by_signer=config.split_mode == "grouped")
+    if len(groups) < len(_needed(ratios)):
+        raise _too_few_groups(clips, len(groups), _needed(ratios), config.split_mode)
+    return assign_groups(groups, ratios, config.seed)
+
+
+def _official_split(clips: list[Clip], config: Config) -> dict[str, str]:
+    assignment = {c.clip_id: c.official_split for c in clips}
+    present = set(assignment.values())
+    for split in ("train", "test"):
+        if split not in present:
+            raise TinysignError(
+                f"split_mode=official: the dataset's own split has no {split} clips (it has "
+                f"{', '.join(sorted(present))}); use split_mode=grouped, video or signer"
+            )
+    if "val" not in present and config.val_ratio > 0:
+        train = [c for c in clips if assignment[c.clip_id] == "train"]
+        groups = leakage_groups(train)
+        share = config.val_ratio / (config.train_ratio + config.val_ratio)
+        if len(groups) < 2:
+            raise TinysignError(
+                "split_mode=official: the dataset has no val split and its train split is one group "
+                "(one signer/video) that cannot be divided; set --set val_ratio=0 or use another split_mode"
+            )
+        assignment.update(assign_groups(groups, {"train": 1 - share, "val": share}, config.seed))
+    return assignment
+
+
+def _signer_split(clips: list[Clip], config: Config) -> dict[str, str]:
+    signers = sorted({c.signer for c in clips if c.signer})
+    chosen = {"test": set(config.test_signers), "val": set(config.val_signers)}
+    if not chosen["test"]:
+        raise TinysignError(
+            "split_mode=signer needs test_signers=NAME[,NAME] "
+            f"(signers: {', '.join(signers) or 'none known'})"
+        )
+    unknown = sorted((chosen["test"] | chosen["val"]) - set(signers))
+    if unknown:
+        raise TinysignError(
+            f"test_signers/val_signers: {', '.join(unknown)} not among the kept clips' signers "
+            f"({', '.join(signers) or 'none'})"
+        )
+    if chosen["test"] & chosen["val"]:
+        raise TinysignError(
+            f"{', '.join(sorted(chosen['test'] & chosen['val']))} is in test_signers and val_signers"
+        )
+    assignment = {c.clip_id: s for c in clips for s in ("test", "val") if c.signer in chosen[s]}
+    rest = [c for c in clips if c.clip_id not in assignment]
+    ratios = {"train": config.train_ratio, "val": 0.0 if chosen["val"] else config.val_ratio}
+    groups = leakage_groups(rest)
+    if len(groups) < len(_needed(ratios)):
+        raise TinysignError(
+            f"split_mode=signer: after holding out {', '.join(sorted(chosen['test'] | chosen['val']))}, "
+            f"{len(groups)} signer group(s) remain for {'/'.join(_needed(ratios))}; name val_signers=... "
+            "or set val_ratio=0"
+        )
+    assignment.update(assign_groups(groups, ratios, config.seed))
     return assignment
 
 
@@ -482,32 +694,50 @@ def run_ingest(
         raise TinysignError(f"cannot write to {out}: {exc.strerror}; choose a writable --out") from None
     found, drops = find_clips(sources, config)
     unique, dupes = drop_duplicates(found)
-    if config.split_mode == "official":
-        no_split = [c for c in unique if not c.official_split]
-        unique = [c for c in unique if c.official_split]
-        dupes += [
-            Drop(
-                c.clip_id,
-                c.label,
-                c.path,
-                "no_official_split",
-                "split_mode=official but no split in the metadata",
-            )
-            for c in no_split
-        ]
+    unique, unsplittable = splittable(unique, config)
+    if unsplittable and not unique:
+        _write_outputs(out, [], drops + dupes + unsplittable, {}, config)
+        raise TinysignError(
+            f"split_mode={config.split_mode}: none of the {len(unsplittable)} clips can be placed: "
+            f"{unsplittable[0].detail}; use split_mode=grouped or video"
+        )
     usable, bad = probe_clips(unique, config, progress)
     kept, unbalanced = balance(usable, config)
-    drops += dupes + bad + unbalanced
+    drops += dupes + unsplittable + bad + unbalanced
     classes = {c.label for c in kept}
     if len(classes) < 2:
-        metrics = _write_outputs(out, [], drops + [_single_class_drop(c) for c in kept], {})
+        metrics = _write_outputs(out, [], drops + [_single_class_drop(c) for c in kept], {}, config)
         what = f"only the class {next(iter(classes))!r} is" if classes else "no class is"
         raise TinysignError(
             f"{what} left with >= min_per_class={config.min_per_class} usable clips "
             f"(found {metrics['found']}: {metrics['drop_reasons'] or 'nothing'}); a classifier needs >= 2 "
             f"classes; see {out / DROP_REPORT_FILE} or lower --set min_per_class=N"
         )
-    return _write_outputs(out, kept, drops, split_clips(kept, config))
+    try:
+        splits = split_clips(kept, config)
+    except TinysignError:
+        _write_outputs(out, [], drops + [_unsplit_drop(c) for c in kept], {}, config)
+        raise
+    return _write_outputs(out, kept, drops, splits, config)
+
+
+def splittable(clips: list[Clip], config: Config) -> Found:
+    """Clips the split mode can place: ``official`` needs the dataset's split, ``signer`` a signer."""
+    if config.split_mode == "official":
+        need, reason = "official_split", "no_official_split"
+        detail = "the dataset gives it no split (a split column, WLASL's split, or train/val/test folders)"
+    elif config.split_mode == "signer":
+        need, reason, detail = "signer", "no_signer", "the metadata gives it no signer"
+    else:
+        return clips, []
+    return (
+        [c for c in clips if getattr(c, need)],
+        [Drop(c.clip_id, c.label, c.path, reason, detail) for c in clips if not getattr(c, need)],
+    )
+
+
+def _unsplit_drop(clip: Clip) -> Drop:
+    return Drop(clip.clip_id, clip.label, clip.path, "no_split", "no leak-free split exists (see the error)")
 
 
 def _single_class_drop(clip: Clip) -> Drop:
@@ -516,7 +746,9 @@ def _single_class_drop(clip: Clip) -> Drop:
     )
 
 
-def _write_outputs(out: Path, kept: list[Clip], drops: list[Drop], splits: dict[str, str]) -> dict[str, Any]:
+def _write_outputs(
+    out: Path, kept: list[Clip], drops: list[Drop], splits: dict[str, str], config: Config
+) -> dict[str, Any]:
     labels = sorted({c.label for c in kept})
     index = {label: i for i, label in enumerate(labels)}
     with open(out / MANIFEST_FILE, "w", encoding="utf-8") as stream:
@@ -528,6 +760,7 @@ def _write_outputs(out: Path, kept: list[Clip], drops: list[Drop], splits: dict[
         writer.writeheader()
         writer.writerows(asdict(d) for d in sorted(drops, key=lambda d: (d.reason, d.clip_id)))
     per_split = {s: [c for c in kept if splits.get(c.clip_id) == s] for s in SPLITS}
+    leaks = _leaks(per_split)
     metrics = {
         "found": len(kept) + len(drops),
         "kept": len(kept),
@@ -535,10 +768,14 @@ def _write_outputs(out: Path, kept: list[Clip], drops: list[Drop], splits: dict[
         "drop_reasons": dict(sorted(Counter(d.reason for d in drops).items())),
         "num_classes": len(labels),
         "labels": labels,
+        "split_mode": config.split_mode,
         "split_counts": {s: len(v) for s, v in per_split.items()},
         "split_signers": {s: len({c.signer for c in v if c.signer}) for s, v in per_split.items()},
+        "signers": {s: sorted({c.signer for c in v if c.signer}) for s, v in per_split.items()},
         "class_counts": {s: dict(sorted(Counter(c.label for c in v).items())) for s, v in per_split.items()},
-        "leaks": _leaks(per_split),
+        "leaks": leaks,
+        # test clips come from people never seen in training: known signers, none in two splits
+        "signer_independent": bool(any(c.signer for c in kept)) and leaks["signers_in_several_splits"] == 0,
     }
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     return metrics
@@ -603,8 +840,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     metrics = run_ingest(args.sources, args.out, config, progress=not args.quiet)
     reasons = ", ".join(f"{k} {v}" for k, v in metrics["drop_reasons"].items()) or "none"
     print(f"found {metrics['found']} = kept {metrics['kept']} + dropped {metrics['dropped']} ({reasons})")
+    dependence = "signer-independent" if metrics["signer_independent"] else "NOT signer-independent"
     print(
-        f"classes {metrics['num_classes']}; split "
+        f"classes {metrics['num_classes']}; split ({metrics['split_mode']}, {dependence}) "
         + ", ".join(f"{s} {n}" for s, n in metrics["split_counts"].items())
         + f"; leaks {metrics['leaks']}"
     )

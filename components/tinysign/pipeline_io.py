@@ -76,7 +76,7 @@ def read_params(path: str | Path | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise TinysignError(f"{path}: params file not found") from None
     except json.JSONDecodeError as exc:

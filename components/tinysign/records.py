@@ -171,6 +171,13 @@ def frames_shape(schema: dict[str, Any]) -> tuple[int, int, int]:
     return (int(schema["num_frames"]), int(schema["img_size"]), int(schema["img_size"]))
 
 
+def empty_split_message(records_dir: str | Path, split: str) -> str:
+    return (
+        f"the {split} split in {records_dir} has no clips; re-run `tinysign ingest` with a split that "
+        "fills it (see --set split_mode) and `tinysign extract`"
+    )
+
+
 def shard_paths(records_dir: str | Path, split: str) -> list[Path]:
     paths = sorted(Path(records_dir).glob(shard_pattern(split)))
     if not paths:
@@ -193,7 +200,7 @@ def load_arrays(records_dir: str | Path, split: str) -> tuple[np.ndarray, np.nda
     """``(frames uint8 (N,T,H,W), labels int64 (N,), clip_ids)`` of one split."""
     records = list(iter_records(records_dir, split))
     if not records:
-        raise TinysignError(f"the {split} split in {records_dir} is empty")
+        raise TinysignError(empty_split_message(records_dir, split))
     frames = np.stack([r.frames for r in records])
     labels = np.array([r.label for r in records], dtype=np.int64)
     return frames, labels, [r.clip_id for r in records]

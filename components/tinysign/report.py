@@ -223,7 +223,28 @@ def _data(run: _Run) -> str:
         counts = [[k, ingest[k]] for k in ("found", "kept", "dropped", "num_classes") if k in ingest]
         parts.append(table(counts, ["clips", "count"]))
         if ingest.get("split_counts"):
-            parts.append(table([[s, n] for s, n in ingest["split_counts"].items()], ["split", "clips"]))
+            signers = ingest.get("signers") or {}
+            parts.append(
+                table(
+                    [
+                        [s, n, ", ".join(signers.get(s, [])) or "unknown"]
+                        for s, n in ingest["split_counts"].items()
+                    ],
+                    ["split", "clips", "signers"],
+                )
+            )
+        if "split_mode" in ingest:
+            independent = bool(ingest.get("signer_independent"))
+            parts.append(
+                f"<p>split_mode={_e(ingest['split_mode'])}: "
+                + str(verdict(independent, "signer-independent" if independent else "NOT signer-independent"))
+                + (
+                    " (test clips come from people never seen in training)"
+                    if independent
+                    else " (the same people may sign in train and test: accuracy is optimistic)"
+                )
+                + "</p>"
+            )
         leaks = ingest.get("leaks")
         if isinstance(leaks, dict):
             parts.append(

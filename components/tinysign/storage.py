@@ -58,8 +58,9 @@ def open_write(path: str) -> IO[bytes]:
 
 
 def read_text(path: str) -> str:
+    """UTF-8 text; a leading byte-order mark (Windows editors, Excel exports) is dropped."""
     with open_read(path) as stream:
-        return stream.read().decode("utf-8")
+        return stream.read().decode("utf-8-sig")
 
 
 def write_text(path: str, text: str) -> None:

@@ -81,8 +81,9 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
     labels, config = _labels_and_shape(records_dir, config)
     counts = {split: label_counts(records_dir, split, len(labels)) for split in ("train", "val", "test")}
     examples = {split: int(c.sum()) for split, c in counts.items()}
-    if examples["train"] == 0:
-        raise TinysignError(f"{records_dir}: the train split is empty; re-run extraction with more clips")
+    for split in ("train", "val"):  # val: early stopping and the best checkpoint are chosen on it
+        if examples[split] == 0:
+            raise TinysignError(records.empty_split_message(records_dir, split))
     out = Path(out_dir)
     work = out if chief else out / "workers" / worker_name
     work.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
 
     k = keras()
     k.utils.set_random_seed(config.seed)
-    monitor = "val_loss" if examples["val"] > 0 else "loss"
+    monitor = "val_loss"
     replicas = int(strategy.num_replicas_in_sync)
     train_ds = _split_dataset(records_dir, "train", examples["train"], config, replicas)
     val_ds = _split_dataset(records_dir, "val", examples["val"], config, replicas)
