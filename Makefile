@@ -72,8 +72,9 @@ test: ## the full test suite (what CI runs)
 test-fast: ## tests without the slow end-to-end ones
 	$(bin)/pytest -m "not slow" $(pytest_args)
 
-lint: ## ruff, hadolint (Dockerfile) and checkov (terraform + Dockerfile)
+lint: ## ruff (lint + format check), import contracts, hadolint (Dockerfile) and checkov (terraform + Dockerfile)
 	$(bin)/ruff check components pipelines tests
+	$(bin)/ruff format --check components pipelines tests
 	$(bin)/hadolint docker/Dockerfile
 	$(tools)/bin/checkov --config-file infra/checkov.yaml --quiet
 

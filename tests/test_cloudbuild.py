@@ -16,13 +16,35 @@ from tests.test_docker import IMAGE_NAMES, parse_dockerfile, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "cloudbuild" / "cloudbuild.yaml"
-BUILTINS = {"PROJECT_ID", "PROJECT_NUMBER", "BUILD_ID", "LOCATION", "REPO_NAME", "REPO_FULL_NAME",
-            "BRANCH_NAME", "TAG_NAME", "REVISION_ID", "COMMIT_SHA", "SHORT_SHA", "TRIGGER_NAME",
-            "TRIGGER_BUILD_CONFIG_PATH", "SERVICE_ACCOUNT_EMAIL", "SERVICE_ACCOUNT", "_HEAD_BRANCH",
-            "_BASE_BRANCH", "_HEAD_REPO_URL", "_PR_NUMBER"}
+BUILTINS = {
+    "PROJECT_ID",
+    "PROJECT_NUMBER",
+    "BUILD_ID",
+    "LOCATION",
+    "REPO_NAME",
+    "REPO_FULL_NAME",
+    "BRANCH_NAME",
+    "TAG_NAME",
+    "REVISION_ID",
+    "COMMIT_SHA",
+    "SHORT_SHA",
+    "TRIGGER_NAME",
+    "TRIGGER_BUILD_CONFIG_PATH",
+    "SERVICE_ACCOUNT_EMAIL",
+    "SERVICE_ACCOUNT",
+    "_HEAD_BRANCH",
+    "_BASE_BRANCH",
+    "_HEAD_REPO_URL",
+    "_PR_NUMBER",
+}
 # What a trigger on main would substitute, for running the steps' scripts here.
-EXAMPLE = {"PROJECT_ID": "my-project", "SHORT_SHA": "abc1234", "COMMIT_SHA": "abc1234" + "0" * 33,
-           "BRANCH_NAME": "main", "REPO_FULL_NAME": "owner/tinysign"}
+EXAMPLE = {
+    "PROJECT_ID": "my-project",
+    "SHORT_SHA": "abc1234",
+    "COMMIT_SHA": "abc1234" + "0" * 33,
+    "BRANCH_NAME": "main",
+    "REPO_FULL_NAME": "owner/tinysign",
+}
 SUBSTITUTION = re.compile(r"(?<!\$)\$(?:\{(\w+)\}|(\w+))")
 
 

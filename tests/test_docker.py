@@ -23,8 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 VENV_BIN = Path(sys.executable).parent  # the environment the tests run in (make install's .venv)
 RUNTIME_TARGETS = ("pipeline", "pipeline-gpu", "dataflow")
-IMAGE_NAMES = {"pipeline": "tinysign", "pipeline-gpu": "tinysign-gpu", "dataflow": "tinysign-dataflow",
-               "test": "tinysign-test"}
+IMAGE_NAMES = {
+    "pipeline": "tinysign",
+    "pipeline-gpu": "tinysign-gpu",
+    "dataflow": "tinysign-dataflow",
+    "test": "tinysign-test",
+}
 
 
 @dataclass
@@ -76,14 +80,28 @@ def lock_pins(path: Path = ROOT / "requirements.lock") -> dict[str, str]:
     return pins
 
 
-def run_script(script: str, *args: str, env: dict[str, str] | None = None,
-               cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items()
-                if k not in {"IMAGE_REPO", "GIT_SHA", "REVISION", "SOURCE_URL", "CONTAINER_ENGINE",
-                             "DRY_RUN", "ALLOW_DIRTY", "CONTAINER_BUILD_OPTS"}}
+def run_script(
+    script: str, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "IMAGE_REPO",
+            "GIT_SHA",
+            "REVISION",
+            "SOURCE_URL",
+            "CONTAINER_ENGINE",
+            "DRY_RUN",
+            "ALLOW_DIRTY",
+            "CONTAINER_BUILD_OPTS",
+        }
+    }
     full_env.update(env or {})
-    return subprocess.run(["bash", script, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        ["bash", script, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60
+    )
 
 
 # --- Dockerfile ----------------------------------------------------------------------------------
@@ -113,8 +131,9 @@ def test_base_images_are_pinned_and_match_the_lock() -> None:
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert ">=3.11,<3.12" in requires.replace(" ", "") and sys.version_info[:2] == (3, 11)
     beam = bases["beam-sdk"]
-    assert beam == f"apache/beam_python3.11_sdk:{lock_pins()['apache-beam']}", \
+    assert beam == f"apache/beam_python3.11_sdk:{lock_pins()['apache-beam']}", (
         "the Dataflow boot binary must be the Beam version the package installs"
+    )
     for base in set(bases.values()) - set(bases):  # images pulled from a registry, not earlier stages
         assert ":" in base and not base.endswith(":latest"), base
 
@@ -133,10 +152,12 @@ def test_every_pip_install_uses_the_lock() -> None:
             assert words[-1].startswith("pip==") and len(words) == 4, part
             assert makefile_pip and words[-1] == f"pip=={makefile_pip.group(1)}"
     builder = stage("builder")
-    assert "requirements.lock pyproject.toml ./" in builder.all("COPY"), \
+    assert "requirements.lock pyproject.toml ./" in builder.all("COPY"), (
         "the builder installs from the repository's own requirements.lock"
-    assert stage("test").all("RUN")[-1] == "make install python=python3", \
+    )
+    assert stage("test").all("RUN")[-1] == "make install python=python3", (
         "CI's test image installs with the same make target as .ci/run"
+    )
 
 
 def runtime_closure() -> set[str]:
@@ -164,17 +185,23 @@ def test_image_requirements_are_the_ones_the_tests_run_with() -> None:
     assert installed == pins, "the test environment differs from requirements.lock: run make install"
     closure = runtime_closure()
     unpinned = sorted(closure - set(pins))
-    assert not unpinned, (f"the image would install {unpinned} at whatever version is newest: pin them in "
-                          "requirements.lock (pip freeze omits setuptools/wheel; use pip freeze --all)")
+    assert not unpinned, (
+        f"the image would install {unpinned} at whatever version is newest: pin them in "
+        "requirements.lock (pip freeze omits setuptools/wheel; use pip freeze --all)"
+    )
     assert "tensorflow" in closure and "kfp" in closure and "apache-beam" in closure
 
 
 def test_gpu_lock_pins_exactly_tensorflows_cuda_extra() -> None:
     gpu = lock_pins(ROOT / "docker" / "requirements-gpu.lock")
     assert not set(gpu) & set(lock_pins()), "GPU pins must only add to requirements.lock"
-    cuda = [Requirement(r) for r in md.requires("tensorflow") or []
-            if Requirement(r).marker and Requirement(r).marker.evaluate({"extra": "and-cuda"})
-            and not Requirement(r).marker.evaluate({"extra": ""})]
+    cuda = [
+        Requirement(r)
+        for r in md.requires("tensorflow") or []
+        if Requirement(r).marker
+        and Requirement(r).marker.evaluate({"extra": "and-cuda"})
+        and not Requirement(r).marker.evaluate({"extra": ""})
+    ]
     assert cuda, "tensorflow has no and-cuda extra"
     for req in cuda:
         name = canonicalize_name(req.name)
@@ -204,8 +231,9 @@ def test_entrypoint_cli_runs() -> None:
     done = subprocess.run([str(VENV_BIN / entry[0]), *cmd], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: tinysign") and "data" in done.stdout
-    version = subprocess.run([str(VENV_BIN / "tinysign"), "--version"], capture_output=True, text=True,
-                             timeout=120)
+    version = subprocess.run(
+        [str(VENV_BIN / "tinysign"), "--version"], capture_output=True, text=True, timeout=120
+    )
     assert version.stdout.strip() == f"tinysign {md.version('tinysign')}"
     assert "tinysign --help" in " ".join(stage("builder").all("RUN")), "the build itself smoke-tests the CLI"
 
@@ -235,20 +263,44 @@ def test_no_secrets_reach_the_image() -> None:
             if op in {"ARG", "ENV"}:
                 assert not secretish.search(args.split("=")[0]), args
     assert "env.sh" not in text.replace("env.sh.example", "")
-    key_material = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\"private_key\"\s*:|AKIA[0-9A-Z]{16}"
-                              r"|gh[pousr]_[A-Za-z0-9]{36}|AIza[0-9A-Za-z_-]{35}|xox[bap]-[0-9A-Za-z-]{10,}")
-    shipped = [ROOT / ".dockerignore", ROOT / "env.sh.example", *(ROOT / "docker").rglob("*"),
-               *(ROOT / "infra").rglob("*"), *(ROOT / "cloudbuild").rglob("*")]
+    key_material = re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\"private_key\"\s*:|AKIA[0-9A-Z]{16}"
+        r"|gh[pousr]_[A-Za-z0-9]{36}|AIza[0-9A-Za-z_-]{35}|xox[bap]-[0-9A-Za-z-]{10,}"
+    )
+    shipped = [
+        ROOT / ".dockerignore",
+        ROOT / "env.sh.example",
+        *(ROOT / "docker").rglob("*"),
+        *(ROOT / "infra").rglob("*"),
+        *(ROOT / "cloudbuild").rglob("*"),
+    ]
     for path in (p for p in shipped if p.is_file() and p.suffix != ".pyc" and ".terraform" not in p.parts):
         assert not key_material.search(path.read_text(errors="replace")), f"key material in {path}"
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-    for path in ("env.sh", ".git/config", ".venv/bin/python", ".venv-tools/bin/checkov",
-                 "infra/envs/dev/terraform.tfstate", "infra/envs/dev/.terraform/providers/x",
-                 "keys/my-service-account.json", "runs/local/model.keras", "prod.tfvars"):
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for path in (
+        "env.sh",
+        ".git/config",
+        ".venv/bin/python",
+        ".venv-tools/bin/checkov",
+        "infra/envs/dev/terraform.tfstate",
+        "infra/envs/dev/.terraform/providers/x",
+        "keys/my-service-account.json",
+        "runs/local/model.keras",
+        "prod.tfvars",
+    ):
         assert dockerignored(path, patterns), f"{path} would be copied into the test image"
-    for path in ("requirements.lock", "pyproject.toml", "README.md", "components/tinysign/cli.py",
-                 "docker/requirements-gpu.lock", "infra/envs/dev/terraform.tfvars.example"):
+    for path in (
+        "requirements.lock",
+        "pyproject.toml",
+        "README.md",
+        "components/tinysign/cli.py",
+        "docker/requirements-gpu.lock",
+        "infra/envs/dev/terraform.tfvars.example",
+    ):
         assert not dockerignored(path, patterns), f"{path} is needed in the build context"
 
 
@@ -257,15 +309,23 @@ def test_no_secrets_reach_the_image() -> None:
 
 def test_build_script_tags_with_version_and_commit_never_latest() -> None:
     repo = "europe-west4-docker.pkg.dev/p/tinysign-dev"
-    env = {"DRY_RUN": "1", "CONTAINER_ENGINE": "podman", "IMAGE_REPO": repo, "GIT_SHA": "abc1234",
-           "REVISION": "abc1234" + "0" * 33, "SOURCE_URL": "https://user:tok3n@example.com/tinysign.git"}
+    env = {
+        "DRY_RUN": "1",
+        "CONTAINER_ENGINE": "podman",
+        "IMAGE_REPO": repo,
+        "GIT_SHA": "abc1234",
+        "REVISION": "abc1234" + "0" * 33,
+        "SOURCE_URL": "https://user:tok3n@example.com/tinysign.git",
+    }
     done = run_script("docker/build.sh", "pipeline dataflow", env=env)
     assert done.returncode == 0, done.stderr
     commands = [shlex.split(line) for line in done.stdout.splitlines()]
     assert [c[c.index("--target") + 1] for c in commands] == ["pipeline", "dataflow"]
     version = md.version("tinysign")
     assert [c[c.index("--tag") + 1] for c in commands] == [
-        f"{repo}/tinysign:{version}-abc1234", f"{repo}/tinysign-dataflow:{version}-abc1234"]
+        f"{repo}/tinysign:{version}-abc1234",
+        f"{repo}/tinysign-dataflow:{version}-abc1234",
+    ]
     args = commands[0]
     assert args[:2] == ["podman", "build"] and args[-1] == "." and "docker/Dockerfile" in args
     assert f"VERSION={version}" in args and f"REVISION={env['REVISION']}" in args
@@ -314,12 +374,19 @@ def git_copy(tmp_path: Path) -> Path:
 
 
 def test_uncommitted_changes_give_a_dirty_tag_that_push_refuses(git_copy: Path) -> None:
-    sha = subprocess.run(["git", "-C", str(git_copy), "rev-parse", "--short=7", "HEAD"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", str(git_copy), "rev-parse", "--short=7", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     env = {"DRY_RUN": "1", "CONTAINER_ENGINE": "docker", "IMAGE_REPO": "r.example/p/repo"}
     clean = run_script("docker/push.sh", env=env, cwd=git_copy)
     assert clean.returncode == 0 and shlex.split(clean.stdout) == [
-        "docker", "push", f"r.example/p/repo/tinysign:{md.version('tinysign')}-{sha}"]
+        "docker",
+        "push",
+        f"r.example/p/repo/tinysign:{md.version('tinysign')}-{sha}",
+    ]
     with open(git_copy / "pyproject.toml", "a") as stream:
         stream.write("\n# local edit\n")
     dirty = run_script("docker/push.sh", env=env, cwd=git_copy)

@@ -55,8 +55,9 @@ def test_streaming_deployment_path_equals_the_keras_model(tmp_path_factory):
     quant = load_quantized(quantized_model(tmp_path_factory, "streaming"))
     keras_model = load_model(trained_model(tmp_path_factory, "streaming") / "model.keras")
     clips, _, _ = records.load_arrays(shared_records(tmp_path_factory), "test")
-    stream = StreamingClassifier(LiteModel(quant.path("frame", "float32")),
-                                 LiteModel(quant.path("head", "float32")))
+    stream = StreamingClassifier(
+        LiteModel(quant.path("frame", "float32")), LiteModel(quant.path("head", "float32"))
+    )
     for clip in clips[:3]:
         expected = keras_model(records.to_model_input(clip[np.newaxis]), training=False).numpy()
         np.testing.assert_allclose(stream.classify(clip), expected, rtol=1e-4, atol=1e-5)

@@ -21,14 +21,24 @@ TF_FILES = sorted(INFRA.rglob("*.tf"))
 TF_DIRS = sorted({f.parent for f in TF_FILES})
 ENV_DIRS = sorted(p for p in (INFRA / "envs").iterdir() if p.is_dir())
 MODULE_META_ARGS = {"source", "version", "count", "for_each", "providers", "depends_on"}
-ENV_SH_NAMES = {"PROJECT_ID", "REGION", "DEPLOY_ENV", "BUCKET", "AR_REPO", "IMAGE_REPO", "PIPELINE_REPO_URL",
-                "PIPELINE_ROOT", "SERVICE_ACCOUNT"}
+ENV_SH_NAMES = {
+    "PROJECT_ID",
+    "REGION",
+    "DEPLOY_ENV",
+    "BUCKET",
+    "AR_REPO",
+    "IMAGE_REPO",
+    "PIPELINE_REPO_URL",
+    "PIPELINE_ROOT",
+    "SERVICE_ACCOUNT",
+}
 DELIBERATE_SKIPS = {"CKV_GCP_62"}  # bucket access logs: see the reason next to the skip in storage/main.tf
 
 
 def unquote(value: Any) -> Any:
-    return value[1:-1] if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"' \
-        else value
+    return (
+        value[1:-1] if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"' else value
+    )
 
 
 def load_dir(directory: Path) -> dict[str, list[dict[str, Any]]]:
@@ -48,8 +58,12 @@ def labelled(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def resources(tf: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """{"type.name": body} of the resource blocks."""
-    return {f"{unquote(t)}.{unquote(n)}": body for block in tf.get("resource", [])
-            for t, named in block.items() for n, body in named.items()}
+    return {
+        f"{unquote(t)}.{unquote(n)}": body
+        for block in tf.get("resource", [])
+        for t, named in block.items()
+        for n, body in named.items()
+    }
 
 
 def strings(node: Any) -> Iterator[str]:
@@ -128,8 +142,9 @@ def test_env_roots_are_thin_with_a_gcs_backend(env_dir: Path) -> None:
     backends = [b for t in tf["terraform"] for b in t.get("backend", [])]
     assert len(backends) == 1 and set(backends[0]) == {'"gcs"'}
     gcs = backends[0]['"gcs"']
-    assert unquote(gcs["prefix"]) == f"tinysign/{env_dir.name}" and "bucket" not in gcs, \
+    assert unquote(gcs["prefix"]) == f"tinysign/{env_dir.name}" and "bucket" not in gcs, (
         "the state bucket is given at init time (infra/deploy.sh), not hard-coded"
+    )
     outputs = labelled(tf["output"])
     env_sh = unquote(labelled(load_dir(INFRA / "modules" / "tinysign")["output"])["env_sh"]["value"])
     assert set(re.findall(r"export (\w+)=", env_sh)) == ENV_SH_NAMES
@@ -149,7 +164,10 @@ def test_pipeline_identity_is_least_privilege() -> None:
     identity = load_dir(INFRA / "modules" / "pipeline_identity")
     project_roles = next(unquote(b["project_roles"]) for b in identity["locals"] if "project_roles" in b)
     assert set(re.findall(r"roles/[\w.]+", project_roles)) == {
-        "roles/aiplatform.user", "roles/dataflow.worker", "roles/dataflow.developer"}
+        "roles/aiplatform.user",
+        "roles/dataflow.worker",
+        "roles/dataflow.developer",
+    }
     assert "var.launch_dataflow_jobs" in project_roles, "dataflow.developer only when launching Dataflow"
     res = resources(identity)
     bucket_role = res["google_storage_bucket_iam_member.pipeline_objects"]["role"]
@@ -178,8 +196,12 @@ def test_terraform_fmt_when_installed() -> None:
     terraform = shutil.which("terraform")
     if not terraform:
         pytest.skip("terraform not installed (python-hcl2 parsing above still checks the syntax)")
-    done = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", str(INFRA)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(INFRA)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout
 
 
@@ -195,8 +217,9 @@ def checkov() -> str:
 
 def run_checkov(*args: str) -> list[dict[str, Any]]:
     """checkov's JSON reports (it prints one document per scanned directory)."""
-    done = subprocess.run([checkov(), *args, "--output", "json"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [checkov(), *args, "--output", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode in (0, 1), done.stderr[-2000:]
     reports, decoder, text, i = [], json.JSONDecoder(), done.stdout, 0
     while i < len(text):
@@ -214,11 +237,17 @@ def test_checkov_passes_with_documented_skips_only() -> None:
     assert {"terraform", "dockerfile"} <= set(by_type)
     assert by_type["terraform"]["summary"]["resource_count"] >= 10
     assert by_type["dockerfile"]["summary"]["passed"] > 0
-    failed = [(c["check_id"], c["resource"], c["file_path"]) for r in reports
-              for c in r["results"].get("failed_checks", [])]
+    failed = [
+        (c["check_id"], c["resource"], c["file_path"])
+        for r in reports
+        for c in r["results"].get("failed_checks", [])
+    ]
     assert not failed, f"checkov failed checks: {failed}"
-    skipped = {(c["check_id"], c["check_result"].get("suppress_comment", "")) for r in reports
-               for c in r["results"].get("skipped_checks", [])}
+    skipped = {
+        (c["check_id"], c["check_result"].get("suppress_comment", ""))
+        for r in reports
+        for c in r["results"].get("skipped_checks", [])
+    }
     assert {cid for cid, _ in skipped} == DELIBERATE_SKIPS
     assert all(len(reason) > 30 for _, reason in skipped), "every skip states its reason"
     inline = [m for f in TF_FILES for m in re.findall(r"#checkov:skip=(\S+?):(.*)", f.read_text())]
@@ -228,9 +257,11 @@ def test_checkov_passes_with_documented_skips_only() -> None:
 def test_checkov_run_catches_a_public_bucket(tmp_path: Path) -> None:
     """Negative control: the same checkov options fail a bucket without uniform access/prevention."""
     (tmp_path / "main.tf").write_text(
-        'resource "google_storage_bucket" "leaky" {\n  name     = "leaky"\n  location = "EU"\n}\n')
-    reports = run_checkov("--directory", str(tmp_path), "--framework", "terraform", "--skip-download",
-                          "--compact")
+        'resource "google_storage_bucket" "leaky" {\n  name     = "leaky"\n  location = "EU"\n}\n'
+    )
+    reports = run_checkov(
+        "--directory", str(tmp_path), "--framework", "terraform", "--skip-download", "--compact"
+    )
     failed = {c["check_id"] for r in reports for c in r["results"].get("failed_checks", [])}
     assert {"CKV_GCP_29", "CKV_GCP_114"} <= failed
 
@@ -242,30 +273,51 @@ def test_env_sh_example_reads_the_same_in_make_and_bash(tmp_path: Path) -> None:
     example = ROOT / "env.sh.example"
     names = re.findall(r"^export (\w+)=", example.read_text(), re.M)
     assert ENV_SH_NAMES | {"KFP_HOST", "TF_STATE_BUCKET"} <= set(names)
-    printf = "printf '%s\\n' " + " ".join(f"\"${{{n}}}\"" for n in names)
-    from_bash = subprocess.run(["bash", "-c", f"source {example} && {printf}"], capture_output=True,
-                               text=True, check=True).stdout
+    printf = "printf '%s\\n' " + " ".join(f'"${{{n}}}"' for n in names)
+    from_bash = subprocess.run(
+        ["bash", "-c", f"source {example} && {printf}"], capture_output=True, text=True, check=True
+    ).stdout
     (tmp_path / "Makefile").write_text(f"-include {example}\nshow:\n\t@{printf.replace('$', '$$')}\n")
-    from_make = subprocess.run(["make", "-s", "-C", str(tmp_path), "show"], capture_output=True, text=True,
-                               check=True, env={"PATH": os.environ["PATH"]}).stdout
+    from_make = subprocess.run(
+        ["make", "-s", "-C", str(tmp_path), "show"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    ).stdout
     assert from_make == from_bash
     values = dict(zip(names, from_bash.splitlines(), strict=True))
     assert values["IMAGE_REPO"] == "europe-west4-docker.pkg.dev/my-gcp-project/tinysign-dev"
     assert values["SERVICE_ACCOUNT"] == "tinysign-pipeline-dev@my-gcp-project.iam.gserviceaccount.com"
     assert values["PIPELINE_ROOT"] == "gs://my-gcp-project-tinysign-dev/pipeline_root"
-    assert "IMAGE_URI" not in values and "latest" not in example.read_text().replace("never \"latest\"", "")
+    assert "IMAGE_URI" not in values and "latest" not in example.read_text().replace('never "latest"', "")
 
 
 def deploy(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    keep = {k: v for k, v in os.environ.items()
-            if k not in {"PROJECT_ID", "REGION", "TF_STATE_BUCKET", "DEPLOY_ENV", "AUTO_APPROVE", "DRY_RUN"}}
-    return subprocess.run(["bash", str(INFRA / "deploy.sh"), *args], env={**keep, **env}, capture_output=True,
-                          text=True, timeout=60)
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PROJECT_ID", "REGION", "TF_STATE_BUCKET", "DEPLOY_ENV", "AUTO_APPROVE", "DRY_RUN"}
+    }
+    return subprocess.run(
+        ["bash", str(INFRA / "deploy.sh"), *args],
+        env={**keep, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_deploy_runs_terraform_on_the_env_root_with_its_state_bucket() -> None:
-    done = deploy("apply", DRY_RUN="1", PROJECT_ID="p", REGION="europe-west4", TF_STATE_BUCKET="p-tfstate",
-                  DEPLOY_ENV="prod", AUTO_APPROVE="1")
+    done = deploy(
+        "apply",
+        DRY_RUN="1",
+        PROJECT_ID="p",
+        REGION="europe-west4",
+        TF_STATE_BUCKET="p-tfstate",
+        DEPLOY_ENV="prod",
+        AUTO_APPROVE="1",
+    )
     assert done.returncode == 0, done.stderr
     init, apply, output = (line.split() for line in done.stdout.splitlines())
     chdir = f"-chdir={INFRA / 'envs' / 'prod'}"
@@ -273,8 +325,11 @@ def test_deploy_runs_terraform_on_the_env_root_with_its_state_bucket() -> None:
     assert apply == ["terraform", chdir, "apply", "-input=false", "-auto-approve"]
     assert output == ["terraform", chdir, "output", "-raw", "env_sh"]
     destroy = deploy("destroy", DRY_RUN="1", PROJECT_ID="p", REGION="r", TF_STATE_BUCKET="b")
-    assert destroy.stdout.splitlines()[-1].split()[1:] == [f"-chdir={INFRA / 'envs' / 'dev'}", "destroy",
-                                                           "-input=false"]
+    assert destroy.stdout.splitlines()[-1].split()[1:] == [
+        f"-chdir={INFRA / 'envs' / 'dev'}",
+        "destroy",
+        "-input=false",
+    ]
 
 
 def test_deploy_explains_what_is_missing() -> None:
@@ -286,7 +341,7 @@ def test_deploy_explains_what_is_missing() -> None:
     if shutil.which("terraform", path="/usr/bin:/bin"):
         return
     env = {"PATH": "/usr/bin:/bin", "PROJECT_ID": "p", "REGION": "r", "TF_STATE_BUCKET": "b"}
-    no_tf = subprocess.run(["bash", str(INFRA / "deploy.sh"), "apply"], capture_output=True, text=True,
-                           env=env)
+    no_tf = subprocess.run(
+        ["bash", str(INFRA / "deploy.sh"), "apply"], capture_output=True, text=True, env=env
+    )
     assert no_tf.returncode == 2 and "terraform is not installed" in no_tf.stderr
-

@@ -82,8 +82,9 @@ def test_flatbuffer_macs_equal_the_keras_count(tmp_path_factory):
     for kind in ("s3dconv1d", "streaming"):
         quant = load_quantized(quantized_model(tmp_path_factory, kind))
         keras_macs = count_macs(load_model(trained_model(tmp_path_factory, kind) / "model.keras"))
-        per_part = {part: sum(op["macs"] for op in model_ops(quant.read(part, "int8")))
-                    for part in quant.parts}
+        per_part = {
+            part: sum(op["macs"] for op in model_ops(quant.read(part, "int8"))) for part in quant.parts
+        }
         if kind == "s3dconv1d":
             assert per_part["model"] == keras_macs
         else:
@@ -94,8 +95,9 @@ def test_flatbuffer_macs_equal_the_keras_count(tmp_path_factory):
 
 def test_c_array_round_trips_to_identical_bytes(tmp_path):
     data = bytes(range(256)) * 3 + b"\x00\xff\x10"
-    cc, h = write_c_arrays({"g_demo_model_data": data, "g_other_model_data": b"\x01"}, tmp_path,
-                           {"kDemoArenaSize": 1234})
+    cc, h = write_c_arrays(
+        {"g_demo_model_data": data, "g_other_model_data": b"\x01"}, tmp_path, {"kDemoArenaSize": 1234}
+    )
     text = cc.read_text()
     assert "alignas(16) const unsigned char g_demo_model_data[] = {" in text
     assert "const unsigned int g_demo_model_data_size = 771;" in text
@@ -115,9 +117,20 @@ def test_c_array_compiles_and_holds_the_tflite_bytes(tmp_path_factory, tmp_path)
         "int main() {\n"
         "  if (reinterpret_cast<uintptr_t>(g_streaming_head_model_data) % 16) return 3;\n"
         "  fwrite(g_streaming_head_model_data, 1, g_streaming_head_model_data_size, stdout);\n"
-        "  return 0;\n}\n")
-    subprocess.run(["g++", "-std=c++17", "-o", str(tmp_path / "dump"), str(tmp_path / "dump.cc"),
-                    str(tmp_path / "model_data.cc")], check=True, cwd=tmp_path)
+        "  return 0;\n}\n"
+    )
+    subprocess.run(
+        [
+            "g++",
+            "-std=c++17",
+            "-o",
+            str(tmp_path / "dump"),
+            str(tmp_path / "dump.cc"),
+            str(tmp_path / "model_data.cc"),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
     dumped = subprocess.run([str(tmp_path / "dump")], capture_output=True, check=True).stdout
     assert dumped == model
 
@@ -149,7 +162,8 @@ def test_mcu_check_writes_report_c_arrays_and_budgets(tmp_path_factory, tmp_path
 
 def test_mcu_budgets_fail_loudly_in_the_report(tmp_path_factory, tmp_path):
     tight = SMALL.replace(arena_budget_bytes=1024, flash_budget_bytes=1024)
-    report = run_mcu_check(quantized_model(tmp_path_factory, "s3dconv1d"), shared_records(tmp_path_factory),
-                           tmp_path, tight)
+    report = run_mcu_check(
+        quantized_model(tmp_path_factory, "s3dconv1d"), shared_records(tmp_path_factory), tmp_path, tight
+    )
     assert not report["budgets"]["arena"]["pass"] and not report["budgets"]["flash"]["pass"]
     assert "FAIL" in (tmp_path / "mcu_report.md").read_text()

@@ -65,8 +65,10 @@ def test_streaming_default_fits_the_mcu_budgets():
     assert 0 < macs < models.count_macs(models.build_model("s3dconv1d", 100, config)) / 4
     frame = models.with_fixed_batch(models.split_streaming(model)[0], 1)  # own layers: 1 node each
     # int8 activations: the largest input+output pair of any frame layer bounds the arena from below
-    largest = max(int(np.prod(layer.input_shape[1:])) + int(np.prod(layer.output_shape[1:]))
-                  for layer in frame.layers[1:])
+    largest = max(
+        int(np.prod(layer.input_shape[1:])) + int(np.prod(layer.output_shape[1:]))
+        for layer in frame.layers[1:]
+    )
     assert largest <= config.arena_budget_bytes * 0.8
 
 

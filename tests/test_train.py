@@ -27,8 +27,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _tiny_records(pattern_records) -> Path:
-    return pattern_records(num_classes=3, per_split={"train": 8, "val": 3, "test": 3}, num_frames=8,
-                           img_size=16)
+    return pattern_records(
+        num_classes=3, per_split={"train": 8, "val": 3, "test": 3}, num_frames=8, img_size=16
+    )
 
 
 def _is_png(path: str | Path) -> bool:
@@ -57,8 +58,12 @@ def test_classification_outputs_writes_report_and_confusion_matrix(tmp_path):
 
 
 def test_plots_write_pngs(tmp_path):
-    history = {"loss": [1.2, 0.8, 0.5], "val_loss": [1.3, 0.9, 0.7],
-               "accuracy": [0.3, 0.6, 0.8], "val_accuracy": [0.2, 0.5, 0.7]}
+    history = {
+        "loss": [1.2, 0.8, 0.5],
+        "val_loss": [1.3, 0.9, 0.7],
+        "accuracy": [0.3, 0.6, 0.8],
+        "val_accuracy": [0.2, 0.5, 0.7],
+    }
     assert _is_png(plot_history(history, tmp_path / "h.png"))
     counts = {"train": [5, 3, 4], "val": [1, 1, 2], "test": [1, 0, 1]}
     assert _is_png(plot_distribution(counts, ["x", "y", "z"], tmp_path / "d.png"))
@@ -69,16 +74,26 @@ def test_run_train_writes_every_output_and_learns(pattern_records, tmp_path, nam
     rec = _tiny_records(pattern_records)
     out = tmp_path / "train"
     result = run_train(rec, out, TINY.replace(model=name, epochs=10))
-    for file in ("model.keras", "best.keras", "labels.txt", "history.json", "metrics.json",
-                 "float_classification_report.csv", "float_confusion_matrix.npy"):
+    for file in (
+        "model.keras",
+        "best.keras",
+        "labels.txt",
+        "history.json",
+        "metrics.json",
+        "float_classification_report.csv",
+        "float_confusion_matrix.npy",
+    ):
         assert (out / file).is_file(), file
     for png in ("training_curves.png", "distribution.png", "float_confusion_matrix.png"):
         assert _is_png(out / png), png
     assert not (out / "backup").exists()  # a completed run leaves nothing to resume
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == result and metrics["epochs_run"] == 10 and 1 <= metrics["best_epoch"] <= 10
-    assert metrics["params"] > 0 and metrics["macs"] > 0 and metrics["examples"] == {
-        "train": 24, "val": 9, "test": 9}
+    assert (
+        metrics["params"] > 0
+        and metrics["macs"] > 0
+        and metrics["examples"] == {"train": 24, "val": 9, "test": 9}
+    )
     history = json.loads((out / "history.json").read_text())
     assert history["epoch"] == list(range(10)) and len(history["val_loss"]) == 10
     assert (out / "labels.txt").read_text().split() == ["gloss0", "gloss1", "gloss2"]
@@ -134,8 +149,9 @@ def test_sigkill_then_rerun_resumes_from_last_completed_epoch(pattern_records, t
     rec = _tiny_records(pattern_records)
     out = tmp_path / "train"
     command = _train_command(rec, out, "epochs=6")
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             env=_env())
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env()
+    )
     seen = []
     for line in first.stdout:  # type: ignore[union-attr]
         seen.append(line)
@@ -171,9 +187,17 @@ def test_two_workers_train_together_and_agree(pattern_records, tmp_path):
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         log = open(tmp_path / f"worker{index}.log", "w")  # closed after wait() below
-        workers.append((subprocess.Popen(_train_command(rec, out, "epochs=2", "strategy=multiworker"),
-                                         stdout=log, stderr=subprocess.STDOUT, env=_env(TF_CONFIG=tf_config)),
-                        log))
+        workers.append(
+            (
+                subprocess.Popen(
+                    _train_command(rec, out, "epochs=2", "strategy=multiworker"),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=_env(TF_CONFIG=tf_config),
+                ),
+                log,
+            )
+        )
     for index, (process, log) in enumerate(workers):
         code = process.wait(timeout=150)
         log.close()

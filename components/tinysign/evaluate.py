@@ -153,8 +153,9 @@ class StreamingClassifier:
         """Feed one uint8 frame ``(H, W)``; returns the head's raw output once the buffer is full."""
         feature = self.frame.invoke(model_input(self.frame, frame))
         if self.requantize:
-            feature = quantize(dequantize(feature, self.frame.output_qparams), self.head.input_qparams,
-                               self.head.input_dtype)
+            feature = quantize(
+                dequantize(feature, self.frame.output_qparams), self.head.input_qparams, self.head.input_dtype
+            )
         self.buffer.push(feature)
         if not self.buffer.full:
             return None
@@ -167,8 +168,10 @@ class StreamingClassifier:
         for frame in clip:
             out = self.push(frame)
         if out is None:
-            raise TinysignError(f"a clip of {len(clip)} frames cannot fill the {len(self.buffer.data)}-frame "
-                                "ring buffer: re-extract the records with the model's num_frames")
+            raise TinysignError(
+                f"a clip of {len(clip)} frames cannot fill the {len(self.buffer.data)}-frame "
+                "ring buffer: re-extract the records with the model's num_frames"
+            )
         return out
 
 
@@ -188,12 +191,14 @@ class ClipClassifier:
 
 def lite_classifier(quant: QuantizedModel, precision: str, *, reference: bool = False) -> ClipClassifier:
     """LiteRT classifier for ``precision`` (int8 | float32) of a quantize output."""
-    return ClipClassifier([LiteModel(quant.path(part, precision), reference=reference)
-                           for part in quant.parts])
+    return ClipClassifier(
+        [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]
+    )
 
 
-def classify_clips(classifier: ClipClassifier, clips: np.ndarray, desc: str = "clips"
-                   ) -> tuple[np.ndarray, np.ndarray, float]:
+def classify_clips(
+    classifier: ClipClassifier, clips: np.ndarray, desc: str = "clips"
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Run every clip: ``(raw outputs (N, C), dequantized scores (N, C), mean seconds per clip)``."""
     raws = []
     start = time.perf_counter()
@@ -209,10 +214,16 @@ def softmax_sanity(raw: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     sums = probs.sum(axis=1)
     top = probs.max(axis=1)
     all_equal = np.all(raw == raw[:, :1], axis=1)
-    return {"sum_mean": float(sums.mean()), "sum_min": float(sums.min()), "sum_max": float(sums.max()),
-            "max_abs_sum_error": float(np.abs(sums - 1).max()),
-            "max_prob_min": float(top.min()), "max_prob_max": float(top.max()),
-            "max_prob_mean": float(top.mean()), "all_equal_fraction": float(all_equal.mean())}
+    return {
+        "sum_mean": float(sums.mean()),
+        "sum_min": float(sums.min()),
+        "sum_max": float(sums.max()),
+        "max_abs_sum_error": float(np.abs(sums - 1).max()),
+        "max_prob_min": float(top.min()),
+        "max_prob_max": float(top.max()),
+        "max_prob_mean": float(top.mean()),
+        "all_equal_fraction": float(all_equal.mean()),
+    }
 
 
 def baselines(records_dir: str | Path, test_frames: np.ndarray, test_labels: np.ndarray) -> dict[str, Any]:
@@ -221,16 +232,22 @@ def baselines(records_dir: str | Path, test_frames: np.ndarray, test_labels: np.
 
     train_frames, train_labels, _ = records.load_arrays(records_dir, "train")
     majority = int(np.bincount(train_labels).argmax())
-    knn = KNeighborsClassifier(n_neighbors=1).fit(train_frames.reshape(len(train_frames), -1)
-                                                  .astype(np.float32), train_labels)
+    knn = KNeighborsClassifier(n_neighbors=1).fit(
+        train_frames.reshape(len(train_frames), -1).astype(np.float32), train_labels
+    )
     pred = knn.predict(test_frames.reshape(len(test_frames), -1).astype(np.float32))
-    return {"majority": {"accuracy": float(np.mean(test_labels == majority)), "class": majority},
-            "nearest_neighbour": {"accuracy": float(np.mean(pred == test_labels)),
-                                  "features": "raw pixels, 1-NN on the train split"}}
+    return {
+        "majority": {"accuracy": float(np.mean(test_labels == majority)), "class": majority},
+        "nearest_neighbour": {
+            "accuracy": float(np.mean(pred == test_labels)),
+            "features": "raw pixels, 1-NN on the train split",
+        },
+    }
 
 
-def run_evaluate(quant_dir: str | Path, records_dir: str | Path, out_dir: str | Path,
-                 config: Config) -> dict[str, Any]:
+def run_evaluate(
+    quant_dir: str | Path, records_dir: str | Path, out_dir: str | Path, config: Config
+) -> dict[str, Any]:
     """Evaluate the INT8 and float32 ``.tflite`` models of ``quant_dir`` on the test split.
 
     Args:
@@ -261,9 +278,13 @@ def run_evaluate(quant_dir: str | Path, records_dir: str | Path, out_dir: str | 
         summary["seconds_per_clip"] = seconds
         results[precision] = summary
     metrics = {
-        "model": quant.kind, "method": quant.method, "num_test_clips": int(len(labels)),
-        "num_classes": len(quant.labels), "labels": quant.labels,
-        "int8_accuracy": results["int8"]["accuracy"], "float32_accuracy": results["float32"]["accuracy"],
+        "model": quant.kind,
+        "method": quant.method,
+        "num_test_clips": int(len(labels)),
+        "num_classes": len(quant.labels),
+        "labels": quant.labels,
+        "int8_accuracy": results["int8"]["accuracy"],
+        "float32_accuracy": results["float32"]["accuracy"],
         "int8_top5_accuracy": results["int8"]["top5_accuracy"],
         "float32_top5_accuracy": results["float32"]["top5_accuracy"],
         "accuracy_delta": results["int8"]["accuracy"] - results["float32"]["accuracy"],
@@ -271,7 +292,8 @@ def run_evaluate(quant_dir: str | Path, records_dir: str | Path, out_dir: str | 
         "int8_vs_float32_latency_ratio": results["int8"]["seconds_per_clip"]
         / max(results["float32"]["seconds_per_clip"], 1e-12),
         "baselines": baselines(records_dir, frames, labels),
-        "deployment_path": "frame model per frame -> ring buffer -> head" if quant.kind == "streaming"
+        "deployment_path": "frame model per frame -> ring buffer -> head"
+        if quant.kind == "streaming"
         else "whole clip",
         **{precision: results[precision] for precision in PRECISIONS},
     }
@@ -281,6 +303,7 @@ def run_evaluate(quant_dir: str | Path, records_dir: str | Path, out_dir: str | 
 
 # --- CLI ------------------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quant", required=True, metavar="DIR", help="quantize output (.tflite files)")
     parser.add_argument("--records", required=True, metavar="DIR", help="extraction output (TFRecords)")
@@ -289,12 +312,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     m = run_evaluate(args.quant, args.records, args.out, config)
-    print(f"{m['model']} ({m['method']}) on {m['num_test_clips']} test clips: "
-          f"float32 {m['float32_accuracy']:.4f}  int8 {m['int8_accuracy']:.4f}  "
-          f"delta {100 * m['accuracy_delta']:+.2f} pp  agreement {m['prediction_agreement']:.4f}")
+    print(
+        f"{m['model']} ({m['method']}) on {m['num_test_clips']} test clips: "
+        f"float32 {m['float32_accuracy']:.4f}  int8 {m['int8_accuracy']:.4f}  "
+        f"delta {100 * m['accuracy_delta']:+.2f} pp  agreement {m['prediction_agreement']:.4f}"
+    )
     sanity = m["int8"]["softmax_sanity"]
-    print(f"int8 softmax: sum {sanity['sum_min']:.3f}..{sanity['sum_max']:.3f}  max-prob mean "
-          f"{sanity['max_prob_mean']:.3f}  all-equal {sanity['all_equal_fraction']:.3f}")
-    print(f"baselines: majority {m['baselines']['majority']['accuracy']:.4f}  raw-pixel 1-NN "
-          f"{m['baselines']['nearest_neighbour']['accuracy']:.4f} -> {args.out}")
+    print(
+        f"int8 softmax: sum {sanity['sum_min']:.3f}..{sanity['sum_max']:.3f}  max-prob mean "
+        f"{sanity['max_prob_mean']:.3f}  all-equal {sanity['all_equal_fraction']:.3f}"
+    )
+    print(
+        f"baselines: majority {m['baselines']['majority']['accuracy']:.4f}  raw-pixel 1-NN "
+        f"{m['baselines']['nearest_neighbour']['accuracy']:.4f} -> {args.out}"
+    )
     return 0

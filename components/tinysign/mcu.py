@@ -61,8 +61,12 @@ class Target:
 TARGETS = (
     Target("Cortex-M4", 256 * 1024, 1024 * 1024, "256 KB SRAM / 1 MB flash"),
     Target("Cortex-M7", 512 * 1024, 2 * 1024 * 1024, "512 KB SRAM / 2 MB flash"),
-    Target("Cortex-M55 + Ethos-U55-128", 512 * 1024, 2 * 1024 * 1024,
-           "512 KB SRAM / 2 MB flash; NPU memory and latency from Vela"),
+    Target(
+        "Cortex-M55 + Ethos-U55-128",
+        512 * 1024,
+        2 * 1024 * 1024,
+        "512 KB SRAM / 2 MB flash; NPU memory and latency from Vela",
+    ),
 )
 
 
@@ -89,6 +93,7 @@ class MicroModel:
 
 # --- flatbuffer: ops and MACs ----------------------------------------------------------------------
 
+
 def model_ops(model: bytes) -> list[dict[str, Any]]:
     """Operators in execution order: ``{"op", "inputs": [shapes], "outputs": [shapes], "macs"}``."""
     from tflite_micro import runtime
@@ -101,13 +106,17 @@ def model_ops(model: bytes) -> list[dict[str, Any]]:
     graph = parsed.subgraphs[0]
 
     def shapes(indices: Any) -> list[list[int]]:
-        return [[int(d) for d in graph.tensors[i].shape] if graph.tensors[i].shape is not None else []
-                for i in (indices if indices is not None else []) if i >= 0]
+        return [
+            [int(d) for d in graph.tensors[i].shape] if graph.tensors[i].shape is not None else []
+            for i in (indices if indices is not None else [])
+            if i >= 0
+        ]
 
     ops = []
     for op in graph.operators or []:
-        name = names.get(runtime.get_builtin_code_from_operator_code(parsed.operatorCodes[op.opcodeIndex]),
-                         "CUSTOM")
+        name = names.get(
+            runtime.get_builtin_code_from_operator_code(parsed.operatorCodes[op.opcodeIndex]), "CUSTOM"
+        )
         inputs, outputs = shapes(op.inputs), shapes(op.outputs)
         ops.append({"op": name, "inputs": inputs, "outputs": outputs, "macs": _macs(name, inputs, outputs)})
     return ops
@@ -170,8 +179,10 @@ def _probe(path: Path, arena_size: int, record: bool = False) -> subprocess.Comp
 def _fits(path: Path, arena_size: int) -> bool:
     result = _probe(path, arena_size)
     if result.returncode not in (0, 3) and result.returncode > 0:
-        raise TinysignError(f"tflite-micro probe failed unexpectedly (exit {result.returncode}): "
-                            f"{result.stderr.strip()[-300:]}")
+        raise TinysignError(
+            f"tflite-micro probe failed unexpectedly (exit {result.returncode}): "
+            f"{result.stderr.strip()[-300:]}"
+        )
     return result.returncode == 0  # 3 = allocation failed; < 0 = crashed on a tiny arena
 
 
@@ -211,6 +222,7 @@ def probe_arena(model: bytes) -> int:
 
 # --- bit-exactness --------------------------------------------------------------------------------
 
+
 class _Compared:
     """Runs every input through tflite-micro and LiteRT reference kernels; returns LiteRT's output."""
 
@@ -233,8 +245,12 @@ class _Compared:
         return b
 
     def summary(self, model: bytes) -> dict[str, Any]:
-        result = {"invocations": self.invocations, "values_compared": self.values,
-                  "mismatched_values": self.mismatched_values, "max_abs_diff_lsb": self.max_abs_diff}
+        result = {
+            "invocations": self.invocations,
+            "values_compared": self.values,
+            "mismatched_values": self.mismatched_values,
+            "max_abs_diff_lsb": self.max_abs_diff,
+        }
         if self.first_mismatch is not None:
             result["first_divergent_op"] = divergent_op(model, self.first_mismatch)
         return result
@@ -247,8 +263,10 @@ def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, 
     sees every frame and the head every ring-buffer window (each frame once the buffer is full).
     """
     models = {part: quant.read(part, "int8") for part in quant.parts}
-    compared = {part: _Compared(MicroModel(model, arenas[part]), LiteModel(model, reference=True))
-                for part, model in models.items()}
+    compared = {
+        part: _Compared(MicroModel(model, arenas[part]), LiteModel(model, reference=True))
+        for part, model in models.items()
+    }
     if quant.kind == "streaming":
         stream = StreamingClassifier(compared["frame"], compared["head"])
         for frame in clips.reshape(-1, *clips.shape[2:]):
@@ -259,11 +277,18 @@ def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, 
             classifier.classify(clip)
     parts = {part: c.summary(models[part]) for part, c in compared.items()}
     max_diff = max(p["max_abs_diff_lsb"] for p in parts.values())
-    return {"bit_exact": max_diff == 0, "within_tolerance": max_diff <= TOLERANCE_LSB,
-            "tolerance_lsb": TOLERANCE_LSB, "max_abs_diff_lsb": max_diff, "clips": int(len(clips)),
-            "values_compared": sum(p["values_compared"] for p in parts.values()),
-            "mismatched_values": sum(p["mismatched_values"] for p in parts.values()),
-            "reference": "LiteRT BUILTIN_REF kernels", "arena_sizes": arenas, "parts": parts}
+    return {
+        "bit_exact": max_diff == 0,
+        "within_tolerance": max_diff <= TOLERANCE_LSB,
+        "tolerance_lsb": TOLERANCE_LSB,
+        "max_abs_diff_lsb": max_diff,
+        "clips": int(len(clips)),
+        "values_compared": sum(p["values_compared"] for p in parts.values()),
+        "mismatched_values": sum(p["mismatched_values"] for p in parts.values()),
+        "reference": "LiteRT BUILTIN_REF kernels",
+        "arena_sizes": arenas,
+        "parts": parts,
+    }
 
 
 def divergent_op(model: bytes, x: np.ndarray) -> dict[str, Any]:
@@ -271,13 +296,17 @@ def divergent_op(model: bytes, x: np.ndarray) -> dict[str, Any]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tflite_micro import runtime
 
-    lite = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-                       experimental_preserve_all_tensors=True)
+    lite = Interpreter(
+        model_content=model,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+    )
     lite.allocate_tensors()
     tensors = lite.get_tensor_details()
     arena = 65536 + 2 * sum(int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize for t in tensors)
-    micro = runtime.Interpreter.from_bytes(model, arena_size=arena,
-                                           intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    micro = runtime.Interpreter.from_bytes(
+        model, arena_size=arena, intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors
+    )
     lite.set_tensor(lite.get_input_details()[0]["index"], x)
     lite.invoke()
     micro.set_input(x, 0)
@@ -287,8 +316,12 @@ def divergent_op(model: bytes, x: np.ndarray) -> dict[str, Any]:
             a = np.asarray(micro.GetTensor(int(tensor), 0)["tensor_data"]).astype(np.int64)
             b = lite.get_tensor(int(tensor)).astype(np.int64)
             if a.shape == b.shape and (a != b).any():
-                return {"index": index, "op": op["op_name"], "max_abs_diff_lsb": int(np.abs(a - b).max()),
-                        "values_differing": int(np.count_nonzero(a != b))}
+                return {
+                    "index": index,
+                    "op": op["op_name"],
+                    "max_abs_diff_lsb": int(np.abs(a - b).max()),
+                    "values_differing": int(np.count_nonzero(a != b)),
+                }
     return {"index": None, "op": None}
 
 
@@ -300,13 +333,18 @@ def check_runs_at(model: bytes, arena_size: int) -> bool:
 
 # --- C arrays (generate_cc_arrays style) ------------------------------------------------------------
 
+
 def c_array_name(quant: QuantizedModel, part: str) -> str:
     """``g_s3d_conv1d_model_data`` or ``g_streaming_{frame,head}_model_data`` (the .tflite file stems)."""
     return f"g_{'s3d_conv1d' if quant.kind == 's3dconv1d' else f'streaming_{part}'}_model_data"
 
 
-def write_c_arrays(arrays: dict[str, bytes], out_dir: str | Path, constants: dict[str, int] | None = None,
-                   stem: str = "model_data") -> tuple[Path, Path]:
+def write_c_arrays(
+    arrays: dict[str, bytes],
+    out_dir: str | Path,
+    constants: dict[str, int] | None = None,
+    stem: str = "model_data",
+) -> tuple[Path, Path]:
     """Write ``<stem>.cc`` (``alignas(16) const unsigned char <name>[]`` + ``<name>_size``) and ``.h``.
 
     Args:
@@ -323,13 +361,23 @@ def write_c_arrays(arrays: dict[str, bytes], out_dir: str | Path, constants: dic
         header.append(f"constexpr int {key} = {int(value)};")
     if constants:
         header.append("")
-    source = ["// Generated by `tinysign mcu`. Do not edit.", "#include <cstdint>", "",
-              f'#include "{stem}.h"', ""]
+    source = [
+        "// Generated by `tinysign mcu`. Do not edit.",
+        "#include <cstdint>",
+        "",
+        f'#include "{stem}.h"',
+        "",
+    ]
     for name, data in arrays.items():
         header += [f"extern const unsigned char {name}[];", f"extern const unsigned int {name}_size;"]
-        rows = [", ".join(f"0x{byte:02x}" for byte in data[i:i + 12]) for i in range(0, len(data), 12)]
-        source += [f"alignas(16) const unsigned char {name}[] = {{", *(f"    {row}," for row in rows), "};",
-                   f"const unsigned int {name}_size = {len(data)};", ""]
+        rows = [", ".join(f"0x{byte:02x}" for byte in data[i : i + 12]) for i in range(0, len(data), 12)]
+        source += [
+            f"alignas(16) const unsigned char {name}[] = {{",
+            *(f"    {row}," for row in rows),
+            "};",
+            f"const unsigned int {name}_size = {len(data)};",
+            "",
+        ]
     header += ["", f"#endif  // {guard}", ""]
     cc, h = out / f"{stem}.cc", out / f"{stem}.h"
     cc.write_text("\n".join(source))
@@ -351,21 +399,28 @@ def read_c_array(cc_text: str, name: str) -> bytes:
 
 # --- Vela (Ethos-U55) -----------------------------------------------------------------------------
 
+
 def vela_path() -> str | None:
     """The ``vela`` executable (beside this Python first, then PATH), or ``None``."""
     local = Path(sys.executable).parent / "vela"
     return str(local) if local.exists() else shutil.which("vela")
 
 
-def vela_estimate(model_path: Path, out_dir: Path, accelerator: str = VELA_ACCELERATOR
-                  ) -> dict[str, Any] | None:
+def vela_estimate(
+    model_path: Path, out_dir: Path, accelerator: str = VELA_ACCELERATOR
+) -> dict[str, Any] | None:
     """Vela's SRAM, flash and latency estimate for Ethos-U, or ``None`` without ``vela``."""
     exe = vela_path()
     if exe is None:
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([exe, str(model_path), "--accelerator-config", accelerator, "--output-dir",
-                             str(out_dir)], capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [exe, str(model_path), "--accelerator-config", accelerator, "--output-dir", str(out_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     summaries = sorted(out_dir.glob(f"{model_path.stem}_summary_*.csv"))
     if result.returncode != 0 or not summaries:
         return {"error": (result.stderr or result.stdout).strip()[-300:]}
@@ -373,19 +428,28 @@ def vela_estimate(model_path: Path, out_dir: Path, accelerator: str = VELA_ACCEL
         row = next(csv.DictReader(stream))
     npu = re.search(r"NPU operators = (\d+)", result.stdout)
     cpu = re.search(r"CPU operators = (\d+)", result.stdout)
-    return {"accelerator": accelerator, "system_config": row["system_config"],
-            "sram_bytes": round(float(row["sram_memory_used"]) * 1024),
-            "flash_bytes": round(float(row["off_chip_flash_memory_used"]) * 1024
-                                 + float(row["on_chip_flash_memory_used"]) * 1024),
-            "inference_ms": float(row["inference_time"]) * 1000, "cycles": int(float(row["cycles_total"])),
-            "clock_hz": float(row["core_clock"]), "nn_macs": int(float(row["nn_macs"])),
-            "npu_ops": int(npu.group(1)) if npu else None, "cpu_ops": int(cpu.group(1)) if cpu else None}
+    return {
+        "accelerator": accelerator,
+        "system_config": row["system_config"],
+        "sram_bytes": round(float(row["sram_memory_used"]) * 1024),
+        "flash_bytes": round(
+            float(row["off_chip_flash_memory_used"]) * 1024 + float(row["on_chip_flash_memory_used"]) * 1024
+        ),
+        "inference_ms": float(row["inference_time"]) * 1000,
+        "cycles": int(float(row["cycles_total"])),
+        "clock_hz": float(row["core_clock"]),
+        "nn_macs": int(float(row["nn_macs"])),
+        "npu_ops": int(npu.group(1)) if npu else None,
+        "cpu_ops": int(cpu.group(1)) if cpu else None,
+    }
 
 
 # --- the stage ------------------------------------------------------------------------------------
 
-def run_mcu_check(quant_dir: str | Path, records_dir: str | Path, out_dir: str | Path,
-                  config: Config) -> dict[str, Any]:
+
+def run_mcu_check(
+    quant_dir: str | Path, records_dir: str | Path, out_dir: str | Path, config: Config
+) -> dict[str, Any]:
     """Run the INT8 model in tflite-micro, measure what it needs and write the C arrays + report.
 
     Args:
@@ -410,11 +474,16 @@ def run_mcu_check(quant_dir: str | Path, records_dir: str | Path, out_dir: str |
     for part, model in models.items():
         ops = model_ops(model)
         arena = probe_arena(model)
-        parts[part] = {"file": quant.path(part, "int8").name, "flash_bytes": len(model), "arena_bytes": arena,
-                       "runs_at_arena": check_runs_at(model, arena),
-                       "fails_below_arena": not check_runs_at(model, arena - 1),
-                       "macs": sum(op["macs"] for op in ops), "ops": op_summary(ops),
-                       "op_sequence": [op["op"] for op in ops]}
+        parts[part] = {
+            "file": quant.path(part, "int8").name,
+            "flash_bytes": len(model),
+            "arena_bytes": arena,
+            "runs_at_arena": check_runs_at(model, arena),
+            "fails_below_arena": not check_runs_at(model, arena - 1),
+            "macs": sum(op["macs"] for op in ops),
+            "ops": op_summary(ops),
+            "op_sequence": [op["op"] for op in ops],
+        }
         vela = vela_estimate(quant.path(part, "int8"), out / "vela")
         if vela is not None:
             parts[part]["vela"] = vela
@@ -422,10 +491,12 @@ def run_mcu_check(quant_dir: str | Path, records_dir: str | Path, out_dir: str |
     exact = bit_exact_check(quant, clips, {p: parts[p]["arena_bytes"] for p in quant.parts})
     exact["clip_ids"] = clip_ids
     if not exact["within_tolerance"]:
-        raise TinysignError(f"tflite-micro and LiteRT (reference kernels) differ by up to "
-                            f"{exact['max_abs_diff_lsb']} LSB on {exact['mismatched_values']} of "
-                            f"{exact['values_compared']} int8 outputs ({exact['parts']}); "
-                            "the INT8 model is not safe to deploy")
+        raise TinysignError(
+            f"tflite-micro and LiteRT (reference kernels) differ by up to "
+            f"{exact['max_abs_diff_lsb']} LSB on {exact['mismatched_values']} of "
+            f"{exact['values_compared']} int8 outputs ({exact['parts']}); "
+            "the INT8 model is not safe to deploy"
+        )
     report = _summarise(quant, parts, exact, config)
     arrays = {c_array_name(quant, part): model for part, model in models.items()}
     cc, h = write_c_arrays(arrays, out, _constants(quant, report))
@@ -436,33 +507,51 @@ def run_mcu_check(quant_dir: str | Path, records_dir: str | Path, out_dir: str |
     return report
 
 
-def _summarise(quant: QuantizedModel, parts: dict[str, dict[str, Any]], exact: dict[str, Any],
-               config: Config) -> dict[str, Any]:
+def _summarise(
+    quant: QuantizedModel, parts: dict[str, dict[str, Any]], exact: dict[str, Any], config: Config
+) -> dict[str, Any]:
     flash = sum(p["flash_bytes"] for p in parts.values())
     arena = max(p["arena_bytes"] for p in parts.values())  # the largest single invocation
-    report: dict[str, Any] = {"model": quant.kind, "method": quant.method, "num_classes": len(quant.labels),
-                              "parts": parts, "flash_bytes": flash, "arena_bytes": arena}
+    report: dict[str, Any] = {
+        "model": quant.kind,
+        "method": quant.method,
+        "num_classes": len(quant.labels),
+        "parts": parts,
+        "flash_bytes": flash,
+        "arena_bytes": arena,
+    }
     if quant.kind == "streaming":
         head = parts["head"]["op_sequence"]
         t, f = quant.num_frames, _head_feature_dim(quant)
         ring = t * f  # int8
-        report.update({
-            "ring_buffer_bytes": ring, "feature_dim": f,
-            "total_sram_bytes": parts["frame"]["arena_bytes"] + parts["head"]["arena_bytes"] + ring,
-            "macs_per_frame": parts["frame"]["macs"] + parts["head"]["macs"],
-            "macs_per_clip": t * parts["frame"]["macs"] + parts["head"]["macs"],
-            "macs_per_second": config.eval_fps * (parts["frame"]["macs"] + parts["head"]["macs"]),
-            "head_ops": head,
-        })
+        report.update(
+            {
+                "ring_buffer_bytes": ring,
+                "feature_dim": f,
+                "total_sram_bytes": parts["frame"]["arena_bytes"] + parts["head"]["arena_bytes"] + ring,
+                "macs_per_frame": parts["frame"]["macs"] + parts["head"]["macs"],
+                "macs_per_clip": t * parts["frame"]["macs"] + parts["head"]["macs"],
+                "macs_per_second": config.eval_fps * (parts["frame"]["macs"] + parts["head"]["macs"]),
+                "head_ops": head,
+            }
+        )
     else:
         report.update({"total_sram_bytes": arena, "macs_per_clip": parts["model"]["macs"]})
     report["budgets"] = {
-        "arena": {"limit_bytes": config.arena_budget_bytes, "value_bytes": arena,
-                  "pass": arena <= config.arena_budget_bytes,
-                  "what": "largest single tensor arena (per frame model / head invocation)"
-                  if quant.kind == "streaming" else "tensor arena of the whole-clip model"},
-        "flash": {"limit_bytes": config.flash_budget_bytes, "value_bytes": flash,
-                  "pass": flash <= config.flash_budget_bytes, "what": "INT8 .tflite bytes (all parts)"},
+        "arena": {
+            "limit_bytes": config.arena_budget_bytes,
+            "value_bytes": arena,
+            "pass": arena <= config.arena_budget_bytes,
+            "what": "largest single tensor arena (per frame model / head invocation)"
+            if quant.kind == "streaming"
+            else "tensor arena of the whole-clip model",
+        },
+        "flash": {
+            "limit_bytes": config.flash_budget_bytes,
+            "value_bytes": flash,
+            "pass": flash <= config.flash_budget_bytes,
+            "what": "INT8 .tflite bytes (all parts)",
+        },
     }
     report["targets"] = [_target_fit(target, report, parts) for target in TARGETS]
     report["tflm_vs_litert"] = exact
@@ -484,14 +573,24 @@ def _target_fit(target: Target, report: dict[str, Any], parts: dict[str, dict[st
             source = "vela"
         else:
             source = "tflite-micro (vela not available)"
-    return {"target": target.name, "note": target.note, "sram_needed": sram, "flash_needed": flash,
-            "sram_bytes": target.sram_bytes, "flash_bytes": target.flash_bytes, "source": source,
-            "fits": sram <= target.sram_bytes and flash <= target.flash_bytes}
+    return {
+        "target": target.name,
+        "note": target.note,
+        "sram_needed": sram,
+        "flash_needed": flash,
+        "sram_bytes": target.sram_bytes,
+        "flash_bytes": target.flash_bytes,
+        "source": source,
+        "fits": sram <= target.sram_bytes and flash <= target.flash_bytes,
+    }
 
 
 def _constants(quant: QuantizedModel, report: dict[str, Any]) -> dict[str, int]:
-    constants = {"kNumClasses": len(quant.labels), "kNumFrames": quant.num_frames,
-                 "kImageSize": quant.img_size}
+    constants = {
+        "kNumClasses": len(quant.labels),
+        "kNumFrames": quant.num_frames,
+        "kImageSize": quant.img_size,
+    }
     for part, info in report["parts"].items():
         prefix = "kS3dConv1d" if part == "model" else f"kStreaming{part.title()}"
         constants[f"{prefix}ArenaSize"] = info["arena_bytes"]
@@ -507,47 +606,76 @@ def _kb(value: int) -> str:
 
 def markdown_report(report: dict[str, Any]) -> str:
     """The MCU table (arena, flash, MACs, ops per part; budgets; targets) as Markdown."""
-    lines = [f"# MCU report: {report['model']} ({report['method']}, {report['num_classes']} classes)", "",
-             "| part | tensor arena | flash | MACs | ops | Vela U55 SRAM / flash / latency |",
-             "|---|---:|---:|---:|---|---|"]
+    lines = [
+        f"# MCU report: {report['model']} ({report['method']}, {report['num_classes']} classes)",
+        "",
+        "| part | tensor arena | flash | MACs | ops | Vela U55 SRAM / flash / latency |",
+        "|---|---:|---:|---:|---|---|",
+    ]
     for part, info in report["parts"].items():
         vela = info.get("vela") or {}
-        vela_text = (f"{_kb(vela['sram_bytes'])} / {_kb(vela['flash_bytes'])} / {vela['inference_ms']:.2f} ms"
-                     if "sram_bytes" in vela else "n/a")
+        vela_text = (
+            f"{_kb(vela['sram_bytes'])} / {_kb(vela['flash_bytes'])} / {vela['inference_ms']:.2f} ms"
+            if "sram_bytes" in vela
+            else "n/a"
+        )
         ops = ", ".join(f"{name}x{count}" for name, count in info["ops"].items())
-        lines.append(f"| {part} | {info['arena_bytes']} B ({_kb(info['arena_bytes'])}) | "
-                     f"{info['flash_bytes']} B ({_kb(info['flash_bytes'])}) | {info['macs']:,} | {ops} | "
-                     f"{vela_text} |")
+        lines.append(
+            f"| {part} | {info['arena_bytes']} B ({_kb(info['arena_bytes'])}) | "
+            f"{info['flash_bytes']} B ({_kb(info['flash_bytes'])}) | {info['macs']:,} | {ops} | "
+            f"{vela_text} |"
+        )
     lines.append("")
     if report["model"] == "streaming":
-        lines += [f"Ring buffer: {report['ring_buffer_bytes']} B (T x F int8); total SRAM (frame arena + "
-                  f"head arena + ring buffer): {report['total_sram_bytes']} B; MACs per frame "
-                  f"{report['macs_per_frame']:,}, per clip {report['macs_per_clip']:,}.", ""]
+        lines += [
+            f"Ring buffer: {report['ring_buffer_bytes']} B (T x F int8); total SRAM (frame arena + "
+            f"head arena + ring buffer): {report['total_sram_bytes']} B; MACs per frame "
+            f"{report['macs_per_frame']:,}, per clip {report['macs_per_clip']:,}.",
+            "",
+        ]
     lines += ["| budget | value | limit | result |", "|---|---:|---:|---|"]
     for name, budget in report["budgets"].items():
-        lines.append(f"| {name} ({budget['what']}) | {budget['value_bytes']} B | {budget['limit_bytes']} B | "
-                     f"{'PASS' if budget['pass'] else 'FAIL'} |")
-    lines += ["", "| target | SRAM needed / available | flash needed / available | fits |",
-              "|---|---|---|---|"]
+        lines.append(
+            f"| {name} ({budget['what']}) | {budget['value_bytes']} B | {budget['limit_bytes']} B | "
+            f"{'PASS' if budget['pass'] else 'FAIL'} |"
+        )
+    lines += [
+        "",
+        "| target | SRAM needed / available | flash needed / available | fits |",
+        "|---|---|---|---|",
+    ]
     for t in report["targets"]:
-        lines.append(f"| {t['target']} ({t['source']}) | {_kb(t['sram_needed'])} / {_kb(t['sram_bytes'])} | "
-                     f"{_kb(t['flash_needed'])} / {_kb(t['flash_bytes'])} | {'yes' if t['fits'] else 'no'} |")
+        lines.append(
+            f"| {t['target']} ({t['source']}) | {_kb(t['sram_needed'])} / {_kb(t['sram_bytes'])} | "
+            f"{_kb(t['flash_needed'])} / {_kb(t['flash_bytes'])} | {'yes' if t['fits'] else 'no'} |"
+        )
     exact = report["tflm_vs_litert"]
-    verdict = ("bit-exact" if exact["bit_exact"] else
-               f"{exact['mismatched_values']} values differ by <= {exact['max_abs_diff_lsb']} LSB "
-               f"(first in {_divergent(exact)}: rounding of requantization)")
-    lines += ["", f"tflite-micro vs LiteRT ({exact['reference']}): {verdict}; "
-              f"{exact['values_compared']} int8 output values from {exact['clips']} test clips.", ""]
+    verdict = (
+        "bit-exact"
+        if exact["bit_exact"]
+        else f"{exact['mismatched_values']} values differ by <= {exact['max_abs_diff_lsb']} LSB "
+        f"(first in {_divergent(exact)}: rounding of requantization)"
+    )
+    lines += [
+        "",
+        f"tflite-micro vs LiteRT ({exact['reference']}): {verdict}; "
+        f"{exact['values_compared']} int8 output values from {exact['clips']} test clips.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def _divergent(exact: dict[str, Any]) -> str:
-    ops = [f"{part}: {p['first_divergent_op']['op']}" for part, p in exact["parts"].items()
-           if "first_divergent_op" in p]
+    ops = [
+        f"{part}: {p['first_divergent_op']['op']}"
+        for part, p in exact["parts"].items()
+        if "first_divergent_op" in p
+    ]
     return ", ".join(ops) or "?"
 
 
 # --- CLI ------------------------------------------------------------------------------------------
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quant", required=True, metavar="DIR", help="quantize output (.tflite files)")

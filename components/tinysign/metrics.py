@@ -19,9 +19,14 @@ from tinysign.plots import plot_confusion_matrix
 TOP_K = 5
 
 
-def classification_outputs(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray | None,
-                           probs: np.ndarray | None, labels: list[str], out_dir: str | Path,
-                           prefix: str) -> dict[str, Any]:
+def classification_outputs(
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray | None,
+    probs: np.ndarray | None,
+    labels: list[str],
+    out_dir: str | Path,
+    prefix: str,
+) -> dict[str, Any]:
     """Write ``<prefix>_classification_report.csv``, ``<prefix>_confusion_matrix.{npy,png}``.
 
     Args:
@@ -45,8 +50,10 @@ def classification_outputs(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
     if probs is not None:
         probs = np.asarray(probs, dtype=np.float64)
         if probs.shape != (len(y_true), num_classes):
-            raise TinysignError(f"{prefix}: scores have shape {probs.shape}, expected "
-                                f"({len(y_true)}, {num_classes}); labels do not match the model")
+            raise TinysignError(
+                f"{prefix}: scores have shape {probs.shape}, expected "
+                f"({len(y_true)}, {num_classes}); labels do not match the model"
+            )
     if y_pred is None:
         if probs is None:
             raise TinysignError(f"{prefix}: need predictions or scores to compute metrics")
@@ -58,22 +65,23 @@ def classification_outputs(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
     out.mkdir(parents=True, exist_ok=True)
     class_ids = list(range(num_classes))
 
-    report = classification_report(y_true, y_pred, labels=class_ids, target_names=labels,
-                                   output_dict=True, zero_division=0)
+    report = classification_report(
+        y_true, y_pred, labels=class_ids, target_names=labels, output_dict=True, zero_division=0
+    )
     csv_path = out / f"{prefix}_classification_report.csv"
     _write_report_csv(report, len(y_true), csv_path)
 
     matrix = confusion_matrix(y_true, y_pred, labels=class_ids)
     npy_path = out / f"{prefix}_confusion_matrix.npy"
     np.save(npy_path, matrix)
-    png_path = plot_confusion_matrix(matrix, labels, out / f"{prefix}_confusion_matrix.png",
-                                     title=f"{prefix} confusion matrix")
+    png_path = plot_confusion_matrix(
+        matrix, labels, out / f"{prefix}_confusion_matrix.png", title=f"{prefix} confusion matrix"
+    )
 
     k = min(TOP_K, num_classes)
     top_k: float | None = None
     if probs is not None:
-        top_k = 1.0 if k >= num_classes else float(
-            top_k_accuracy_score(y_true, probs, k=k, labels=class_ids))
+        top_k = 1.0 if k >= num_classes else float(top_k_accuracy_score(y_true, probs, k=k, labels=class_ids))
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "top5_accuracy": top_k,
@@ -96,7 +104,10 @@ def _write_report_csv(report: dict[str, Any], total: int, path: Path) -> None:
         writer.writerow(["label", "precision", "recall", "f1-score", "support"])
         for name, row in report.items():
             if isinstance(row, dict):
-                writer.writerow([name] + [f"{row[c]:.4f}" for c in ("precision", "recall", "f1-score")]
-                                + [int(row["support"])])
+                writer.writerow(
+                    [name]
+                    + [f"{row[c]:.4f}" for c in ("precision", "recall", "f1-score")]
+                    + [int(row["support"])]
+                )
             else:  # "accuracy" is a bare float in sklearn's dict
                 writer.writerow([name, "", "", f"{row:.4f}", total])

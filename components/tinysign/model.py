@@ -133,10 +133,14 @@ def _temporal_head(k: Any, x: Any, filters: int, num_classes: int, prefix: str) 
 
 
 def _frame_layers(k: Any, feature_dim: int) -> list[Any]:
-    layers = [k.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"frame_conv{i}")
-              for i, f in enumerate(STREAM_CONV_FILTERS, start=1)]
-    return layers + [k.layers.Flatten(name="frame_flatten"),
-                     k.layers.Dense(feature_dim, activation="relu", name="frame_features")]
+    layers = [
+        k.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"frame_conv{i}")
+        for i, f in enumerate(STREAM_CONV_FILTERS, start=1)
+    ]
+    return layers + [
+        k.layers.Flatten(name="frame_flatten"),
+        k.layers.Dense(feature_dim, activation="relu", name="frame_features"),
+    ]
 
 
 def _build_streaming(num_classes: int, config: Config, batch_size: int | None) -> Any:
@@ -144,8 +148,9 @@ def _build_streaming(num_classes: int, config: Config, batch_size: int | None) -
     batch_reshape = batch_reshape_class()
     t, s, f = config.num_frames, config.img_size, config.feature_dim
     if s % 2 ** len(STREAM_CONV_FILTERS):
-        raise TinysignError(f"img_size={s}: the streaming model needs a multiple of "
-                            f"{2 ** len(STREAM_CONV_FILTERS)}")
+        raise TinysignError(
+            f"img_size={s}: the streaming model needs a multiple of {2 ** len(STREAM_CONV_FILTERS)}"
+        )
     inputs = k.Input((t, s, s, 1), batch_size=batch_size, name="frames")
     x = batch_reshape((s, s, 1), name="fold_time")(inputs)
     for layer in _frame_layers(k, f):
@@ -169,8 +174,10 @@ def split_streaming(model: Any) -> tuple[Any, Any]:
     frame_layers = [layer for layer in model.layers if layer.name.startswith("frame_")]
     head_layers = [layer for layer in model.layers if layer.name.startswith("head_")]
     if not frame_layers or not head_layers or model.name != "streaming":
-        raise TinysignError(f"model {model.name!r} is not a streaming model (no frame_/head_ layers); "
-                            "train with --set model=streaming")
+        raise TinysignError(
+            f"model {model.name!r} is not a streaming model (no frame_/head_ layers); "
+            "train with --set model=streaming"
+        )
     _, t, h, w, c = model.input_shape
     frame_in = k.Input((h, w, c), batch_size=1, name="frame")
     x = frame_in

@@ -31,8 +31,7 @@ def _save(fig: Any, path: str | Path) -> Path:
     return path
 
 
-def plot_history(history: Mapping[str, Sequence[float]], path: str | Path,
-                 title: str = "training") -> Path:
+def plot_history(history: Mapping[str, Sequence[float]], path: str | Path, title: str = "training") -> Path:
     """Loss and accuracy, train vs val, per epoch (the seed's training plot).
 
     Args:
@@ -49,8 +48,13 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | Path,
         for key, style in ((metric, "-o"), (f"val_{metric}", "-s")):
             values = history.get(key)
             if values:
-                ax.plot(range(1, len(values) + 1), values, style, markersize=3,
-                        label="val" if key.startswith("val_") else "train")
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    markersize=3,
+                    label="val" if key.startswith("val_") else "train",
+                )
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
@@ -62,8 +66,12 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | Path,
     return _save(fig, path)
 
 
-def plot_distribution(counts: Mapping[str, Sequence[int]], labels: Sequence[str], path: str | Path,
-                      title: str = "examples per class") -> Path:
+def plot_distribution(
+    counts: Mapping[str, Sequence[int]],
+    labels: Sequence[str],
+    path: str | Path,
+    title: str = "examples per class",
+) -> Path:
     """One bar chart per split (plus ``combined``) of the number of examples per class.
 
     Args:
@@ -85,14 +93,14 @@ def plot_distribution(counts: Mapping[str, Sequence[int]], labels: Sequence[str]
         ax.set_title(f"{name}: {int(values.sum())} examples")
         ax.set_ylabel("count")
         ax.set_xticks(x)
-        ax.set_xticklabels(labels if len(labels) <= 60 else [""] * len(labels),
-                           rotation=90, fontsize=7)
+        ax.set_xticklabels(labels if len(labels) <= 60 else [""] * len(labels), rotation=90, fontsize=7)
     fig.suptitle(title)
     return _save(fig, path)
 
 
-def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], path: str | Path,
-                          title: str = "confusion matrix") -> Path:
+def plot_confusion_matrix(
+    matrix: np.ndarray, labels: Sequence[str], path: str | Path, title: str = "confusion matrix"
+) -> Path:
     """Confusion matrix heat map (rows = true class, columns = predicted), counts annotated.
 
     Args:
@@ -119,8 +127,15 @@ def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], path: str |
         for i in range(n):
             for j in range(n):
                 if matrix[i, j]:
-                    ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                            color="white" if matrix[i, j] > threshold else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(matrix[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if matrix[i, j] > threshold else "black",
+                    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)

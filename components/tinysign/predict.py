@@ -59,13 +59,16 @@ def load_predictor(models: list[str], labels_path: str | None = None) -> Predict
         if not path.is_file():
             raise TinysignError(f"--model {path}: file not found")
     if len(paths) not in (1, 2):
-        raise TinysignError(f"--model: give one whole-clip model or a frame + head pair, "
-                            f"not {len(paths)} files")
+        raise TinysignError(
+            f"--model: give one whole-clip model or a frame + head pair, not {len(paths)} files"
+        )
     runners = sorted((LiteModel(p) for p in paths), key=lambda r: -len(r.input_shape))  # frame (4-D) first
     ranks = [len(r.input_shape) for r in runners]
     if ranks not in ([5], [4, 3]):
-        raise TinysignError(f"--model: input ranks {ranks} are neither a whole-clip model (5-D input) nor a "
-                            "frame (4-D) + head (3-D) pair")
+        raise TinysignError(
+            f"--model: input ranks {ranks} are neither a whole-clip model (5-D input) nor a "
+            "frame (4-D) + head (3-D) pair"
+        )
     labels = read_labels(labels_path or paths[0].parent / LABELS_FILE)
     classes = int(np.prod(runners[-1].output_shape))
     if classes != len(labels):
@@ -98,8 +101,9 @@ def classify_video(predictor: Predictor, frames: np.ndarray, fps: float, config:
     return dequantize(classifier.classify(clip).reshape(-1), classifier.output_qparams)
 
 
-def rolling_predictions(predictor: Predictor, frames: np.ndarray, fps: float, config: Config
-                        ) -> Iterator[tuple[int, float, np.ndarray]]:
+def rolling_predictions(
+    predictor: Predictor, frames: np.ndarray, fps: float, config: Config
+) -> Iterator[tuple[int, float, np.ndarray]]:
     """Streaming: ``(frame index, seconds, probabilities)`` for every frame once the buffer is full."""
     from tinysign.video import sample_clip
 
@@ -115,8 +119,14 @@ def rolling_predictions(predictor: Predictor, frames: np.ndarray, fps: float, co
             yield index, (index + 1) / config.eval_fps, probs
 
 
-def run_predict(models: list[str], video_path: str, config: Config, labels: str | None = None, k: int = 5,
-                on_rolling: Callable[[int, float, str, float], None] | None = None) -> dict[str, Any]:
+def run_predict(
+    models: list[str],
+    video_path: str,
+    config: Config,
+    labels: str | None = None,
+    k: int = 5,
+    on_rolling: Callable[[int, float, str, float], None] | None = None,
+) -> dict[str, Any]:
     """Predict one video.
 
     Args:
@@ -140,16 +150,26 @@ def run_predict(models: list[str], video_path: str, config: Config, labels: str 
             if on_rolling is not None:
                 on_rolling(*rolling[-1])
     probs = classify_video(predictor, frames, fps, config)
-    return {"top_k": top_k(probs, predictor.labels, k), "rolling": rolling,
-            "num_frames": predictor.num_frames, "streaming": predictor.streaming}
+    return {
+        "top_k": top_k(probs, predictor.labels, k),
+        "rolling": rolling,
+        "num_frames": predictor.num_frames,
+        "streaming": predictor.streaming,
+    }
 
 
 # --- CLI ------------------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, nargs="+", metavar="TFLITE",
-                        help="INT8 model: one whole-clip .tflite, the streaming frame + head pair, "
-                             "or a quantize output folder")
+    parser.add_argument(
+        "--model",
+        required=True,
+        nargs="+",
+        metavar="TFLITE",
+        help="INT8 model: one whole-clip .tflite, the streaming frame + head pair, "
+        "or a quantize output folder",
+    )
     parser.add_argument("--labels", metavar="FILE", help="labels.txt (default: beside the model)")
     parser.add_argument("--top-k", type=int, default=5, dest="top_k", help="how many glosses to print")
     parser.add_argument("video", nargs="?", help="video file (may also come last after --model's files)")

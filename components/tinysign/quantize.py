@@ -76,8 +76,9 @@ def read_labels(path: str | Path) -> list[str]:
     """One class name per line (index = class id)."""
     path = Path(path)
     if not path.exists():
-        raise TinysignError(f"{path} not found: it is written beside the model by `tinysign train` "
-                            "and `tinysign quantize`")
+        raise TinysignError(
+            f"{path} not found: it is written beside the model by `tinysign train` and `tinysign quantize`"
+        )
     labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if len(labels) < 2:
         raise TinysignError(f"{path}: need at least 2 labels, found {len(labels)}")
@@ -94,19 +95,27 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
         num_frames, img_size = int(meta["num_frames"]), int(meta["img_size"])
         paths = {part: {p: quant_dir / meta["files"][part][p] for p in PRECISIONS} for part in PARTS[kind]}
     except FileNotFoundError:
-        raise TinysignError(f"{path} not found: run `tinysign quantize` first "
-                            "(or point --quant at its output)") from None
+        raise TinysignError(
+            f"{path} not found: run `tinysign quantize` first (or point --quant at its output)"
+        ) from None
     except (KeyError, TypeError, ValueError):  # ValueError includes json.JSONDecodeError
         raise TinysignError(f"{path} is not a quantize report: re-run `tinysign quantize`") from None
     for by_precision in paths.values():
         for file in by_precision.values():
             if not file.exists():
                 raise TinysignError(f"{file} is missing: re-run `tinysign quantize`")
-    return QuantizedModel(kind=kind, labels=read_labels(quant_dir / LABELS_FILE),
-                          num_frames=num_frames, img_size=img_size, method=method, paths=paths)
+    return QuantizedModel(
+        kind=kind,
+        labels=read_labels(quant_dir / LABELS_FILE),
+        num_frames=num_frames,
+        img_size=img_size,
+        method=method,
+        paths=paths,
+    )
 
 
 # --- calibration data (training split only) -------------------------------------------------------
+
 
 def calibration_clips(records_dir: str | Path, count: int, seed: int) -> tuple[np.ndarray, list[str]]:
     """``count`` clips drawn (seeded) from the TRAINING split: ``(uint8 (k, T, H, W), clip_ids)``.
@@ -162,8 +171,14 @@ def anchored(samples: Iterator[list[np.ndarray]], low: float, high: float) -> It
 
 # --- conversion -----------------------------------------------------------------------------------
 
-def convert(model: Any, input_shape: tuple[int, ...], *, int8: bool,
-            representative: Callable[[], Iterator[list[np.ndarray]]] | None = None) -> bytes:
+
+def convert(
+    model: Any,
+    input_shape: tuple[int, ...],
+    *,
+    int8: bool,
+    representative: Callable[[], Iterator[list[np.ndarray]]] | None = None,
+) -> bytes:
     """Keras model -> ``.tflite`` bytes with a fixed input shape (batch 1).
 
     Args:
@@ -214,6 +229,7 @@ def int8_range(params: tuple[float, int]) -> tuple[float, float]:
 
 
 # --- QAT ------------------------------------------------------------------------------------------
+
 
 @functools.cache
 def _noop_quantize_config() -> type:
@@ -280,8 +296,12 @@ def init_ranges(quantized: Any, float_model: Any, samples: np.ndarray) -> None:
     from the same layer without its activation, over ``samples`` (calibration inputs, train split).
     """
     k = keras()
-    wrappers = [w for w in quantized.layers if type(w).__name__ == "QuantizeWrapperV2"
-                and any(v.name.endswith(("activation_min:0", "output_min:0")) for v in w.weights)]
+    wrappers = [
+        w
+        for w in quantized.layers
+        if type(w).__name__ == "QuantizeWrapperV2"
+        and any(v.name.endswith(("activation_min:0", "output_min:0")) for v in w.weights)
+    ]
     layers = [float_model.get_layer(w.layer.name) for w in wrappers]
     probe = k.Model(float_model.inputs, [t for layer in layers for t in (layer.input, layer.output)])
     linear = [_without_activation(layer) for layer in layers]
@@ -289,7 +309,7 @@ def init_ranges(quantized: Any, float_model: Any, samples: np.ndarray) -> None:
     lows = np.full((len(layers), 2), np.inf)
     highs = np.full((len(layers), 2), -np.inf)
     for i in range(0, len(samples), batch):
-        outs = probe(samples[i:i + batch], training=False)
+        outs = probe(samples[i : i + batch], training=False)
         for j, twin in enumerate(linear):
             values = [outs[2 * j + 1], twin(outs[2 * j]) if twin is not None else outs[2 * j + 1]]
             for col, value in enumerate(values):
@@ -341,14 +361,18 @@ def fine_tune(model: Any, records_dir: str | Path, config: Config) -> dict[str, 
     k = keras()
     k.utils.set_random_seed(config.seed)
     train, val = _datasets(records_dir, config)
-    model.compile(optimizer=k.optimizers.Adam(config.learning_rate * QAT_LR_FACTOR),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=k.optimizers.Adam(config.learning_rate * QAT_LR_FACTOR),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     history = model.fit(train, validation_data=val, epochs=config.qat_epochs, verbose=2)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
-def streaming_qat(frame: Any, head: Any, clips: np.ndarray, records_dir: str | Path, config: Config
-                  ) -> tuple[Any, Any, dict[str, list[float]]]:
+def streaming_qat(
+    frame: Any, head: Any, clips: np.ndarray, records_dir: str | Path, config: Config
+) -> tuple[Any, Any, dict[str, list[float]]]:
     """QAT of the two streaming halves, trained end to end as ``head(stack(frame(x_t)))``.
 
     ``clips`` (uint8, train split) initialise the quantization ranges (see :func:`init_ranges`).
@@ -375,21 +399,27 @@ def streaming_qat(frame: Any, head: Any, clips: np.ndarray, records_dir: str | P
 
 # --- the stage ------------------------------------------------------------------------------------
 
+
 def check_records(records_dir: str | Path, labels: list[str], num_frames: int, img_size: int) -> None:
     """The records must have the model's labels and clip shape (else one clear error)."""
     schema = records.read_schema(records_dir)
     if list(schema["labels"]) != labels:
-        raise TinysignError(f"{records_dir}: its labels ({len(schema['labels'])}) differ from the model's "
-                            f"labels.txt ({len(labels)}); use the records the model was trained on")
+        raise TinysignError(
+            f"{records_dir}: its labels ({len(schema['labels'])}) differ from the model's "
+            f"labels.txt ({len(labels)}); use the records the model was trained on"
+        )
     found = (int(schema["num_frames"]), int(schema["img_size"]))
     if found != (num_frames, img_size):
-        raise TinysignError(f"{records_dir}: clips are {found[0]} frames of {found[1]}x{found[1]} but the "
-                            f"model takes {num_frames} of {img_size}x{img_size}; re-extract or retrain with "
-                            "matching num_frames/img_size")
+        raise TinysignError(
+            f"{records_dir}: clips are {found[0]} frames of {found[1]}x{found[1]} but the "
+            f"model takes {num_frames} of {img_size}x{img_size}; re-extract or retrain with "
+            "matching num_frames/img_size"
+        )
 
 
-def run_quantize(model_dir: str | Path, records_dir: str | Path, out_dir: str | Path,
-                 config: Config) -> dict[str, Any]:
+def run_quantize(
+    model_dir: str | Path, records_dir: str | Path, out_dir: str | Path, config: Config
+) -> dict[str, Any]:
     """Export INT8 (``config.quantization`` = ptq | qat) and float32 ``.tflite`` files.
 
     Args:
@@ -413,8 +443,10 @@ def run_quantize(model_dir: str | Path, records_dir: str | Path, out_dir: str | 
     input_shape = _batch1_shape(model)
     check_records(records_dir, labels, input_shape[1], input_shape[2])
     if int(model.output_shape[-1]) != len(labels):
-        raise TinysignError(f"{model_dir}: model has {model.output_shape[-1]} outputs but labels.txt "
-                            f"lists {len(labels)} classes")
+        raise TinysignError(
+            f"{model_dir}: model has {model.output_shape[-1]} outputs but labels.txt "
+            f"lists {len(labels)} classes"
+        )
     out.mkdir(parents=True, exist_ok=True)
     clips, calib_ids = calibration_clips(records_dir, config.calibration_samples, config.seed)
     num_classes = len(labels)
@@ -432,21 +464,32 @@ def run_quantize(model_dir: str | Path, records_dir: str | Path, out_dir: str | 
             sizes[name] = len(blob)
     (out / LABELS_FILE).write_text("\n".join(labels) + "\n")
     metrics: dict[str, Any] = {
-        "model": kind, "method": config.quantization, "num_classes": num_classes,
-        "num_frames": input_shape[1], "img_size": input_shape[2], "batch_size": 1,
-        "files": files, "sizes_bytes": sizes,
-        "int8_io": {part: {"input": tensor_params(b["int8"], "input"),
-                           "output": tensor_params(b["int8"], "output")} for part, b in blobs.items()},
+        "model": kind,
+        "method": config.quantization,
+        "num_classes": num_classes,
+        "num_frames": input_shape[1],
+        "img_size": input_shape[2],
+        "batch_size": 1,
+        "files": files,
+        "sizes_bytes": sizes,
+        "int8_io": {
+            part: {"input": tensor_params(b["int8"], "input"), "output": tensor_params(b["int8"], "output")}
+            for part, b in blobs.items()
+        },
         "calibration": {"split": CALIBRATION_SPLIT, "count": len(calib_ids), "clip_ids": calib_ids},
         "seconds": round(time.perf_counter() - start, 2),
     }
     if kind == "streaming":
         metrics["feature_dim"] = tflite_shape(blobs["head"]["int8"], "input")[-1]
-        metrics["ring_buffer_identity"] = (metrics["int8_io"]["frame"]["output"]
-                                           == metrics["int8_io"]["head"]["input"])
+        metrics["ring_buffer_identity"] = (
+            metrics["int8_io"]["frame"]["output"] == metrics["int8_io"]["head"]["input"]
+        )
     if history is not None:
-        metrics["qat"] = {"epochs": config.qat_epochs, "learning_rate": config.learning_rate * QAT_LR_FACTOR,
-                          "history": history}
+        metrics["qat"] = {
+            "epochs": config.qat_epochs,
+            "learning_rate": config.learning_rate * QAT_LR_FACTOR,
+            "history": history,
+        }
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -460,8 +503,9 @@ def _batch1_shape(model: Any) -> tuple[int, ...]:
     return (1, *(int(d) for d in model.input_shape[1:]))
 
 
-def _export_whole(model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
-                  ) -> tuple[Blobs, History]:
+def _export_whole(
+    model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
+) -> tuple[Blobs, History]:
     """s3dconv1d: one INT8 (PTQ, or QAT fine-tuned) and one float32 model of the whole clip."""
     input_shape = _batch1_shape(model)
     int8_model, history = model, None
@@ -470,46 +514,58 @@ def _export_whole(model: Any, clips: np.ndarray, records_dir: str | Path, config
         init_ranges(int8_model, model, records.to_model_input(clips))
         history = fine_tune(int8_model, records_dir, config)
         set_input_range(int8_model, (0.0, 1.0))
-    int8 = convert(int8_model, input_shape, int8=True,
-                   representative=lambda: anchored(clip_samples(clips), 0.0, 1.0))
+    int8 = convert(
+        int8_model, input_shape, int8=True, representative=lambda: anchored(clip_samples(clips), 0.0, 1.0)
+    )
     return {"model": {"int8": int8, "float32": convert(model, input_shape, int8=False)}}, history
 
 
-def _export_streaming(model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
-                      ) -> tuple[Blobs, History]:
+def _export_streaming(
+    model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
+) -> tuple[Blobs, History]:
     """streaming: frame and head models, INT8 (PTQ, or QAT fine-tuned end to end) and float32."""
     frame, head = split_streaming(model)
     frame_shape, head_shape = _batch1_shape(frame), _batch1_shape(head)
     q_frame, q_head, history = frame, head, None
     if config.quantization == "qat":
         q_frame, q_head, history = streaming_qat(frame, head, clips, records_dir, config)
-    frame_int8 = convert(q_frame, frame_shape, int8=True,
-                         representative=lambda: anchored(frame_samples(clips), 0.0, 1.0))
+    frame_int8 = convert(
+        q_frame, frame_shape, int8=True, representative=lambda: anchored(frame_samples(clips), 0.0, 1.0)
+    )
     # The head's int8 input = the frame's int8 output (same scale/zero point): no requantization.
     feature_range = int8_range(tensor_params(frame_int8, "output"))  # type: ignore[arg-type]
     if config.quantization == "qat":
         set_input_range(q_head, feature_range)
     features = _features(frame, clips)
-    head_int8 = convert(q_head, head_shape, int8=True,
-                        representative=lambda: anchored(feature_samples(features), *feature_range))
-    return {"frame": {"int8": frame_int8, "float32": convert(frame, frame_shape, int8=False)},
-            "head": {"int8": head_int8, "float32": convert(head, head_shape, int8=False)}}, history
+    head_int8 = convert(
+        q_head,
+        head_shape,
+        int8=True,
+        representative=lambda: anchored(feature_samples(features), *feature_range),
+    )
+    return {
+        "frame": {"int8": frame_int8, "float32": convert(frame, frame_shape, int8=False)},
+        "head": {"int8": head_int8, "float32": convert(head, head_shape, int8=False)},
+    }, history
 
 
 def _features(frame_model: Any, clips: np.ndarray) -> np.ndarray:
     """Float per-frame features of ``clips`` ``(k, T, H, W)`` -> ``(k, T, F)``."""
     k, t = clips.shape[:2]
     flat = records.to_model_input(clips.reshape(k * t, *clips.shape[2:]))
-    feats = np.concatenate([frame_model(flat[i:i + 256], training=False).numpy()
-                            for i in range(0, len(flat), 256)])
+    feats = np.concatenate(
+        [frame_model(flat[i : i + 256], training=False).numpy() for i in range(0, len(flat), 256)]
+    )
     return feats.reshape(k, t, -1)
 
 
 # --- CLI ------------------------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="DIR",
-                        help="train output (model.keras + labels.txt)")
+    parser.add_argument(
+        "--model", required=True, metavar="DIR", help="train output (model.keras + labels.txt)"
+    )
     parser.add_argument("--records", required=True, metavar="DIR", help="extraction output (TFRecords)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder for the .tflite files")
     parser.add_argument("--method", choices=("ptq", "qat"), help="shortcut for --set quantization=...")
@@ -521,6 +577,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     metrics = run_quantize(args.model, args.records, args.out, config)
     for name, size in metrics["sizes_bytes"].items():
         print(f"{name}: {size} bytes")
-    print(f"method={metrics['method']} calibration={metrics['calibration']['count']} train clips "
-          f"-> {args.out}")
+    print(
+        f"method={metrics['method']} calibration={metrics['calibration']['count']} train clips -> {args.out}"
+    )
     return 0

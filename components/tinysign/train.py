@@ -52,10 +52,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
         sys.stdout.reconfigure(line_buffering=True)  # per-epoch lines reach piped/KFP logs at once
     result = run_train(args.records, args.out, config)
     top5 = result["test_top5_accuracy"]
-    print(f"train: {result['model']} test accuracy {_fmt(result['test_accuracy'])} "
-          f"(top-{result['top_k']} {_fmt(top5)}), {result['epochs_run']} epochs, best epoch "
-          f"{result['best_epoch']}, {result['params']:,} params, {result['macs']:,} MACs/clip "
-          f"-> {result['model_path']}")
+    print(
+        f"train: {result['model']} test accuracy {_fmt(result['test_accuracy'])} "
+        f"(top-{result['top_k']} {_fmt(top5)}), {result['epochs_run']} epochs, best epoch "
+        f"{result['best_epoch']}, {result['params']:,} params, {result['macs']:,} MACs/clip "
+        f"-> {result['model_path']}"
+    )
     return 0
 
 
@@ -100,18 +102,23 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
     top_k = min(TOP_K, len(labels))
     with strategy.scope():
         model = build_model(config.model, len(labels), config)
-        model.compile(optimizer=k.optimizers.Adam(config.learning_rate),
-                      loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy", k.metrics.SparseTopKCategoricalAccuracy(top_k, name="top_k")])
+        model.compile(
+            optimizer=k.optimizers.Adam(config.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy", k.metrics.SparseTopKCategoricalAccuracy(top_k, name="top_k")],
+        )
     checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=monitor, save_best_only=True)
     early = k.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True)
     log = _epoch_log_class()(work / EPOCH_LOG, monitor, checkpoint, early)
     # Order matters: an epoch is logged and checkpointed before it is backed up.
     callbacks = [log, checkpoint, k.callbacks.BackupAndRestore(str(backup)), early]
 
-    print(f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
-          f"{examples['val']} val clips, {len(labels)} classes, strategy {config.strategy} "
-          f"({replicas} replica(s))", flush=True)
+    print(
+        f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
+        f"{examples['val']} val clips, {len(labels)} classes, strategy {config.strategy} "
+        f"({replicas} replica(s))",
+        flush=True,
+    )
     started = time.time()
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=2)
     train_seconds = time.time() - started
@@ -123,16 +130,24 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
     final.save(work / MODEL_FILE)
     (work / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     result: dict[str, Any] = {
-        "model": config.model, "strategy": config.strategy, "worker": worker_name,
-        "num_replicas": replicas, "num_classes": len(labels),
-        "params": int(final.count_params()), "macs": count_macs(final),
-        "epochs_run": len(history["epoch"]), "epochs_requested": config.epochs,
-        "resumed_from_epoch": log.start_epoch, "monitor": monitor,
-        "best_epoch": best_epoch + 1, "best_monitor_value": history[monitor][best_epoch],
+        "model": config.model,
+        "strategy": config.strategy,
+        "worker": worker_name,
+        "num_replicas": replicas,
+        "num_classes": len(labels),
+        "params": int(final.count_params()),
+        "macs": count_macs(final),
+        "epochs_run": len(history["epoch"]),
+        "epochs_requested": config.epochs,
+        "resumed_from_epoch": log.start_epoch,
+        "monitor": monitor,
+        "best_epoch": best_epoch + 1,
+        "best_monitor_value": history[monitor][best_epoch],
         "seconds_per_epoch": round(float(np.mean(history["seconds"])), 3),
         "train_seconds_this_run": round(train_seconds, 2),
         "examples": examples,
-        "model_path": str(work / MODEL_FILE), "top_k": top_k,
+        "model_path": str(work / MODEL_FILE),
+        "top_k": top_k,
         **_test_report(final, records_dir, labels, work, config.batch_size, examples["test"]),
     }
     if chief:
@@ -146,8 +161,11 @@ def _labels_and_shape(records_dir: str | Path, config: Config) -> tuple[list[str
     schema = records.read_schema(records_dir)
     frames, size = int(schema["num_frames"]), int(schema["img_size"])
     if (frames, size) != (config.num_frames, config.img_size):
-        print(f"train: using the records' clip shape {frames}x{size}x{size} "
-              f"(config says {config.num_frames}x{config.img_size}x{config.img_size})", flush=True)
+        print(
+            f"train: using the records' clip shape {frames}x{size}x{size} "
+            f"(config says {config.num_frames}x{config.img_size}x{config.img_size})",
+            flush=True,
+        )
     return [str(label) for label in schema["labels"]], config.replace(num_frames=frames, img_size=size)
 
 
@@ -158,8 +176,9 @@ def _best_weights(model: Any, best_path: Path, best_epoch: int, start_epoch: int
     return model.get_weights()
 
 
-def _test_report(model: Any, records_dir: str | Path, labels: list[str], out: Path, batch_size: int,
-                 count: int) -> dict[str, Any]:
+def _test_report(
+    model: Any, records_dir: str | Path, labels: list[str], out: Path, batch_size: int, count: int
+) -> dict[str, Any]:
     """Float-model classification report + confusion matrix on the test split."""
     if count == 0:
         print("train: warning: the test split is empty; no test metrics", flush=True)
@@ -167,19 +186,28 @@ def _test_report(model: Any, records_dir: str | Path, labels: list[str], out: Pa
     frames, y_true, _ = records.load_arrays(records_dir, "test")
     probs = model.predict(records.to_model_input(frames), batch_size=batch_size, verbose=0)
     report = classification_outputs(y_true, None, probs, labels, out, prefix="float")
-    return {"test_accuracy": report["accuracy"], "test_top5_accuracy": report["top5_accuracy"],
-            "test_macro_f1": report["macro_f1"],
-            "classification_report_csv": report["classification_report_csv"],
-            "confusion_matrix_npy": report["confusion_matrix_npy"]}
+    return {
+        "test_accuracy": report["accuracy"],
+        "test_top5_accuracy": report["top5_accuracy"],
+        "test_macro_f1": report["macro_f1"],
+        "classification_report_csv": report["classification_report_csv"],
+        "confusion_matrix_npy": report["confusion_matrix_npy"],
+    }
 
 
-def _write_chief_outputs(out: Path, labels: list[str], history: dict[str, list[Any]],
-                         counts: dict[str, np.ndarray], model_name: str) -> None:
+def _write_chief_outputs(
+    out: Path,
+    labels: list[str],
+    history: dict[str, list[Any]],
+    counts: dict[str, np.ndarray],
+    model_name: str,
+) -> None:
     """labels.txt, the plots, and the end of the resume bookkeeping (chief only)."""
     (out / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
     plot_history(history, out / "training_curves.png", title=f"{model_name} training")
-    plot_distribution({s: c.tolist() for s, c in counts.items()}, labels, out / "distribution.png",
-                      title="clips per class")
+    plot_distribution(
+        {s: c.tolist() for s, c in counts.items()}, labels, out / "distribution.png", title="clips per class"
+    )
     (out / RESUME_FILE).unlink(missing_ok=True)
     backup = out / BACKUP_DIR
     if backup.is_dir() and not any(backup.iterdir()):
@@ -194,7 +222,8 @@ def make_strategy(name: str) -> Any:
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         options = tf.distribute.experimental.CommunicationOptions(
-            implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING
+        )
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     return tf.distribute.get_strategy()
 
@@ -215,8 +244,9 @@ def _split_dataset(records_dir: str | Path, split: str, count: int, config: Conf
     """The (shuffled, for train) ``tf.data`` input of ``split``; ``None`` when it is empty."""
     if count == 0:
         return None
-    dataset = records.make_dataset(records_dir, split, config.batch_size, shuffle=split == "train",
-                                   seed=config.seed)
+    dataset = records.make_dataset(
+        records_dir, split, config.batch_size, shuffle=split == "train", seed=config.seed
+    )
     return _distributed(dataset, count, config.batch_size, replicas)
 
 
@@ -244,8 +274,10 @@ def label_counts(records_dir: str | Path, split: str, num_classes: int) -> np.nd
         return counts
     for record in records.iter_records(records_dir, split):
         if not 0 <= record.label < num_classes:
-            raise TinysignError(f"{records_dir}: {split} clip {record.clip_id} has label {record.label}, "
-                                f"outside schema.json's {num_classes} labels; re-run extraction")
+            raise TinysignError(
+                f"{records_dir}: {split} clip {record.clip_id} has label {record.label}, "
+                f"outside schema.json's {num_classes} labels; re-run extraction"
+            )
         counts[record.label] += 1
     return counts
 
@@ -262,8 +294,9 @@ def _discard_stale_backup(out: Path, backup: Path, records_dir: str | Path, conf
         if same:
             print(f"train: resuming from {backup}", flush=True)
         else:
-            print(f"train: {backup} belongs to another run (records/config differ); starting afresh",
-                  flush=True)
+            print(
+                f"train: {backup} belongs to another run (records/config differ); starting afresh", flush=True
+            )
             shutil.rmtree(backup)
     elif backup.is_dir():
         backup.rmdir()
@@ -309,8 +342,12 @@ def _epoch_log_class() -> type:
                 self.early.wait = epoch - 1 - best
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            entry = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
-                     "seconds": round(time.time() - self._epoch_started, 3), "pid": os.getpid()}
+            entry = {
+                "epoch": epoch,
+                **{k: float(v) for k, v in (logs or {}).items()},
+                "seconds": round(time.time() - self._epoch_started, 3),
+                "pid": os.getpid(),
+            }
             self.entries.append(entry)
             with open(self.path, "a") as stream:
                 stream.write(json.dumps(entry) + "\n")

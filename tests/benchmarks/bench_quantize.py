@@ -58,8 +58,13 @@ def main() -> None:
     args = parser.parse_args()
     config = Config(epochs=1, batch_size=16, calibration_samples=32)
     work = Path(tempfile.mkdtemp(prefix="bench-quantize-"))
-    records_dir = Path(args.records) if args.records else write_pattern_records(
-        work / "records", num_classes=args.classes, per_split={"train": 4, "val": 1, "test": 2})
+    records_dir = (
+        Path(args.records)
+        if args.records
+        else write_pattern_records(
+            work / "records", num_classes=args.classes, per_split={"train": 4, "val": 1, "test": 2}
+        )
+    )
     clips = records.load_arrays(records_dir, "test")[0]
     shape = clips.shape[1:]
     print(f"clips {shape[0]}x{shape[1]}x{shape[2]}, {len(clips)} test clips, records {records_dir}")
@@ -74,26 +79,34 @@ def main() -> None:
         report = run_mcu_check(work / f"quant-{kind}", records_dir, work / f"mcu-{kind}", config)
         rows.append((kind, lat, report))
         print(f"\n== {kind}: trained 1 epoch + PTQ in {prepared:.0f} s")
-        print(f"LiteRT 1 thread, per clip: int8 {1e3 * lat['int8']:.2f} ms, "
-              f"float32 {1e3 * lat['float32']:.2f} ms, int8/float32 = {lat['int8'] / lat['float32']:.2f}")
+        print(
+            f"LiteRT 1 thread, per clip: int8 {1e3 * lat['int8']:.2f} ms, "
+            f"float32 {1e3 * lat['float32']:.2f} ms, int8/float32 = {lat['int8'] / lat['float32']:.2f}"
+        )
         if kind == "streaming":
             frames = shape[0]
-            print(f"  per incoming frame (frame model + head): int8 ~{1e3 * lat['int8'] / frames:.3f} ms, "
-                  f"float32 ~{1e3 * lat['float32'] / frames:.3f} ms")
+            print(
+                f"  per incoming frame (frame model + head): int8 ~{1e3 * lat['int8'] / frames:.3f} ms, "
+                f"float32 ~{1e3 * lat['float32'] / frames:.3f} ms"
+            )
         print(markdown_report(report))
 
     print("\n== summary (one run)")
-    print("| model | int8 ms/clip | float32 ms/clip | int8/float32 | arena (largest) | arena budget | "
-          "flash | flash budget | MACs/clip | SRAM total |")
+    print(
+        "| model | int8 ms/clip | float32 ms/clip | int8/float32 | arena (largest) | arena budget | "
+        "flash | flash budget | MACs/clip | SRAM total |"
+    )
     print("|---|---:|---:|---:|---:|---|---:|---|---:|---:|")
     for kind, lat, r in rows:
         b = r["budgets"]
-        print(f"| {kind} | {1e3 * lat['int8']:.2f} | {1e3 * lat['float32']:.2f} | "
-              f"{lat['int8'] / lat['float32']:.2f} | {r['arena_bytes']} B | "
-              f"{'PASS' if b['arena']['pass'] else 'FAIL'} (<= {b['arena']['limit_bytes']}) | "
-              f"{r['flash_bytes']} B | {'PASS' if b['flash']['pass'] else 'FAIL'} "
-              f"(<= {b['flash']['limit_bytes']}) | "
-              f"{r['macs_per_clip']:,} | {r['total_sram_bytes']} B |")
+        print(
+            f"| {kind} | {1e3 * lat['int8']:.2f} | {1e3 * lat['float32']:.2f} | "
+            f"{lat['int8'] / lat['float32']:.2f} | {r['arena_bytes']} B | "
+            f"{'PASS' if b['arena']['pass'] else 'FAIL'} (<= {b['arena']['limit_bytes']}) | "
+            f"{r['flash_bytes']} B | {'PASS' if b['flash']['pass'] else 'FAIL'} "
+            f"(<= {b['flash']['limit_bytes']}) | "
+            f"{r['macs_per_clip']:,} | {r['total_sram_bytes']} B |"
+        )
     print(f"\noutputs in {work}")
 
 

@@ -23,8 +23,9 @@ from tinysign.keras_compat import keras
 from tinysign.model import build_model, build_timedistributed_reference, count_macs
 
 
-def seconds_per_step(models: dict[str, object], x: np.ndarray, y: np.ndarray, steps: int,
-                     warmup: int = 3) -> dict[str, float]:
+def seconds_per_step(
+    models: dict[str, object], x: np.ndarray, y: np.ndarray, steps: int, warmup: int = 3
+) -> dict[str, float]:
     """Median wall time of ``train_on_batch`` per model, steps interleaved round-robin.
 
     Every model is warmed up first; then each round times one step of every model in turn, so a
@@ -83,16 +84,20 @@ def main() -> None:
     }
     if not args.no_keras3:
         candidates["s3dconv1d TimeDistributed (Keras 3)"] = keras3_timedistributed(args.classes, config)
-    print(f"batch {args.batch} x {config.num_frames}x{config.img_size}x{config.img_size}x1, "
-          f"{args.classes} classes, median of {args.steps} interleaved train steps after 3 warm-up steps")
+    print(
+        f"batch {args.batch} x {config.num_frames}x{config.img_size}x{config.img_size}x1, "
+        f"{args.classes} classes, median of {args.steps} interleaved train steps after 3 warm-up steps"
+    )
     for model in candidates.values():
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     results = seconds_per_step(candidates, x, y, args.steps)
     for name, model in candidates.items():
         macs = count_macs(model) if "folded" in name else None
         extra = f"  params {model.count_params():,}" + (f"  MACs/clip {macs:,}" if macs else "")
-        print(f"{name:40s} {results[name]:.3f} s/step  {1 / results[name]:6.2f} steps/s  "
-              f"{args.batch / results[name]:7.1f} clips/s{extra}")
+        print(
+            f"{name:40s} {results[name]:.3f} s/step  {1 / results[name]:6.2f} steps/s  "
+            f"{args.batch / results[name]:7.1f} clips/s{extra}"
+        )
     folded = results["s3dconv1d folded (tf-keras)"]
     for name in candidates:
         if "TimeDistributed" in name:
