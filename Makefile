@@ -75,6 +75,7 @@ test-fast: ## tests without the slow end-to-end ones
 lint: ## ruff (lint + format check), import contracts, hadolint (Dockerfile) and checkov (terraform + Dockerfile)
 	$(bin)/ruff check components pipelines tests
 	$(bin)/ruff format --check components pipelines tests
+	$(bin)/lint-imports
 	$(bin)/hadolint docker/Dockerfile
 	$(tools)/bin/checkov --config-file infra/checkov.yaml --quiet
 

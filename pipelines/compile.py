@@ -1,7 +1,7 @@
 """Compile the pipeline to YAML: ``python -m pipelines.compile [--output FILE]``.
 
 Needs no cloud variables. The component image is ``IMAGE_URI`` when set (read once, through
-:func:`tinysign.submit.pipeline_image`), else ``Config().image``; ``--image`` overrides both.
+:func:`tinysign.ops.env.pipeline_image`), else ``Config().image``; ``--image`` overrides both.
 ``--train-accelerator NVIDIA_TESLA_T4 --train-image <GPU image>`` puts the train step on a GPU.
 """
 
@@ -27,7 +27,7 @@ def compile_pipeline(
     from kfp import compiler
 
     from pipelines.training_pipeline import build_pipeline
-    from tinysign.submit import pipeline_image
+    from tinysign.ops.env import pipeline_image
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)

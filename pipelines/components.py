@@ -53,21 +53,25 @@ def resolve_config(
     ],
 ):
     """Validate the pipeline parameters once; hand each step only the config keys it reads, so a
-    changed parameter re-runs only the steps that depend on it (the others come from the cache)."""
+    changed parameter re-runs only the steps that depend on it (the others come from the cache).
+
+    This signature is the one declaration of the pipeline's typed parameters: the pipeline function
+    derives its own signature from it (defaults from ``Config``); ``config_overrides`` carries any
+    other config key. The outputs are in ``STAGE_KEYS`` order (a test checks it).
+    """
     typed = dict(locals())  # first statement: exactly the parameters
-    from tinysign.config import Config
-    from tinysign.pipeline_io import resolve_config as resolve
+    from tinysign.config import STAGE_KEYS, Config
+    from tinysign.ops.kfp_io import resolve_config as resolve
 
     config = Config.from_dict(resolve(typed, typed.pop("config_overrides")))
-    stages = ("ingest", "extract", "train", "quantize", "evaluate", "mcu", "bless")
-    return (*(config.for_stage(stage) for stage in stages), config.to_dict())
+    return (*(config.for_stage(stage) for stage in STAGE_KEYS), config.to_dict())
 
 
 def ingest(data: str, data_version: str, config: dict, dataset: Output[Dataset], metrics: Output[Metrics]):
     """Find, probe, balance and split clips -> manifest.jsonl, drop_report.csv, metrics.json."""
     from tinysign.config import Config
     from tinysign.ingest import run_ingest
-    from tinysign.pipeline_io import log_metrics
+    from tinysign.ops.kfp_io import log_metrics
 
     log_metrics(metrics, run_ingest([data], dataset.path, Config.from_dict(config), progress=False))
     dataset.metadata["data"] = data
@@ -84,10 +88,10 @@ def extract(
     """Beam: decode, FPS-simulate, sample, augment -> TFRecord shards + schema.json + stats.json."""
     import os
 
+    from tinysign.artifacts import MANIFEST_FILE
     from tinysign.config import Config
     from tinysign.extract import run_extract
-    from tinysign.ingest import MANIFEST_FILE
-    from tinysign.pipeline_io import log_metrics
+    from tinysign.ops.kfp_io import log_metrics
 
     on_dataflow = any("DataflowRunner" in arg for arg in beam_args)
     out_dir = records.uri if on_dataflow else records.path
@@ -105,7 +109,7 @@ def extract(
 def train(records: Input[Dataset], config: dict, model: Output[Model], metrics: Output[Metrics]):
     """Train s3dconv1d / streaming -> model.keras, history.json, plots, metrics.json."""
     from tinysign.config import Config
-    from tinysign.pipeline_io import log_metrics
+    from tinysign.ops.kfp_io import log_metrics
     from tinysign.train import run_train
 
     log_metrics(metrics, run_train(records.path, model.path, Config.from_dict(config)))
@@ -130,7 +134,7 @@ def evaluate(
     """INT8 vs float32 TFLite on the test split; KFP Metrics + confusion matrix for the UI."""
     from tinysign.config import Config
     from tinysign.evaluate import run_evaluate
-    from tinysign.pipeline_io import log_evaluation
+    from tinysign.ops.kfp_io import log_evaluation
 
     result = run_evaluate(quantized.path, records.path, evaluation.path, Config.from_dict(config))
     log_evaluation(metrics, confusion, result, evaluation.path)
@@ -146,7 +150,7 @@ def mcu_check(
     """Run the INT8 model in tflite-micro: arena, flash, ops, C array, agreement with LiteRT."""
     from tinysign.config import Config
     from tinysign.mcu import run_mcu_check
-    from tinysign.pipeline_io import log_metrics
+    from tinysign.ops.kfp_io import log_metrics
 
     log_metrics(metrics, run_mcu_check(quantized.path, records.path, mcu.path, Config.from_dict(config)))
 

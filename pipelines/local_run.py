@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -29,8 +28,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from tinysign.artifacts import REPORT_FILE
+from tinysign.data.storage import is_remote
 from tinysign.errors import TinysignError
-from tinysign.storage import is_remote
 
 
 def data_fingerprint(data: str) -> str:
@@ -100,7 +100,8 @@ def run_local(
     from kfp import local
 
     from pipelines.training_pipeline import build_pipeline, parameter_names
-    from tinysign.pipeline_io import pipeline_arguments
+    from tinysign.ops.kfp_io import pipeline_arguments
+    from tinysign.reporting.summaries import read_decision
 
     data = str(data) if is_remote(str(data)) else str(Path(data).resolve())
     if not is_remote(data) and not Path(data).exists():
@@ -128,9 +129,9 @@ def run_local(
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
         task = pipeline(**arguments)
     seconds = time.perf_counter() - start
-    report = root / "report.html"
+    report = root / REPORT_FILE
     shutil.copyfile(task.outputs["report"].path, report)
-    decision = json.loads((Path(task.outputs["blessing"].path) / "bless.json").read_text())
+    decision = read_decision(task.outputs["blessing"].path)
     return {
         "report": str(report),
         "report_artifact": task.outputs["report"].path,
@@ -142,7 +143,8 @@ def run_local(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tinysign.pipeline_io import read_params
+    from tinysign.ops.kfp_io import read_params
+    from tinysign.reporting.views import decision_line
 
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.local_run", description=__doc__.splitlines()[0]
@@ -166,17 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # kfp.local: "Pipeline ... FAILURE. Inner task failed: <task>"
         print(f"error: {exc} (the task's log is above)", file=sys.stderr)
         return 1
-    decision = result["decision"]
-    accuracy = f"INT8 test accuracy {decision['int8_accuracy']} (float32 {decision['float_accuracy']})"
-    if decision["blessed"]:
-        where = decision["reasons"][-1].removeprefix("blessed; ").removeprefix("blessed: ")
-        verdict = f"BLESSED, {accuracy}; {where}"
-    else:
-        failed = "; ".join(r.removeprefix("FAIL: ") for r in decision["reasons"] if r.startswith("FAIL"))
-        verdict = f"NOT BLESSED, {accuracy}; failed: {failed}"
     print(f"\npipeline finished in {result['seconds']} s")
     print(f"report:    {result['report']}")
-    print(f"decision:  {verdict}")
+    print(f"decision:  {decision_line(result['decision'])}")
     print(f"models:    {result['models']} (champion.json names the current champion)")
     print(f"artifacts: {Path(args.out).resolve() / 'pipeline_root'}")
     return 0

@@ -23,12 +23,13 @@ multi-worker training see the README ("Multi-worker training").
 """
 
 import functools
+import inspect
 from typing import Any, NamedTuple
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact
 
-from pipelines.components import build_components
+from pipelines.components import build_components, resolve_config
 from tinysign.config import Config
 
 PIPELINE_NAME = "tinysign-training"
@@ -46,11 +47,42 @@ TASKS = {
 }
 RETRIED = ("extract", "train")
 NOT_CACHED = ("bless",)  # reads the champion from the destination: not a pure function of its inputs
+# Parameters of the pipeline that are not config keys: (name, type, default; inspect.Parameter.empty =
+# required). The typed config keys follow: those of resolve_config's signature, defaulted from Config.
+RUN_PARAMETERS: tuple[tuple[str, Any, Any], ...] = (
+    ("data", str, inspect.Parameter.empty),
+    ("destination", str, ""),
+    ("model_registry", str, ""),
+    ("data_version", str, ""),
+    ("beam_args", list[str], []),
+    ("config_overrides", dict, {}),
+)
 
 
 class Outputs(NamedTuple):
     report: HTML
     blessing: Artifact
+
+
+def typed_config_keys() -> list[str]:
+    """The config keys that are typed pipeline parameters: :func:`resolve_config`'s signature."""
+    return [name for name in inspect.signature(resolve_config).parameters if name != "config_overrides"]
+
+
+def pipeline_signature() -> inspect.Signature:
+    """The pipeline function's signature: :data:`RUN_PARAMETERS`, then the typed config keys of
+    :func:`resolve_config` with their types, defaulted from :class:`Config`."""
+    typed = inspect.signature(resolve_config).parameters
+    defaults = Config().to_dict()
+    params = [(name, kind, default) for name, kind, default in RUN_PARAMETERS]
+    params += [(key, typed[key].annotation, defaults[key]) for key in typed_config_keys()]
+    return inspect.Signature(
+        [
+            inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=t, default=d)
+            for n, t, d in params
+        ],
+        return_annotation=Outputs,
+    )
 
 
 def _configure(task: Any, name: str, retries: int) -> Any:
@@ -76,62 +108,25 @@ def build_pipeline(
     """
     ops = build_components(image, train_image)
     step = functools.partial(_configure, retries=retries)
-    d = Config()
+    signature = pipeline_signature()
 
-    @dsl.pipeline(
-        name=PIPELINE_NAME,
-        description="Sign-language videos -> TFRecords -> S3DConv1D -> INT8 TFLite -> MCU, blessed",
-    )
-    def training_pipeline(
-        data: str,
-        destination: str = "",
-        model_registry: str = "",
-        data_version: str = "",
-        beam_args: list[str] = [],  # noqa: B006 - KFP reads the default from the signature
-        config_overrides: dict = {},  # noqa: B006
-        img_size: int = d.img_size,
-        num_frames: int = d.num_frames,
-        fps_targets: list[int] = list(d.fps_targets),  # noqa: B006, B008
-        min_per_class: int = d.min_per_class,
-        max_per_class: int = d.max_per_class,
-        train_ratio: float = d.train_ratio,
-        val_ratio: float = d.val_ratio,
-        test_ratio: float = d.test_ratio,
-        model: str = d.model,
-        epochs: int = d.epochs,
-        batch_size: int = d.batch_size,
-        quantization: str = d.quantization,
-        arena_budget_bytes: int = d.arena_budget_bytes,
-        flash_budget_bytes: int = d.flash_budget_bytes,
-        min_int8_accuracy: float = d.min_int8_accuracy,
-        max_int8_drop: float = d.max_int8_drop,
-    ) -> Outputs:
+    def training_pipeline(*values: Any) -> Outputs:
+        # KFP calls the pipeline function with one channel per parameter, in signature order.
+        p = dict(zip(signature.parameters, values, strict=True))
         resolved = step(
             ops.resolve_config(
-                config_overrides=config_overrides,
-                img_size=img_size,
-                num_frames=num_frames,
-                fps_targets=fps_targets,
-                min_per_class=min_per_class,
-                max_per_class=max_per_class,
-                train_ratio=train_ratio,
-                val_ratio=val_ratio,
-                test_ratio=test_ratio,
-                model=model,
-                epochs=epochs,
-                batch_size=batch_size,
-                quantization=quantization,
-                arena_budget_bytes=arena_budget_bytes,
-                flash_budget_bytes=flash_budget_bytes,
-                min_int8_accuracy=min_int8_accuracy,
-                max_int8_drop=max_int8_drop,
+                config_overrides=p["config_overrides"], **{key: p[key] for key in typed_config_keys()}
             ),
             "resolve-config",
         )
         config = resolved.outputs  # one config slice per step: see Config.for_stage
-        ingested = step(ops.ingest(data=data, data_version=data_version, config=config["ingest"]), "ingest")
+        ingested = step(
+            ops.ingest(data=p["data"], data_version=p["data_version"], config=config["ingest"]), "ingest"
+        )
         records = step(
-            ops.extract(manifest=ingested.outputs["dataset"], config=config["extract"], beam_args=beam_args),
+            ops.extract(
+                manifest=ingested.outputs["dataset"], config=config["extract"], beam_args=p["beam_args"]
+            ),
             "extract",
         )
         trained = step(ops.train(records=records.outputs["records"], config=config["train"]), "train")
@@ -143,21 +138,17 @@ def build_pipeline(
             ),
             "quantize",
         )
-        evaluated = step(
-            ops.evaluate(
-                quantized=quantized.outputs["quantized"],
-                records=records.outputs["records"],
-                config=config["evaluate"],
-            ),
-            "evaluate",
-        )
-        mcu = step(
-            ops.mcu_check(
-                quantized=quantized.outputs["quantized"],
-                records=records.outputs["records"],
-                config=config["mcu"],
-            ),
-            "mcu-check",
+        # evaluate and the MCU check read the same model and records
+        evaluated, mcu = (
+            step(
+                op(
+                    quantized=quantized.outputs["quantized"],
+                    records=records.outputs["records"],
+                    config=config[key],
+                ),
+                name,
+            )
+            for op, key, name in ((ops.evaluate, "evaluate", "evaluate"), (ops.mcu_check, "mcu", "mcu-check"))
         )
         blessed = step(
             ops.bless(
@@ -165,8 +156,8 @@ def build_pipeline(
                 evaluation=evaluated.outputs["evaluation"],
                 mcu=mcu.outputs["mcu"],
                 config=config["bless"],
-                destination=destination,
-                model_registry=model_registry,
+                destination=p["destination"],
+                model_registry=p["model_registry"],
             ),
             "bless",
         )
@@ -185,9 +176,13 @@ def build_pipeline(
         )
         return Outputs(report=reported.outputs["report"], blessing=blessed.outputs["blessing"])
 
-    return training_pipeline
+    training_pipeline.__signature__ = signature  # type: ignore[attr-defined]
+    return dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="Sign-language videos -> TFRecords -> S3DConv1D -> INT8 TFLite -> MCU, blessed",
+    )(training_pipeline)
 
 
 def parameter_names(pipeline: Any) -> list[str]:
-    """The input parameter names of a built pipeline (for :func:`tinysign.pipeline_io.pipeline_arguments`)."""
+    """The input parameter names of a built pipeline (for :func:`tinysign.ops.kfp_io.pipeline_arguments`)."""
     return list(pipeline.pipeline_spec.root.input_definitions.parameters.keys())

@@ -37,7 +37,7 @@ def write_pattern_records(
     seed: int = 0,
 ) -> Path:
     """A records folder in the extraction format (schema.json + shards), no video needed."""
-    from tinysign import records
+    from tinysign.data import records
 
     per_split = per_split or {"train": 8, "val": 3, "test": 3}
     rng = np.random.default_rng(seed)
@@ -78,7 +78,7 @@ def no_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """None of the env.sh variables set (every field of ``CloudEnv``), as on a fresh machine."""
     import dataclasses
 
-    from tinysign.submit import CloudEnv
+    from tinysign.ops.env import CloudEnv
 
     for field in dataclasses.fields(CloudEnv):
         monkeypatch.delenv(field.name.upper(), raising=False)

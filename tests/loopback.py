@@ -211,7 +211,7 @@ def free_port() -> int:
 def storage_emulator(monkeypatch: Any, bucket: str = "tinysign-test") -> Iterator[str]:
     """gcp-storage-emulator (in memory) on 127.0.0.1 with ``bucket``; yields its URL.
 
-    Beam's GCS filesystem (used by :mod:`tinysign.storage`) first looks for Google credentials —
+    Beam's GCS filesystem (used by :mod:`tinysign.data.storage`) first looks for Google credentials —
     five tries over ~24 s, pinging the GCE metadata server — before it falls back to an anonymous
     client; against the emulator it goes straight to the anonymous client.
     """

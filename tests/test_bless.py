@@ -200,7 +200,8 @@ def test_decide_without_destination_and_markdown(tmp_path):
     decision = run_bless(**stage_dirs(tmp_path / "run"), out_dir=tmp_path / "b", config=CONFIG)
     assert decision["blessed"] and not decision["pushed"] and decision["model_uri"] == ""
     text = bless.decision_markdown(decision, tmp_path / "decision.md").read_text()
-    assert text.startswith("# Blessed: version") and "| min INT8 accuracy | 0.9 | 0.6 | pass |" in text
+    assert text.startswith("**Blessed: version") and "| min INT8 accuracy | 0.9000 | 0.6000 | pass |" in text
+    assert text.rstrip().endswith("no destination given: nothing pushed")
 
 
 def test_push_to_gcs(tmp_path, monkeypatch):

@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 
 from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
-from tinysign import records
-from tinysign.evaluate import (
-    LiteModel,
-    RingBuffer,
-    StreamingClassifier,
-    dequantize,
-    quantize,
-    run_evaluate,
-    softmax_sanity,
-)
-from tinysign.quantize import load_quantized
+from tinysign.data import records
+from tinysign.evaluate import run_evaluate, softmax_sanity
+from tinysign.model.files import load_quantized
+from tinysign.runtime.litert import LiteModel, dequantize, quantize
+from tinysign.runtime.streaming import RingBuffer, StreamingClassifier
 
 
 @pytest.mark.parametrize("kind", ["s3dconv1d", "streaming"])
@@ -50,7 +44,7 @@ def test_evaluate_writes_every_file_with_sane_values(tmp_path_factory, tmp_path,
 
 def test_streaming_deployment_path_equals_the_keras_model(tmp_path_factory):
     """float32 frame model per frame -> ring buffer -> head == the end-to-end Keras model."""
-    from tinysign.model import load_model
+    from tinysign.model.architectures import load_model
 
     quant = load_quantized(quantized_model(tmp_path_factory, "streaming"))
     keras_model = load_model(trained_model(tmp_path_factory, "streaming") / "model.keras")

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import WLASL_SAMPLE
-from tinysign import records
 from tinysign.config import Config
-from tinysign.extract import extract_clip, run_extract
-from tinysign.ingest import read_manifest, run_ingest
+from tinysign.data import records
+from tinysign.data.clips import extract_clip
+from tinysign.data.manifest import read_manifest
+from tinysign.extract import run_extract
+from tinysign.ingest import run_ingest
 
 
 def test_records_read_back_with_tf_data(demo_records):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tinysign import records
+from tinysign.artifacts import STATS_FILE
 from tinysign.config import Config
 
 
@@ -34,7 +34,7 @@ def test_extraction_killed_part_way_then_rerun(demo_ingest: Path, demo_records: 
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not list(out.glob("*.tfrecord")), "a killed run must not leave shards in the output folder"
-    assert not (out / records.STATS_FILE).exists()
+    assert not (out / STATS_FILE).exists()
 
     subprocess.run(command, check=True, capture_output=True)
     config = Config()

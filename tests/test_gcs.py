@@ -9,8 +9,8 @@ import pytest
 
 from tests.bad_inputs import wlasl
 from tests.loopback import storage_emulator
-from tinysign import storage
 from tinysign.config import Config
+from tinysign.data import storage
 from tinysign.extract import run_extract
 from tinysign.ingest import run_ingest
 

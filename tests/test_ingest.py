@@ -239,7 +239,8 @@ def test_a_split_that_cannot_be_filled_is_one_clear_error(tmp_path):
 
 def test_every_split_with_a_share_gets_a_group(tmp_path):
     """Greedy filling would give 4 equal groups 3/1/0; the repair step moves one to test."""
-    from tinysign.ingest import Clip, split_clips
+    from tinysign.data.manifest import Clip
+    from tinysign.data.splits import split_clips
 
     clips = [
         Clip(f"c{s}{k}", "x", f"/v/{s}{k}", f"{s}{k}", signer=f"s{s}") for s in range(4) for k in range(5)
@@ -255,7 +256,7 @@ def test_every_split_with_a_share_gets_a_group(tmp_path):
 @pytest.mark.slow
 @needs_fsl105
 def test_fsl105_ingest_and_extract_with_a_signer_split(tmp_path):
-    from tinysign import records
+    from tinysign.data import records
     from tinysign.extract import run_extract
 
     config = Config(

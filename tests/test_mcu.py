@@ -10,20 +10,15 @@ import numpy as np
 import pytest
 
 from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
-from tinysign import records
-from tinysign.evaluate import LiteModel, model_input
-from tinysign.mcu import (
-    MicroModel,
-    bit_exact_check,
-    check_runs_at,
-    model_ops,
-    probe_arena,
-    read_c_array,
-    run_mcu_check,
-    vela_path,
-    write_c_arrays,
-)
-from tinysign.quantize import load_quantized
+from tinysign.data import records
+from tinysign.mcu import run_mcu_check
+from tinysign.model.files import load_quantized
+from tinysign.runtime.arena import check_runs_at, probe_arena
+from tinysign.runtime.carrays import read_c_array, write_c_arrays
+from tinysign.runtime.flatbuffer import model_ops
+from tinysign.runtime.litert import LiteModel, model_input
+from tinysign.runtime.micro import MicroModel, bit_exact_check
+from tinysign.runtime.vela import vela_path
 
 
 def _test_clips(factory: pytest.TempPathFactory) -> np.ndarray:
@@ -77,7 +72,7 @@ def test_arena_probe_finds_the_smallest_arena_that_runs(tmp_path_factory):
 
 
 def test_flatbuffer_macs_equal_the_keras_count(tmp_path_factory):
-    from tinysign.model import count_macs, load_model
+    from tinysign.model.architectures import count_macs, load_model
 
     for kind in ("s3dconv1d", "streaming"):
         quant = load_quantized(quantized_model(tmp_path_factory, kind))
@@ -150,7 +145,7 @@ def test_mcu_check_writes_report_c_arrays_and_budgets(tmp_path_factory, tmp_path
     assert report["ring_buffer_bytes"] == SMALL.num_frames * SMALL.feature_dim
     arenas = report["parts"]["frame"]["arena_bytes"] + report["parts"]["head"]["arena_bytes"]
     assert report["total_sram_bytes"] == arenas + report["ring_buffer_bytes"]
-    assert report["budgets"]["arena"]["pass"] and report["budgets"]["flash"]["pass"]
+    assert report["budgets"]["arena"]["passed"] and report["budgets"]["flash"]["passed"]
     assert [t["target"] for t in report["targets"]][:2] == ["Cortex-M4", "Cortex-M7"]
     assert all(t["fits"] for t in report["targets"])
     assert report["tflm_vs_litert"]["within_tolerance"]
@@ -165,5 +160,5 @@ def test_mcu_budgets_fail_loudly_in_the_report(tmp_path_factory, tmp_path):
     report = run_mcu_check(
         quantized_model(tmp_path_factory, "s3dconv1d"), shared_records(tmp_path_factory), tmp_path, tight
     )
-    assert not report["budgets"]["arena"]["pass"] and not report["budgets"]["flash"]["pass"]
+    assert not report["budgets"]["arena"]["passed"] and not report["budgets"]["flash"]["passed"]
     assert "FAIL" in (tmp_path / "mcu_report.md").read_text()

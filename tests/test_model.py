@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinysign import model as models
 from tinysign.config import Config
 from tinysign.errors import TinysignError
+from tinysign.model import architectures as models
 
 SMALL = Config(img_size=16, num_frames=8, feature_dim=16)
 
@@ -18,7 +18,7 @@ def _clips(n: int, config: Config, seed: int = 0) -> np.ndarray:
 
 
 def _seeded(name: str, num_classes: int, config: Config, seed: int = 1):
-    from tinysign.keras_compat import keras
+    from tinysign.model.backend import keras
 
     keras().utils.set_random_seed(seed)
     return models.build_model(name, num_classes, config)
@@ -73,7 +73,7 @@ def test_streaming_default_fits_the_mcu_budgets():
 
 
 def test_count_macs_counts_conv_and_dense_per_clip():
-    from tinysign.keras_compat import keras
+    from tinysign.model.backend import keras
 
     k = keras()
     inputs = k.Input((8, 8, 3))

@@ -3,14 +3,16 @@ defaults and the image — with no cloud variable set."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
 from pipelines.compile import compile_pipeline
-from tinysign.config import Config
-from tinysign.submit import pipeline_image
+from tinysign.config import STAGE_KEYS, Config
+from tinysign.ops.env import pipeline_image
 
 EDGES = {
     "ingest": {"resolve-config"},
@@ -120,3 +122,52 @@ def test_image_from_env_and_gpu_option(tmp_path, no_cloud_env, monkeypatch):
     accelerator = executors["exec-train"]["container"]["resources"]["accelerator"]
     assert accelerator["resourceType"] == "NVIDIA_TESLA_T4" and accelerator["resourceCount"] == "2"
     assert "accelerator" not in executors["exec-quantize"]["container"]["resources"]
+
+
+def interface(spec: dict) -> dict:
+    """What users and caches see of a compiled pipeline: its parameters and every task's caching,
+    upstream tasks, inputs and retries."""
+    root = spec["root"]
+    return {
+        "parameters": {
+            name: [p["parameterType"], p.get("defaultValue")]
+            for name, p in root["inputDefinitions"]["parameters"].items()
+        },
+        "tasks": {
+            name: {
+                "caching": task.get("cachingOptions", {}).get("enableCache", False),
+                "depends": sorted(task.get("dependentTasks", [])),
+                "parameters": sorted(task.get("inputs", {}).get("parameters", {})),
+                "artifacts": sorted(task.get("inputs", {}).get("artifacts", {})),
+                "retry": task.get("retryPolicy", {}).get("maxRetryCount", 0),
+            }
+            for name, task in root["dag"]["tasks"].items()
+        },
+    }
+
+
+def test_interface_is_unchanged(spec):
+    """tests/data/pipeline_interface.json was written from the pipeline before the module restructuring;
+    change it only together with a deliberate change of the pipeline's interface."""
+    expected = json.loads((Path(__file__).parent / "data" / "pipeline_interface.json").read_text())
+    assert interface(spec) == expected
+
+
+def test_typed_parameters_are_declared_once():
+    """resolve_config's signature declares the typed config parameters; the pipeline derives its own."""
+    import inspect
+    import typing
+
+    from pipelines.components import resolve_config
+    from pipelines.training_pipeline import RUN_PARAMETERS, pipeline_signature, typed_config_keys
+
+    hints = typing.get_type_hints(Config)
+    declared = inspect.signature(resolve_config).parameters
+    for key in typed_config_keys():
+        kfp_type = list[int] if hints[key] == tuple[int, ...] else hints[key]
+        assert declared[key].annotation == kfp_type, key
+    signature = pipeline_signature()
+    assert list(signature.parameters) == [name for name, _, _ in RUN_PARAMETERS] + typed_config_keys()
+    assert signature.parameters["epochs"].default == Config().epochs
+    outputs = typing.get_type_hints(resolve_config)["return"]._fields
+    assert outputs == (*STAGE_KEYS, "full")  # resolve_config returns the slices in STAGE_KEYS order

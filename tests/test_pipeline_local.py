@@ -98,10 +98,9 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
     assert metrics["int8_accuracy"] == decision["int8_accuracy"]
     matrix = outputs["confusion"]["artifacts"][0]["metadata"]["confusionMatrix"]
     assert [a["displayName"] for a in matrix["annotationSpecs"]] == ["hello", "no", "thanks"]
-    assert (run / "bless" / "decision").read_text().startswith("# Blessed")
+    assert (run / "bless" / "decision").read_text().startswith("**Blessed: version")
 
     second = run_local(data, out, PARAMS)
-    assert second["seconds"] < 30
     rerun = run_dirs(out)[-1]
     assert rerun != run
     # every step came from the kfp.local cache except bless (reads the champion) and the report

@@ -11,11 +11,12 @@ import pytest
 from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model
 from tinysign.cli import main
+from tinysign.data.video import read_frames, sample_clip
 from tinysign.errors import TinysignError
-from tinysign.evaluate import ClipClassifier, LiteModel, dequantize
+from tinysign.model.files import load_quantized
 from tinysign.predict import run_predict
-from tinysign.quantize import load_quantized
-from tinysign.video import read_frames, sample_clip
+from tinysign.runtime.litert import LiteModel, dequantize
+from tinysign.runtime.streaming import ClipClassifier
 
 VIDEO_FRAMES, VIDEO_FPS = 40, 30
 

@@ -13,10 +13,12 @@ import pytest
 
 from tests.conftest import write_pattern_records
 from tests.tiny_models import KINDS, PER_SPLIT, SMALL, quantized_model, shared_records, trained_model
-from tinysign import records
+from tinysign.data import records
 from tinysign.errors import TinysignError
-from tinysign.evaluate import LiteModel, lite_classifier
-from tinysign.quantize import load_quantized, run_quantize, tflite_name
+from tinysign.model.files import load_quantized, tflite_name
+from tinysign.quantize import run_quantize
+from tinysign.runtime.litert import LiteModel
+from tinysign.runtime.streaming import lite_classifier
 
 
 def _assert_int8_models_run(quant_dir: Path, records_dir: Path, kind: str, method: str) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_pattern_records
-from tinysign import records
+from tinysign.data import records
 from tinysign.errors import TinysignError
 
 

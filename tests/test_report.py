@@ -15,7 +15,7 @@ import numpy as np
 from tinysign import report
 from tinysign.bless import run_bless
 from tinysign.config import Config
-from tinysign.plots import plot_confusion_matrix, plot_history
+from tinysign.reporting.plots import plot_confusion_matrix, plot_history
 
 LABELS = ["hello", "thanks", "yes"]
 CONFIG = Config(arena_budget_bytes=20_000, flash_budget_bytes=100_000)
@@ -35,13 +35,17 @@ def write_run(root: Path) -> dict[str, Path]:
                 "num_classes": 3,
                 "labels": LABELS,
                 "drop_reasons": {"class_below_min": 2, "missing_file": 1},
+                "split_mode": "grouped",
                 "split_counts": {"train": 6, "val": 2, "test": 1},
+                "split_signers": {"train": 2, "val": 1, "test": 1},
+                "signers": {"train": ["s1", "s2"], "val": ["s3"], "test": ["s4"]},
                 "class_counts": {
                     "train": {"hello": 2, "thanks": 2, "yes": 2},
                     "val": {"hello": 1, "yes": 1},
                     "test": {"thanks": 1},
                 },
                 "leaks": {"source_videos_in_several_splits": 0, "signers_in_several_splits": 0},
+                "signer_independent": True,
             }
         )
     )
@@ -74,15 +78,28 @@ def write_run(root: Path) -> dict[str, Path]:
         json.dumps({"epochs_run": 3, "test_accuracy": 0.9, "params": 1234})
     )
     evaluation = {
+        "model": "s3dconv1d",
+        "method": "ptq",
+        "num_test_clips": 3,
+        "num_classes": 3,
         "int8_accuracy": 0.9,
         "float32_accuracy": 0.95,
+        "int8_top5_accuracy": 1.0,
+        "float32_top5_accuracy": 1.0,
         "accuracy_delta": -0.05,
         "prediction_agreement": 0.93,
+        "int8_vs_float32_latency_ratio": 0.5,
+        "deployment_path": "whole clip",
         "labels": LABELS,
-        "int8": {"accuracy": 0.9, "macro_f1": 0.88},
-        "float32": {"accuracy": 0.95, "macro_f1": 0.94},
         "baselines": {"majority": {"accuracy": 0.34, "class": 0}, "nearest_neighbour": {"accuracy": 0.5}},
     }
+    for precision, accuracy in (("int8", 0.9), ("float32", 0.95)):
+        evaluation[precision] = {
+            "accuracy": accuracy,
+            "macro_f1": accuracy - 0.02,
+            "classification_report_csv": f"/elsewhere/{precision}_classification_report.csv",
+            "confusion_matrix_png": f"/elsewhere/{precision}_confusion_matrix.png",
+        }
     (dirs["evaluate"] / "metrics.json").write_text(json.dumps(evaluation))
     for precision in ("int8", "float32"):
         plot_confusion_matrix(
@@ -95,9 +112,13 @@ def write_run(root: Path) -> dict[str, Path]:
     (dirs["mcu"] / "metrics.json").write_text(
         json.dumps(
             {
+                "model": "s3dconv1d",
+                "method": "ptq",
+                "num_classes": 3,
                 "arena_bytes": 25_000,
                 "flash_bytes": 60_000,
                 "total_sram_bytes": 25_000,
+                "macs_per_clip": 1000,
                 "parts": {
                     "model": {
                         "file": "s3d_conv1d_int8_3.tflite",
@@ -107,9 +128,14 @@ def write_run(root: Path) -> dict[str, Path]:
                         "ops": {"CONV_2D": 4, "MEAN": 1},
                     }
                 },
+                "budgets": {
+                    "arena": {"limit_bytes": 20_000, "value_bytes": 25_000, "passed": False, "what": "arena"},
+                    "flash": {"limit_bytes": 100_000, "value_bytes": 60_000, "passed": True, "what": "flash"},
+                },
                 "targets": [
                     {
                         "target": "Cortex-M4",
+                        "note": "",
                         "sram_needed": 25_000,
                         "sram_bytes": 262_144,
                         "flash_needed": 60_000,
@@ -155,8 +181,8 @@ def test_full_report_is_self_contained(tmp_path):
     assert "NOT BLESSED" in text  # the arena (25 000 B) is over the 20 000 B budget
     assert "class_below_min 2" in text and "missing_file 1" in text
     assert "accuracy 0.9500 0.9000 -0.0500" in text  # float32 | INT8 | delta
-    assert "tensor arena (largest invocation) 25000 20000 -5000 FAIL" in text
-    assert "flash (INT8 model bytes) 60000 100000 40000 pass" in text
+    assert "arena (arena) 25,000 20,000 FAIL" in text and "flash (flash) 60,000 100,000 pass" in text
+    assert "signer-independent" in text and "s1, s2" in text
     assert "Cortex-M4" in text and "bit-exact" in text
     assert "FAIL: tensor arena within budget: 25000 B > 20000 B" in text
     assert "baselines.nearest_neighbour.accuracy 0.5000" in text

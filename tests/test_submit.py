@@ -15,11 +15,12 @@ import pytest
 
 from pipelines.compile import compile_pipeline
 from tests.loopback import RecordingServer, kfp_routes, storage_emulator, vertex_routes
-from tinysign import schedule, submit
 from tinysign.config import Config
 from tinysign.errors import TinysignError
-from tinysign.pipeline_io import CONFIG_OVERRIDES
-from tinysign.submit import kfp_cron, parse_bool, read_env, vertex_cron
+from tinysign.ops import schedule, submit
+from tinysign.ops.cron import kfp_cron, vertex_cron
+from tinysign.ops.env import parse_bool, read_env
+from tinysign.ops.kfp_io import CONFIG_OVERRIDES
 
 SA = "trainer@proj.iam.gserviceaccount.com"
 
@@ -202,7 +203,7 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
         client = storage.Client(project="proj", client_options={"api_endpoint": emulator})
         assert client.bucket("pipeline-root-bucket").exists()
 
-        schedule_name = submit.create_schedule(
+        schedule_name = schedule.create_schedule(
             "vertex", package, arguments, env, "0 0 3 * * 1", "weekly", **transport
         )
         [created] = server.find("POST", r"/schedules$")
@@ -213,12 +214,12 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
         assert request["runtimeConfig"]["parameterValues"]["epochs"] == 3
         assert request["pipelineSpec"]["pipelineInfo"]["name"] == "tinysign-training"
 
-        listed = submit.list_schedules("vertex", env, **transport)
+        listed = schedule.list_schedules("vertex", env, **transport)
         assert listed == [{"id": schedule_name, "name": "weekly", "cron": "0 3 * * 1", "state": "ACTIVE"}]
-        submit.change_schedule("vertex", env, schedule_name, "pause", **transport)
+        schedule.change_schedule("vertex", env, schedule_name, "pause", **transport)
         assert server.find("POST", r"/schedules/\d+:pause$")
-        assert submit.list_schedules("vertex", env, **transport)[0]["state"] == "PAUSED"
-        submit.change_schedule("vertex", env, schedule_name, "delete", **transport)
+        assert schedule.list_schedules("vertex", env, **transport)[0]["state"] == "PAUSED"
+        schedule.change_schedule("vertex", env, schedule_name, "delete", **transport)
         assert server.find("DELETE", r"/schedules/\d+$")
-        assert submit.list_schedules("vertex", env, **transport) == []
+        assert schedule.list_schedules("vertex", env, **transport) == []
     assert server.errors == []

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinysign import records
 from tinysign.config import Config
+from tinysign.data import records
 from tinysign.errors import TinysignError
-from tinysign.metrics import classification_outputs
-from tinysign.model import load_model, split_streaming
-from tinysign.plots import plot_distribution, plot_history
+from tinysign.model.architectures import load_model, split_streaming
+from tinysign.reporting.metrics import classification_outputs
+from tinysign.reporting.plots import plot_distribution, plot_history
 from tinysign.train import run_train
 
 TINY = Config(img_size=16, num_frames=8, batch_size=8, epochs=3, patience=100)

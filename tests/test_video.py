@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinysign.demo import write_video
-from tinysign.video import (
+from tinysign.data.video import (
     Augmentation,
     VideoError,
     augment_clip,
@@ -16,6 +15,7 @@ from tinysign.video import (
     sample_clip,
     to_grey_square,
 )
+from tinysign.demo import write_video
 
 
 def numbered_video(path, count=30, fps=30, size=(96, 64)):

@@ -10,7 +10,7 @@ Checks (each recorded with value, threshold and verdict in ``bless.json``):
   the champion was trained on the same label set.
 
 A blessed model is copied to ``<destination>/models/<version>/`` (local folder or ``gs://``, through
-:mod:`tinysign.storage`) and ``champion.json`` is updated last, so a crash never leaves a pointer to
+:mod:`tinysign.data.storage`) and ``champion.json`` is updated last, so a crash never leaves a pointer to
 a half-copied model.
 """
 
@@ -20,79 +20,45 @@ import argparse
 import datetime
 import hashlib
 import json
-import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tinysign import storage
+from tinysign.artifacts import BLESS_FILE, CHAMPION_FILE, LABELS_FILE, MODELS_DIR
 from tinysign.config import Config
+from tinysign.data import storage
 from tinysign.errors import TinysignError
-from tinysign.pipeline_io import METRICS_FILE, read_metrics
-from tinysign.submit import init_aiplatform
+from tinysign.ops.registry import register_model
+from tinysign.reporting.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
+from tinysign.reporting.tables import to_markdown
+from tinysign.reporting.views import blessing_table, outcome_text
 
-BLESS_FILE = "bless.json"
-MODELS_DIR = "models"
-CHAMPION_FILE = "champion.json"
 CHAMPION_KEYS = ("version", "model_sha256", "int8_accuracy", "float_accuracy", "labels", "decided_at")
-REGISTRY_MODEL_NAME = "tinysign"
-
-# Where each number lives in the stage metrics.json files (evaluate / mcu): first path found wins.
-INT8_ACCURACY = ("int8_accuracy", "int8.accuracy")
-FLOAT_ACCURACY = ("float32_accuracy", "float32.accuracy")
-BASELINES = {
-    "majority class": ("baselines.majority.accuracy",),
-    "raw-pixel 1-NN": ("baselines.nearest_neighbour.accuracy",),
-}
-ARENA_BYTES = ("arena_bytes",)  # the largest single tensor arena (per invocation)
-FLASH_BYTES = ("flash_bytes",)  # all INT8 .tflite parts together
-LABELS = ("labels",)
+BASELINES = {"majority": "majority class", "nearest_neighbour": "raw-pixel 1-NN"}
 
 
-@dataclass(frozen=True)
-class Check:
-    """One blessing criterion."""
-
-    name: str
-    passed: bool
-    value: float | None
-    threshold: float | None
-    detail: str
+def _check(name: str, passed: bool, value: float | None, threshold: float | None, detail: str) -> Check:
+    return {"name": name, "passed": passed, "value": value, "threshold": threshold, "detail": detail}
 
 
-def lookup(metrics: Mapping[str, Any], paths: tuple[str, ...]) -> Any:
-    """The value at the first dotted path present in ``metrics`` (``None`` when none is)."""
-    for path in paths:
-        node: Any = metrics
-        for key in path.split("."):
-            if not isinstance(node, Mapping) or key not in node:
-                break
-            node = node[key]
-        else:
-            return node
-    return None
-
-
-def _number(metrics: Mapping[str, Any], paths: tuple[str, ...]) -> float | None:
-    value = lookup(metrics, paths)
+def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _at_least(name: str, value: float | None, threshold: float, source: str) -> Check:
     if value is None:
-        return Check(name, False, None, threshold, f"not found in {source}; cannot bless without it")
+        return _check(name, False, None, threshold, f"not found in {source}; cannot bless without it")
     ok = value >= threshold
-    return Check(name, ok, value, threshold, f"{value:.4f} {'>=' if ok else '<'} {threshold:.4f}")
+    return _check(name, ok, value, threshold, f"{value:.4f} {'>=' if ok else '<'} {threshold:.4f}")
 
 
 def _at_most(name: str, value: float | None, threshold: float, source: str, unit: str = "") -> Check:
     if value is None:
-        return Check(name, False, None, threshold, f"not found in {source}; cannot bless without it")
+        return _check(name, False, None, threshold, f"not found in {source}; cannot bless without it")
     ok = value <= threshold
     fmt = (lambda v: f"{int(v)}{unit}") if unit else (lambda v: f"{v:.4f}")
-    return Check(name, ok, value, threshold, f"{fmt(value)} {'<=' if ok else '>'} {fmt(threshold)}")
+    return _check(name, ok, value, threshold, f"{fmt(value)} {'<=' if ok else '>'} {fmt(threshold)}")
 
 
 def blessing_checks(
@@ -105,14 +71,14 @@ def blessing_checks(
     """Every blessing criterion for a challenger.
 
     Args:
-        evaluation: the evaluate stage's ``metrics.json``.
-        mcu: the MCU check's ``metrics.json``.
+        evaluation: the evaluate stage's summary (:class:`~tinysign.reporting.summaries.EvaluateSummary`).
+        mcu: the MCU check's summary (:class:`~tinysign.reporting.summaries.McuSummary`).
         config: thresholds (``min_int8_accuracy``, ``max_int8_drop``, ``*_budget_bytes``).
         champion: the current ``champion.json`` (``None`` = no champion yet).
         labels: the challenger's class names (champion comparison needs the same label set).
     """
-    int8 = _number(evaluation, INT8_ACCURACY)
-    float_acc = _number(evaluation, FLOAT_ACCURACY)
+    int8 = _number(evaluation.get("int8_accuracy"))
+    float_acc = _number(evaluation.get("float32_accuracy"))
     checks = [_at_least("min INT8 accuracy", int8, config.min_int8_accuracy, "evaluation metrics")]
     drop = None if int8 is None or float_acc is None else float_acc - int8
     checks.append(
@@ -123,56 +89,40 @@ def blessing_checks(
             "evaluation metrics (float and INT8 accuracy)",
         )
     )
-    for name, paths in BASELINES.items():
-        baseline = _number(evaluation, paths)
+    for key, name in BASELINES.items():
+        baseline = _number((evaluation.get("baselines") or {}).get(key, {}).get("accuracy"))
         if baseline is not None and int8 is not None:
             # must beat guessing the majority class; must at least match raw-pixel 1-NN (which
             # can be perfect on an easy test set)
-            strict = name == "majority class"
+            strict = key == "majority"
             ok = int8 > baseline if strict else int8 >= baseline
             sign = (">" if strict else ">=") if ok else ("<=" if strict else "<")
             title = f"beats {name} baseline" if strict else f"not worse than {name} baseline"
-            checks.append(Check(title, ok, int8, baseline, f"INT8 {int8:.4f} {sign} {baseline:.4f}"))
+            checks.append(_check(title, ok, int8, baseline, f"INT8 {int8:.4f} {sign} {baseline:.4f}"))
+    arena, flash = _number(mcu.get("arena_bytes")), _number(mcu.get("flash_bytes"))
     checks.append(
-        _at_most(
-            "tensor arena within budget",
-            _number(mcu, ARENA_BYTES),
-            config.arena_budget_bytes,
-            "MCU metrics",
-            " B",
-        )
+        _at_most("tensor arena within budget", arena, config.arena_budget_bytes, "MCU metrics", " B")
     )
-    checks.append(
-        _at_most(
-            "flash within budget", _number(mcu, FLASH_BYTES), config.flash_budget_bytes, "MCU metrics", " B"
-        )
-    )
+    checks.append(_at_most("flash within budget", flash, config.flash_budget_bytes, "MCU metrics", " B"))
     if champion:
-        champ = champion.get("int8_accuracy")
-        if labels is not None and champion.get("labels") not in (None, labels):
-            checks.append(
-                Check(
-                    "not worse than champion",
-                    True,
-                    int8,
-                    champ,
-                    f"champion {champion.get('version')} has another label set; "
-                    "accuracies are not comparable, comparison skipped",
-                )
-            )
-        elif isinstance(champ, int | float) and int8 is not None:
-            ok = int8 >= champ
-            checks.append(
-                Check(
-                    "not worse than champion",
-                    ok,
-                    int8,
-                    float(champ),
-                    f"INT8 {int8:.4f} {'>=' if ok else '<'} champion "
-                    f"{champion.get('version')} {float(champ):.4f}",
-                )
-            )
+        checks += _champion_check(champion, int8, labels)
     return checks
+
+
+def _champion_check(champion: Mapping[str, Any], int8: float | None, labels: list[str] | None) -> list[Check]:
+    champ = _number(champion.get("int8_accuracy"))
+    name = "not worse than champion"
+    if labels is not None and champion.get("labels") not in (None, labels):
+        detail = (
+            f"champion {champion.get('version')} has another label set; "
+            "accuracies are not comparable, comparison skipped"
+        )
+        return [_check(name, True, int8, champ, detail)]
+    if champ is None or int8 is None:
+        return []
+    ok = int8 >= champ
+    detail = f"INT8 {int8:.4f} {'>=' if ok else '<'} champion {champion.get('version')} {champ:.4f}"
+    return [_check(name, ok, int8, champ, detail)]
 
 
 def model_digest(quant_dir: str | Path) -> str:
@@ -210,14 +160,6 @@ def _copy_tree(source: Path, target: str) -> list[str]:
     return written
 
 
-def _labels(quant_dir: Path, evaluation: Mapping[str, Any]) -> list[str] | None:
-    path = quant_dir / "labels.txt"
-    if path.is_file():
-        return [line for line in path.read_text().splitlines() if line]
-    found = lookup(evaluation, LABELS)
-    return list(found) if isinstance(found, list) else None
-
-
 def run_bless(
     quant_dir: str | Path,
     eval_dir: str | Path,
@@ -228,13 +170,13 @@ def run_bless(
     version: str = "",
     registry: str = "",
     vertex: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> BlessDecision:
     """Decide, record and (if blessed) push; write ``bless.json`` + ``metrics.json`` to ``out_dir``.
 
     Args:
         quant_dir: quantize output (``*.tflite``, ``labels.txt``): what gets pushed.
-        eval_dir: evaluate output (``metrics.json``; pushed as ``evaluation/``).
-        mcu_dir: MCU check output (``metrics.json``, C array; pushed as ``mcu/``).
+        eval_dir: evaluate output (its summary; pushed as ``evaluation/``).
+        mcu_dir: MCU check output (its summary, C arrays; pushed as ``mcu/``).
         out_dir: where ``bless.json`` goes.
         config: thresholds and budgets.
         destination: folder or ``gs://`` URI holding ``models/``; empty = decide and record only.
@@ -244,69 +186,79 @@ def run_bless(
         vertex: ``credentials`` / ``api_endpoint`` for the registry client (tests: loopback).
 
     Returns:
-        The decision: ``{"blessed", "pushed", "version", "model_uri", "reasons", "checks",
-        "champion", ...}``.
+        The decision (:class:`~tinysign.reporting.summaries.BlessDecision`): ``blessed``, ``outcome``
+        (``pushed`` | ``unchanged`` | ``kept_local`` | ``refused``), every check, the champion before.
     """
     quant, evaluation_dir, mcu_path = Path(quant_dir), Path(eval_dir), Path(mcu_dir)
-    evaluation = read_metrics(evaluation_dir)
-    mcu = read_metrics(mcu_path)
+    evaluation = read_summary(evaluation_dir)
+    mcu = read_summary(mcu_path)
     digest = model_digest(quant)
     now = datetime.datetime.now(datetime.UTC)
     version = version or f"{now:%Y%m%d-%H%M%S}-{digest[:8]}"
     labels = _labels(quant, evaluation)
     champion = read_champion(destination)
     checks = blessing_checks(evaluation, mcu, config, champion, labels)
-    blessed = all(c.passed for c in checks)
-    reasons = [f"{'ok' if c.passed else 'FAIL'}: {c.name}: {c.detail}" for c in checks]
+    blessed = all(c["passed"] for c in checks)
     model_uri = storage.join(destination, MODELS_DIR, version) if destination else ""
-    pushed = False
     if not blessed:
-        reasons.append("not blessed: nothing pushed")
+        outcome = "refused"
     elif not destination:
-        reasons.append("blessed; no destination given: nothing pushed")
+        outcome = "kept_local"
     elif champion and champion.get("model_sha256") == digest:
-        model_uri = str(champion.get("uri", ""))
-        reasons.append(f"blessed; identical to champion {champion.get('version')}: nothing pushed")
+        outcome, model_uri = "unchanged", str(champion.get("uri", ""))
     else:
-        pushed = True
-        reasons.append(f"blessed: pushed to {model_uri}")
-    decision = {
+        outcome = "pushed"
+    decision: BlessDecision = {
         "blessed": blessed,
-        "pushed": pushed,
+        "pushed": outcome == "pushed",
+        "outcome": outcome,
         "version": version,
         "model_uri": model_uri,
         "destination": destination,
         "model_sha256": digest,
         "decided_at": now.isoformat(timespec="seconds"),
-        "reasons": reasons,
-        "checks": [asdict(c) for c in checks],
+        "checks": checks,
         "champion": champion,
-        "int8_accuracy": _number(evaluation, INT8_ACCURACY),
-        "float_accuracy": _number(evaluation, FLOAT_ACCURACY),
+        "int8_accuracy": _number(evaluation.get("int8_accuracy")),
+        "float_accuracy": _number(evaluation.get("float32_accuracy")),
         "labels": labels,
         "config": config.to_dict(),
     }
-    if pushed:
+    decision["reasons"] = [f"{'ok' if c['passed'] else 'FAIL'}: {c['name']}: {c['detail']}" for c in checks]
+    decision["reasons"].append(("blessed: " if blessed else "") + outcome_text(decision))
+    if decision["pushed"]:
         _copy_model(quant, evaluation_dir, mcu_path, model_uri)
         if registry:
             decision["registered_model"] = register_model(decision, registry, config.image, **(vertex or {}))
-            reasons.append(f"registered in Vertex AI Model Registry: {decision['registered_model']}")
+            decision["reasons"].append(
+                f"registered in Vertex AI Model Registry: {decision['registered_model']}"
+            )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(decision, indent=2, default=str) + "\n"
     (out / BLESS_FILE).write_text(text)
-    failed = sum(not c.passed for c in checks)
-    (out / METRICS_FILE).write_text(
-        json.dumps({"blessed": blessed, "pushed": pushed, "checks_failed": failed}, indent=2) + "\n"
-    )
-    if pushed:
+    summary: BlessSummary = {
+        "blessed": blessed,
+        "pushed": decision["pushed"],
+        "checks_failed": sum(not c["passed"] for c in checks),
+    }
+    write_summary(out, summary)
+    if decision["pushed"]:
         storage.write_text(storage.join(model_uri, BLESS_FILE), text)
-        champion_record = {k: decision[k] for k in CHAMPION_KEYS}
+        champion_record = {k: decision[k] for k in CHAMPION_KEYS}  # type: ignore[literal-required]
         storage.write_text(  # last: the pointer moves only once the model is complete
             storage.join(destination, MODELS_DIR, CHAMPION_FILE),
             json.dumps({**champion_record, "uri": model_uri}, indent=2) + "\n",
         )
     return decision
+
+
+def _labels(quant_dir: Path, evaluation: Mapping[str, Any]) -> list[str] | None:
+    path = quant_dir / LABELS_FILE
+    if path.is_file():
+        return [line for line in path.read_text().splitlines() if line]
+    found = evaluation.get("labels")
+    return list(found) if isinstance(found, list) else None
 
 
 def _copy_model(quant: Path, eval_dir: Path, mcu_dir: Path, model_uri: str) -> None:
@@ -315,58 +267,11 @@ def _copy_model(quant: Path, eval_dir: Path, mcu_dir: Path, model_uri: str) -> N
     _copy_tree(mcu_dir, storage.join(model_uri, "mcu"))
 
 
-def register_model(decision: Mapping[str, Any], registry: str, image: str, **vertex: Any) -> str:
-    """Upload a pushed model folder to Vertex AI Model Registry; return the model resource name.
-
-    The entry records lineage and versions (labels: version, model sha256). The artifacts are INT8
-    ``.tflite`` files for microcontrollers: ``image`` (our pipeline image) is recorded as the
-    container, but the model is not meant for a Vertex endpoint.
-
-    Args:
-        decision: :func:`run_bless`'s decision (``model_uri`` must be ``gs://``).
-        registry: ``projects/<project>/locations/<region>``.
-        image: container image recorded with the model.
-        **vertex: ``credentials`` / ``api_endpoint`` for :func:`tinysign.submit.init_aiplatform`.
-    """
-    match = re.fullmatch(r"projects/([^/]+)/locations/([^/]+)", registry.strip())
-    if match is None:
-        raise TinysignError(f"model registry {registry!r}: expected projects/<project>/locations/<region>")
-    uri = str(decision["model_uri"])
-    if not uri.startswith("gs://"):
-        raise TinysignError(
-            f"model registry: {uri} is not on GCS; use a gs:// destination to register models"
-        )
-    aiplatform = init_aiplatform(match[1], match[2], **vertex)
-    existing = aiplatform.Model.list(filter=f'display_name="{REGISTRY_MODEL_NAME}"')
-    model = aiplatform.Model.upload(
-        display_name=REGISTRY_MODEL_NAME,
-        artifact_uri=uri,
-        serving_container_image_uri=image,
-        parent_model=existing[0].resource_name if existing else None,
-        description=f"tinysign {decision['version']}: INT8 test accuracy {decision['int8_accuracy']}",
-        labels={"version": str(decision["version"]).lower(), "sha256": str(decision["model_sha256"])[:16]},
-        sync=True,
-    )
-    return str(model.resource_name)
-
-
-def decision_markdown(decision: Mapping[str, Any], path: str | Path) -> Path:
-    """The decision as Markdown (KFP UI ``Markdown`` artifact): verdict, checks table, reasons."""
-    lines = [f"# {'Blessed' if decision['blessed'] else 'Not blessed'}: version `{decision['version']}`", ""]
-    if decision.get("pushed"):
-        lines += [f"Pushed to `{decision['model_uri']}`.", ""]
-    lines += ["| check | value | threshold | verdict |", "|---|---|---|---|"]
-    for check in decision.get("checks", []):
-        value, threshold = check.get("value"), check.get("threshold")
-        lines.append(
-            f"| {check['name']} | {'n/a' if value is None else f'{value:.4g}'} | "
-            f"{'n/a' if threshold is None else f'{threshold:.4g}'} | "
-            f"{'pass' if check['passed'] else '**FAIL**'} |"
-        )
-    lines += ["", *[f"- {reason}" for reason in decision.get("reasons", [])], ""]
+def decision_markdown(decision: BlessDecision, path: str | Path) -> Path:
+    """The decision as Markdown (KFP UI ``Markdown`` artifact): the checks table and the outcome."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
+    out.write_text(to_markdown(blessing_table(decision)))
     return out
 
 

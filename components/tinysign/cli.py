@@ -28,8 +28,16 @@ COMMANDS = (
     ("predict", "tinysign.predict", "top-k glosses for a video with the INT8 model(s)"),
     ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
     ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
-    ("submit", "tinysign.submit", "submit the compiled pipeline as a run to Kubeflow Pipelines or Vertex AI"),
-    ("schedule", "tinysign.schedule", "recurring retraining on KFP / Vertex AI: create, list, pause, delete"),
+    (
+        "submit",
+        "tinysign.ops.submit",
+        "submit the compiled pipeline as a run to Kubeflow Pipelines or Vertex AI",
+    ),
+    (
+        "schedule",
+        "tinysign.ops.schedule",
+        "recurring retraining on KFP / Vertex AI: create, list, pause, delete",
+    ),
 )
 
 

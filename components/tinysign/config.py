@@ -60,7 +60,18 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "feature_dim",
         "seed",
     ),
-    "quantize": ("quantization", "calibration_samples", "qat_epochs", "batch_size", "learning_rate", "seed"),
+    "quantize": (
+        "quantization",
+        "calibration_samples",
+        "qat_epochs",
+        "batch_size",
+        "learning_rate",
+        "seed",
+        # read by model.architectures.build_model, which quantize imports (train decides them)
+        "img_size",
+        "num_frames",
+        "feature_dim",
+    ),
     "evaluate": (),
     "mcu": ("arena_budget_bytes", "flash_budget_bytes", "eval_fps"),
     "bless": ("min_int8_accuracy", "max_int8_drop", "arena_budget_bytes", "flash_budget_bytes", "image"),
@@ -87,6 +98,7 @@ class Config:
     val_ratio: float = 0.2
     test_ratio: float = 0.1
     seed: int = 42
+    folds: int = 0  # tinysign cv: 0 = leave-one-signer-out (or 5 source-video folds without signers)
     # extract / augment
     augment_copies: int = 2
     augment_flip: bool = False  # a flip turns a right-handed sign into a left-handed one

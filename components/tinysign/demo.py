@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from tinysign.artifacts import WLASL_METADATA, WLASL_MISSING
 from tinysign.config import Config
 from tinysign.errors import TinysignError
 
@@ -193,9 +194,9 @@ def generate_demo(out: str | Path, seed: int = 7, progress: bool = True) -> Path
         {**entries["yes"][0], "video_id": missing_id, "instance_id": 99, "url": "synthetic://lost"}
     )
     wlasl = [{"gloss": gloss, "instances": instances} for gloss, instances in entries.items()]
-    (root / "WLASL_v0.3.json").write_text(json.dumps(wlasl, indent=1))
+    (root / WLASL_METADATA).write_text(json.dumps(wlasl, indent=1))
     (root / "nslt_100.json").write_text(json.dumps(nslt, indent=1))
-    (root / "missing.txt").write_text(missing_id + "\n")
+    (root / WLASL_MISSING).write_text(missing_id + "\n")
     (root / "wlasl_class_list.txt").write_text(
         "".join(f"{i}\t{gloss}\n" for i, gloss in enumerate(TRAJECTORIES))
     )

@@ -23,126 +23,15 @@ import json
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from tinysign import records, storage
+from tinysign.artifacts import FAILURES_FILE, STATS_FILE, TMP_PREFIX
 from tinysign.config import SPLITS, Config
+from tinysign.data import records, storage
+from tinysign.data.manifest import read_manifest
 from tinysign.errors import TinysignError
-from tinysign.ingest import read_manifest, stable_hash
-from tinysign.video import (
-    Augmentation,
-    VideoError,
-    augment_clip,
-    decode_segment,
-    resample_indices,
-    segment_length,
-    trim_bounds,
-)
-
-LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
-FAILURES_FILE = "extract_failures.csv"
-METRICS_FILE = "metrics.json"
-TMP_PREFIX = ".tmp-"
-
-
-@dataclass(frozen=True)
-class RecordPlan:
-    """One record to cut from a clip: which decoded frames, at which simulated rate, augmented how."""
-
-    indices: np.ndarray
-    fps_variant: int
-    augmentation: Augmentation | None = None
-    description: str = "none"
-
-
-def plan_records(
-    clip_id: str, split: str, num_source: int, src_fps: float, config: Config
-) -> list[RecordPlan]:
-    """The records of one clip (see module docstring); deterministic for a given seed."""
-    if split != "train":
-        return [
-            RecordPlan(
-                resample_indices(num_source, src_fps, config.eval_fps, config.num_frames), config.eval_fps
-            )
-        ]
-    plans = [
-        RecordPlan(resample_indices(num_source, src_fps, v, config.num_frames), v) for v in config.fps_targets
-    ]
-    for copy in range(config.augment_copies):
-        rng = np.random.default_rng(stable_hash(config.seed, clip_id, copy))
-        variant = int(rng.choice(config.fps_targets))
-        aug = Augmentation.draw(rng, config.augment_flip)
-        start, end = trim_bounds(num_source, aug)
-        indices = start + resample_indices(end - start, src_fps, variant, config.num_frames)
-        plans.append(RecordPlan(indices, variant, aug, f"copy{copy}:{aug.describe()}"))
-    return plans
-
-
-def extract_clip(row: dict[str, Any], config: Config) -> list[records.ClipRecord]:
-    """Decode one manifest row (local or remote path) into its records; raises VideoError.
-
-    Frames are planned from the probed length and fps, so only the frames some record uses are
-    converted; if the container's metadata was wrong, the clip is planned again on the decoded
-    length and the missing frames are decoded in a second pass.
-    """
-    start, end = int(row["frame_start"]), int(row["frame_end"])
-    expected = segment_length(start, end, int(row.get("frame_count", 0)))
-    src_fps = float(row.get("fps", 0))
-    plans = (
-        plan_records(row["clip_id"], row["split"], expected, src_fps, config) if expected and src_fps else []
-    )
-    with storage.local_copy(row["path"]) as local:
-        keep = {int(i) for plan in plans for i in plan.indices}
-        frames, fps, count = decode_segment(local, start, end, config.img_size, keep if plans else None)
-        if count != expected or fps != src_fps:  # plan again on what decoded; decode again if need be
-            plans = plan_records(row["clip_id"], row["split"], count, fps, config)
-            needed = {int(i) for plan in plans for i in plan.indices}
-            if not needed <= frames.keys():
-                frames, fps, count = decode_segment(local, start, end, config.img_size, needed)
-    if count < 2:
-        raise VideoError("too_few_frames", f"{row['path']}: only {count} decodable frame(s)")
-
-    def record(plan: RecordPlan) -> records.ClipRecord:
-        clip = np.stack([frames[int(i)] for i in plan.indices])
-        return records.ClipRecord(
-            frames=augment_clip(clip, plan.augmentation) if plan.augmentation else clip,
-            label=int(row["label_index"]),
-            label_name=row["label"],
-            clip_id=row["clip_id"],
-            source_video=str(row.get("source_video", "")),
-            signer=str(row.get("signer", "")),
-            split=row["split"],
-            fps_variant=plan.fps_variant,
-            augmentation=plan.description,
-        )
-
-    return [record(plan) for plan in plans]
-
-
-def shard_of(clip_id: str, config: Config) -> int:
-    return stable_hash(config.seed, "shard", clip_id) % config.num_shards
-
-
-def write_failures(failures: list[tuple[str, ...]], path: str) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("clip_id", "label", "path", "reason", "detail"))
-    writer.writerows(sorted(failures))
-    storage.write_text(path, buffer.getvalue())
-
-
-def beam_options(beam_args: list[str] | None) -> Any:
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    args = list(beam_args or [])
-    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
-        args.append(f"--runner={LOCAL_RUNNER}")  # the default (Prism) downloads a binary: fails offline
-    return PipelineOptions(args)
-
+from tinysign.reporting.summaries import ExtractSummary, write_summary
 
 # --- commit + stats ---------------------------------------------------------------------------------
 
@@ -172,11 +61,11 @@ def _commit(tmp_dir: str, out_dir: str, config: Config) -> tuple[dict[str, Any],
 
 def run_extract(
     manifest: str | Path, out_dir: str | Path, config: Config, beam_args: list[str] | None = None
-) -> dict[str, Any]:
+) -> ExtractSummary:
     """Run the Beam pipeline; write shards, schema.json, stats.json, metrics.json to ``out_dir``."""
     import apache_beam as beam
 
-    from tinysign.extract_beam import build_pipeline
+    from tinysign.data.beam import beam_options, build_pipeline
 
     rows = read_manifest(manifest)
     labels = _labels(rows)
@@ -199,7 +88,7 @@ def run_extract(
     split_of = {r["clip_id"]: r["split"] for r in rows}
     clips = Counter(split_of.values())
     failed = Counter(split_of[f[0]] for f in failures)
-    metrics = {
+    metrics: ExtractSummary = {
         "clips_in_manifest": len(rows),
         "clips_extracted": len(rows) - len(failures),
         "clips_failed": len(failures),
@@ -211,10 +100,10 @@ def run_extract(
         "seconds": round(time.monotonic() - started, 1),
     }
     storage.write_text(
-        storage.join(out, records.STATS_FILE),
+        storage.join(out, STATS_FILE),
         json.dumps({"counts": stats, **metrics}, indent=2, ensure_ascii=False) + "\n",
     )
-    storage.write_text(storage.join(out, METRICS_FILE), json.dumps(metrics, indent=2) + "\n")
+    write_summary(out, metrics)
     records.write_schema(
         out,
         labels,

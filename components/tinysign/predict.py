@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.config import Config
 from tinysign.errors import TinysignError
-from tinysign.evaluate import ClipClassifier, LiteModel, StreamingClassifier, dequantize
-from tinysign.quantize import LABELS_FILE, METRICS_FILE, load_quantized, read_labels
+from tinysign.model.files import load_quantized, read_labels
+from tinysign.runtime.litert import LiteModel, dequantize
+from tinysign.runtime.streaming import ClipClassifier, StreamingClassifier
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float
 
 def read_video(path: str, img_size: int) -> tuple[np.ndarray, float]:
     """Decode a video like extraction does (centre square, grey, ``img_size``)."""
-    from tinysign.video import VideoError, read_frames
+    from tinysign.data.video import VideoError, read_frames
 
     try:
         return read_frames(path, img_size=img_size)
@@ -94,7 +96,7 @@ def read_video(path: str, img_size: int) -> tuple[np.ndarray, float]:
 
 def classify_video(predictor: Predictor, frames: np.ndarray, fps: float, config: Config) -> np.ndarray:
     """Class probabilities for the clip sampled like training (``eval_fps``, ``T`` frames)."""
-    from tinysign.video import sample_clip
+    from tinysign.data.video import sample_clip
 
     clip = sample_clip(frames, fps, config.eval_fps, predictor.num_frames)
     classifier = ClipClassifier(predictor.runners)
@@ -105,7 +107,7 @@ def rolling_predictions(
     predictor: Predictor, frames: np.ndarray, fps: float, config: Config
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Streaming: ``(frame index, seconds, probabilities)`` for every frame once the buffer is full."""
-    from tinysign.video import sample_clip
+    from tinysign.data.video import sample_clip
 
     if not predictor.streaming:
         raise TinysignError("rolling predictions need the streaming frame + head models")

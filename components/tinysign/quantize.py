@@ -20,98 +20,27 @@ Files written (``N`` = number of classes): ``s3d_conv1d_{int8,float32}_N.tflite`
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinysign import records
+from tinysign.arguments import add_folders
+from tinysign.artifacts import LABELS_FILE, MODEL_FILE
 from tinysign.config import MODEL_NAMES, Config
+from tinysign.data import records
 from tinysign.errors import TinysignError
-from tinysign.keras_compat import keras
-from tinysign.model import batch_reshape_class, custom_objects, load_model, split_streaming, with_fixed_batch
+from tinysign.model.architectures import batch_reshape_class, load_model, split_streaming, with_fixed_batch
+from tinysign.model.backend import keras
+from tinysign.model.files import check_records, read_labels, tflite_name, write_labels
+from tinysign.model.qat import init_ranges, qat_model, set_input_range
+from tinysign.reporting.summaries import QuantizeSummary, write_summary
+from tinysign.runtime.litert import LiteModel, int8_range
 
-PRECISIONS = ("int8", "float32")
-PARTS = {"s3dconv1d": ("model",), "streaming": ("frame", "head")}
-LABELS_FILE = "labels.txt"
-METRICS_FILE = "metrics.json"
 QAT_LR_FACTOR = 0.1  # QAT fine-tunes at learning_rate * QAT_LR_FACTOR
 CALIBRATION_SPLIT = "train"
-
-
-def tflite_name(kind: str, part: str, precision: str, num_classes: int) -> str:
-    """The seed's file names: ``s3d_conv1d_int8_<N>.tflite``, ``streaming_frame_int8_<N>.tflite``."""
-    stem = "s3d_conv1d" if kind == "s3dconv1d" else f"streaming_{part}"
-    return f"{stem}_{precision}_{num_classes}.tflite"
-
-
-@dataclass(frozen=True)
-class QuantizedModel:
-    """What :func:`run_quantize` wrote, read back by evaluate, mcu and predict."""
-
-    kind: str
-    labels: list[str]
-    num_frames: int
-    img_size: int
-    method: str
-    paths: dict[str, dict[str, Path]]  # part -> precision -> .tflite path
-
-    @property
-    def parts(self) -> tuple[str, ...]:
-        return PARTS[self.kind]
-
-    def path(self, part: str, precision: str) -> Path:
-        return self.paths[part][precision]
-
-    def read(self, part: str, precision: str) -> bytes:
-        return self.path(part, precision).read_bytes()
-
-
-def read_labels(path: str | Path) -> list[str]:
-    """One class name per line (index = class id)."""
-    path = Path(path)
-    if not path.exists():
-        raise TinysignError(
-            f"{path} not found: it is written beside the model by `tinysign train` and `tinysign quantize`"
-        )
-    labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if len(labels) < 2:
-        raise TinysignError(f"{path}: need at least 2 labels, found {len(labels)}")
-    return labels
-
-
-def load_quantized(quant_dir: str | Path) -> QuantizedModel:
-    """Read ``metrics.json`` + ``labels.txt`` of a quantize output folder."""
-    quant_dir = Path(quant_dir)
-    path = quant_dir / METRICS_FILE
-    try:
-        meta = json.loads(path.read_text())
-        kind, method = meta["model"], meta["method"]
-        num_frames, img_size = int(meta["num_frames"]), int(meta["img_size"])
-        paths = {part: {p: quant_dir / meta["files"][part][p] for p in PRECISIONS} for part in PARTS[kind]}
-    except FileNotFoundError:
-        raise TinysignError(
-            f"{path} not found: run `tinysign quantize` first (or point --quant at its output)"
-        ) from None
-    except (KeyError, TypeError, ValueError):  # ValueError includes json.JSONDecodeError
-        raise TinysignError(f"{path} is not a quantize report: re-run `tinysign quantize`") from None
-    for by_precision in paths.values():
-        for file in by_precision.values():
-            if not file.exists():
-                raise TinysignError(f"{file} is missing: re-run `tinysign quantize`")
-    return QuantizedModel(
-        kind=kind,
-        labels=read_labels(quant_dir / LABELS_FILE),
-        num_frames=num_frames,
-        img_size=img_size,
-        method=method,
-        paths=paths,
-    )
 
 
 # --- calibration data (training split only) -------------------------------------------------------
@@ -204,147 +133,7 @@ def convert(
     return bytes(converter.convert())
 
 
-def _details(model_bytes: bytes, which: str) -> dict[str, Any]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=model_bytes)
-    return (interpreter.get_input_details() if which == "input" else interpreter.get_output_details())[0]
-
-
-def tensor_params(model_bytes: bytes, which: str) -> tuple[float, int] | None:
-    """``(scale, zero_point)`` of the model's first ``input`` or ``output`` (``None`` when float)."""
-    scale, zero_point = _details(model_bytes, which)["quantization"]
-    return (float(scale), int(zero_point)) if scale else None
-
-
-def tflite_shape(model_bytes: bytes, which: str) -> tuple[int, ...]:
-    """Shape of the model's first ``input`` or ``output``."""
-    return tuple(int(d) for d in _details(model_bytes, which)["shape"])
-
-
-def int8_range(params: tuple[float, int]) -> tuple[float, float]:
-    """The float range an int8 tensor with ``(scale, zero_point)`` represents."""
-    scale, zero_point = params
-    return ((-128 - zero_point) * scale, (127 - zero_point) * scale)
-
-
-# --- QAT ------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _noop_quantize_config() -> type:
-    import tensorflow_model_optimization as tfmot
-
-    class NoOpQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
-        """Leave a layer unquantized (our ``BatchReshape``: a pure reshape)."""
-
-        def get_weights_and_quantizers(self, layer: Any) -> list[Any]:
-            return []
-
-        def get_activations_and_quantizers(self, layer: Any) -> list[Any]:
-            return []
-
-        def set_quantize_weights(self, layer: Any, quantize_weights: list[Any]) -> None:
-            pass
-
-        def set_quantize_activations(self, layer: Any, quantize_activations: list[Any]) -> None:
-            pass
-
-        def get_output_quantizers(self, layer: Any) -> list[Any]:
-            return []
-
-        def get_config(self) -> dict[str, Any]:
-            return {}
-
-    return NoOpQuantizeConfig
-
-
-def qat_model(model: Any, input_range: tuple[float, float] | None = None) -> Any:
-    """``tfmot`` quantize-aware copy of a float model (float weights kept).
-
-    Args:
-        model: float ``tf_keras`` functional model (may contain ``BatchReshape``).
-        input_range: start the input quantizer at this range (it only widens during training).
-    """
-    import tensorflow_model_optimization as tfmot
-
-    k = keras()
-    qk = tfmot.quantization.keras
-    noop = _noop_quantize_config()
-    reshape_cls = custom_objects()["BatchReshape"]
-
-    def annotate(layer: Any) -> Any:
-        if isinstance(layer, reshape_cls):
-            return qk.quantize_annotate_layer(layer, quantize_config=noop())
-        return layer
-
-    with qk.quantize_scope({**custom_objects(), "NoOpQuantizeConfig": noop}):
-        annotated = k.models.clone_model(model, clone_function=annotate)
-        annotated.set_weights(model.get_weights())
-        quantized = qk.quantize_apply(qk.quantize_annotate_model(annotated))
-    if input_range is not None:
-        set_input_range(quantized, input_range)
-    return quantized
-
-
-def init_ranges(quantized: Any, float_model: Any, samples: np.ndarray) -> None:
-    """Start every activation quantizer of a QAT model at the float model's observed range.
-
-    tfmot starts them at [-6, 6] and moves them by an EMA with decay 0.999, so a few hundred
-    fine-tuning steps leave them far too wide (features quantized to a handful of levels). This sets
-    ``post_activation``/``output`` ranges from the float layer outputs and ``pre_activation`` ranges
-    from the same layer without its activation, over ``samples`` (calibration inputs, train split).
-    """
-    k = keras()
-    wrappers = [
-        w
-        for w in quantized.layers
-        if type(w).__name__ == "QuantizeWrapperV2"
-        and any(v.name.endswith(("activation_min:0", "output_min:0")) for v in w.weights)
-    ]
-    layers = [float_model.get_layer(w.layer.name) for w in wrappers]
-    probe = k.Model(float_model.inputs, [t for layer in layers for t in (layer.input, layer.output)])
-    linear = [_without_activation(layer) for layer in layers]
-    batch = max(1, 1_000_000 // int(np.prod(samples.shape[1:])))  # bounds the layer outputs held at once
-    lows = np.full((len(layers), 2), np.inf)
-    highs = np.full((len(layers), 2), -np.inf)
-    for i in range(0, len(samples), batch):
-        outs = probe(samples[i : i + batch], training=False)
-        for j, twin in enumerate(linear):
-            values = [outs[2 * j + 1], twin(outs[2 * j]) if twin is not None else outs[2 * j + 1]]
-            for col, value in enumerate(values):
-                value = np.asarray(value)
-                lows[j, col] = min(lows[j, col], float(value.min()))
-                highs[j, col] = max(highs[j, col], float(value.max()))
-    for j, wrapper in enumerate(wrappers):
-        for var in wrapper.weights:
-            col = 1 if "pre_activation_" in var.name else 0
-            if var.name.endswith(("activation_min:0", "output_min:0")):
-                var.assign(min(lows[j, col], 0.0))
-            elif var.name.endswith(("activation_max:0", "output_max:0")):
-                var.assign(max(highs[j, col], 0.0))
-
-
-def _without_activation(layer: Any) -> Any:
-    """A linear twin of ``layer`` (same weights, no activation), or ``None`` if it has none."""
-    if getattr(layer, "activation", None) is None:
-        return None
-    twin = type(layer).from_config({**layer.get_config(), "activation": "linear"})
-    twin.build(layer.input_shape)
-    twin.set_weights(layer.get_weights())
-    return twin
-
-
-def set_input_range(quantized: Any, input_range: tuple[float, float]) -> None:
-    """Set the min/max of a QAT model's input quantizer (``quantize_layer``)."""
-    layers = [layer for layer in quantized.layers if type(layer).__name__ == "QuantizeLayer"]
-    if len(layers) != 1:
-        raise ValueError(f"{quantized.name}: expected one input QuantizeLayer, found {len(layers)}")
-    for var in layers[0].weights:
-        if var.name.endswith("_min:0"):
-            var.assign(float(input_range[0]))
-        elif var.name.endswith("_max:0"):
-            var.assign(float(input_range[1]))
+# --- QAT fine-tuning --------------------------------------------------------------------------------
 
 
 def _datasets(records_dir: str | Path, config: Config) -> tuple[Any, Any]:
@@ -400,26 +189,9 @@ def streaming_qat(
 # --- the stage ------------------------------------------------------------------------------------
 
 
-def check_records(records_dir: str | Path, labels: list[str], num_frames: int, img_size: int) -> None:
-    """The records must have the model's labels and clip shape (else one clear error)."""
-    schema = records.read_schema(records_dir)
-    if list(schema["labels"]) != labels:
-        raise TinysignError(
-            f"{records_dir}: its labels ({len(schema['labels'])}) differ from the model's "
-            f"labels.txt ({len(labels)}); use the records the model was trained on"
-        )
-    found = (int(schema["num_frames"]), int(schema["img_size"]))
-    if found != (num_frames, img_size):
-        raise TinysignError(
-            f"{records_dir}: clips are {found[0]} frames of {found[1]}x{found[1]} but the "
-            f"model takes {num_frames} of {img_size}x{img_size}; re-extract or retrain with "
-            "matching num_frames/img_size"
-        )
-
-
 def run_quantize(
     model_dir: str | Path, records_dir: str | Path, out_dir: str | Path, config: Config
-) -> dict[str, Any]:
+) -> QuantizeSummary:
     """Export INT8 (``config.quantization`` = ptq | qat) and float32 ``.tflite`` files.
 
     Args:
@@ -436,7 +208,7 @@ def run_quantize(
     start = time.perf_counter()
     model_dir, out = Path(model_dir), Path(out_dir)
     labels = read_labels(model_dir / LABELS_FILE)
-    model = load_model(model_dir / "model.keras")
+    model = load_model(model_dir / MODEL_FILE)
     kind = model.name
     if kind not in MODEL_NAMES:
         raise TinysignError(f"{model_dir}/model.keras: unknown model {kind!r}; expected one of {MODEL_NAMES}")
@@ -462,8 +234,9 @@ def run_quantize(
             (out / name).write_bytes(blob)
             files[part][precision] = name
             sizes[name] = len(blob)
-    (out / LABELS_FILE).write_text("\n".join(labels) + "\n")
-    metrics: dict[str, Any] = {
+    write_labels(out / LABELS_FILE, labels)
+    int8 = {part: LiteModel(b["int8"]) for part, b in blobs.items()}
+    metrics: QuantizeSummary = {
         "model": kind,
         "method": config.quantization,
         "num_classes": num_classes,
@@ -472,15 +245,12 @@ def run_quantize(
         "batch_size": 1,
         "files": files,
         "sizes_bytes": sizes,
-        "int8_io": {
-            part: {"input": tensor_params(b["int8"], "input"), "output": tensor_params(b["int8"], "output")}
-            for part, b in blobs.items()
-        },
+        "int8_io": {part: {"input": m.input_qparams, "output": m.output_qparams} for part, m in int8.items()},
         "calibration": {"split": CALIBRATION_SPLIT, "count": len(calib_ids), "clip_ids": calib_ids},
         "seconds": round(time.perf_counter() - start, 2),
     }
     if kind == "streaming":
-        metrics["feature_dim"] = tflite_shape(blobs["head"]["int8"], "input")[-1]
+        metrics["feature_dim"] = int8["head"].input_shape[-1]
         metrics["ring_buffer_identity"] = (
             metrics["int8_io"]["frame"]["output"] == metrics["int8_io"]["head"]["input"]
         )
@@ -490,7 +260,7 @@ def run_quantize(
             "learning_rate": config.learning_rate * QAT_LR_FACTOR,
             "history": history,
         }
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_summary(out, metrics)
     return metrics
 
 
@@ -533,7 +303,7 @@ def _export_streaming(
         q_frame, frame_shape, int8=True, representative=lambda: anchored(frame_samples(clips), 0.0, 1.0)
     )
     # The head's int8 input = the frame's int8 output (same scale/zero point): no requantization.
-    feature_range = int8_range(tensor_params(frame_int8, "output"))  # type: ignore[arg-type]
+    feature_range = int8_range(LiteModel(frame_int8).output_qparams)  # type: ignore[arg-type]
     if config.quantization == "qat":
         set_input_range(q_head, feature_range)
     features = _features(frame, clips)
@@ -566,8 +336,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", required=True, metavar="DIR", help="train output (model.keras + labels.txt)"
     )
-    parser.add_argument("--records", required=True, metavar="DIR", help="extraction output (TFRecords)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder for the .tflite files")
+    add_folders(parser, "output folder for the .tflite files", records=True)
     parser.add_argument("--method", choices=("ptq", "qat"), help="shortcut for --set quantization=...")
 
 

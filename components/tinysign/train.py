@@ -26,25 +26,31 @@ from typing import Any
 
 import numpy as np
 
-from tinysign import records
+from tinysign.arguments import add_folders
+from tinysign.artifacts import (
+    BACKUP_DIR,
+    BEST_CHECKPOINT,
+    DISTRIBUTION_PLOT,
+    EPOCH_LOG,
+    HISTORY_FILE,
+    LABELS_FILE,
+    MODEL_FILE,
+    RESUME_FILE,
+    TRAINING_CURVES,
+)
 from tinysign.config import Config
+from tinysign.data import records
 from tinysign.errors import TinysignError
-from tinysign.keras_compat import keras
-from tinysign.metrics import TOP_K, classification_outputs
-from tinysign.model import build_model, count_macs, load_model
-from tinysign.plots import plot_distribution, plot_history
-
-BACKUP_DIR = "backup"
-BEST_CHECKPOINT = "best.keras"
-MODEL_FILE = "model.keras"
-EPOCH_LOG = "epochs.jsonl"
-RESUME_FILE = "resume.json"
-METRICS_FILE = "metrics.json"
+from tinysign.model.architectures import build_model, count_macs, load_model
+from tinysign.model.backend import keras
+from tinysign.model.files import write_labels
+from tinysign.reporting.metrics import TOP_K, classification_outputs
+from tinysign.reporting.plots import plot_distribution, plot_history
+from tinysign.reporting.summaries import TrainSummary, write_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--records", required=True, help="extraction output (schema.json + shards)")
-    parser.add_argument("--out", required=True, help="output folder (rerun the same command to resume)")
+    add_folders(parser, "output folder (rerun the same command to resume)", records=True)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -65,7 +71,7 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> dict[str, Any]:
+def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> TrainSummary:
     """Train ``config.model`` on ``records_dir`` and write every training output to ``out_dir``.
 
     Args:
@@ -128,8 +134,8 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
     final = build_model(config.model, len(labels), config)  # outside the strategy: plain model to save
     final.set_weights(_best_weights(model, out / BEST_CHECKPOINT, best_epoch, log.start_epoch))
     final.save(work / MODEL_FILE)
-    (work / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    result: dict[str, Any] = {
+    (work / HISTORY_FILE).write_text(json.dumps(history, indent=1) + "\n")
+    result: TrainSummary = {
         "model": config.model,
         "strategy": config.strategy,
         "worker": worker_name,
@@ -152,7 +158,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> d
     }
     if chief:
         _write_chief_outputs(out, labels, history, counts, config.model)
-    (work / METRICS_FILE).write_text(json.dumps(result, indent=2) + "\n")
+    write_summary(work, result)
     return result
 
 
@@ -203,10 +209,10 @@ def _write_chief_outputs(
     model_name: str,
 ) -> None:
     """labels.txt, the plots, and the end of the resume bookkeeping (chief only)."""
-    (out / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
-    plot_history(history, out / "training_curves.png", title=f"{model_name} training")
+    write_labels(out / LABELS_FILE, labels)
+    plot_history(history, out / TRAINING_CURVES, title=f"{model_name} training")
     plot_distribution(
-        {s: c.tolist() for s, c in counts.items()}, labels, out / "distribution.png", title="clips per class"
+        {s: c.tolist() for s, c in counts.items()}, labels, out / DISTRIBUTION_PLOT, title="clips per class"
     )
     (out / RESUME_FILE).unlink(missing_ok=True)
     backup = out / BACKUP_DIR

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import cv2
 
-from tinysign import records
 from tinysign.config import Config
+from tinysign.data import records
+from tinysign.data.clips import extract_clip
+from tinysign.data.manifest import read_manifest
 from tinysign.demo import generate_demo
-from tinysign.extract import extract_clip, run_extract
-from tinysign.ingest import read_manifest, run_ingest
+from tinysign.extract import run_extract
+from tinysign.ingest import run_ingest
 
 WLASL_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "wlasl-sample"
 

@@ -26,11 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for tests.conftest when run as a script
 
 from tests.conftest import write_pattern_records  # noqa: E402
-from tinysign import records  # noqa: E402
 from tinysign.config import Config  # noqa: E402
-from tinysign.evaluate import lite_classifier  # noqa: E402
+from tinysign.data import records  # noqa: E402
 from tinysign.mcu import markdown_report, run_mcu_check  # noqa: E402
-from tinysign.quantize import load_quantized, run_quantize  # noqa: E402
+from tinysign.model.files import load_quantized  # noqa: E402
+from tinysign.quantize import run_quantize  # noqa: E402
+from tinysign.runtime.streaming import lite_classifier  # noqa: E402
 from tinysign.train import run_train  # noqa: E402
 
 
@@ -102,8 +103,8 @@ def main() -> None:
         print(
             f"| {kind} | {1e3 * lat['int8']:.2f} | {1e3 * lat['float32']:.2f} | "
             f"{lat['int8'] / lat['float32']:.2f} | {r['arena_bytes']} B | "
-            f"{'PASS' if b['arena']['pass'] else 'FAIL'} (<= {b['arena']['limit_bytes']}) | "
-            f"{r['flash_bytes']} B | {'PASS' if b['flash']['pass'] else 'FAIL'} "
+            f"{'PASS' if b['arena']['passed'] else 'FAIL'} (<= {b['arena']['limit_bytes']}) | "
+            f"{r['flash_bytes']} B | {'PASS' if b['flash']['passed'] else 'FAIL'} "
             f"(<= {b['flash']['limit_bytes']}) | "
             f"{r['macs_per_clip']:,} | {r['total_sram_bytes']} B |"
         )

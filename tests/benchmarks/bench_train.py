@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from tinysign.config import Config
-from tinysign.keras_compat import keras
-from tinysign.model import build_model, build_timedistributed_reference, count_macs
+from tinysign.model.architectures import build_model, build_timedistributed_reference, count_macs
+from tinysign.model.backend import keras
 
 
 def seconds_per_step(

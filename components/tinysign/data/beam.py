@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -10,10 +12,13 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from tinysign import records, storage
+from tinysign.artifacts import FAILURES_FILE
 from tinysign.config import Config
-from tinysign.extract import FAILURES_FILE, extract_clip, shard_of, write_failures
-from tinysign.video import VideoError
+from tinysign.data import records, storage
+from tinysign.data.clips import extract_clip, shard_of
+from tinysign.data.video import VideoError
+
+LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 
 
 def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: Config, tmp_dir: str) -> None:
@@ -34,6 +39,23 @@ def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: 
         | "CollectFailures" >> beam.combiners.ToList()
         | "WriteFailures" >> beam.Map(write_failures, storage.join(tmp_dir, FAILURES_FILE))
     )
+
+
+def beam_options(beam_args: list[str] | None) -> Any:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    args = list(beam_args or [])
+    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
+        args.append(f"--runner={LOCAL_RUNNER}")  # the default (Prism) downloads a binary: fails offline
+    return PipelineOptions(args)
+
+
+def write_failures(failures: list[tuple[str, ...]], path: str) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("clip_id", "label", "path", "reason", "detail"))
+    writer.writerows(sorted(failures))
+    storage.write_text(path, buffer.getvalue())
 
 
 class ExtractFn(beam.DoFn):

@@ -30,7 +30,7 @@ from typing import Any
 
 from tinysign.config import MODEL_NAMES, Config
 from tinysign.errors import TinysignError
-from tinysign.keras_compat import keras
+from tinysign.model.backend import keras
 
 # Faithful seed layers.
 S3D_CONV_FILTERS = (12, 24)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinysign.errors import TinysignError
-from tinysign.plots import plot_confusion_matrix
+from tinysign.reporting.plots import plot_confusion_matrix
 
 TOP_K = 5
 

@@ -12,7 +12,6 @@ code is testable without KFP). :func:`pipeline_arguments` maps a flat dict of co
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,9 @@ import numpy as np
 
 from tinysign.config import Config
 from tinysign.errors import TinysignError
+from tinysign.reporting.summaries import scalar_metrics
 
 CONFIG_OVERRIDES = "config_overrides"  # the pipeline parameter that carries every other config key
-METRICS_FILE = "metrics.json"
 
 
 def resolve_config(typed: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -84,26 +83,6 @@ def read_params(path: str | Path | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TinysignError(f"{path}: must hold a JSON object of config keys / pipeline parameters")
     return data
-
-
-def read_metrics(stage_dir: str | Path) -> dict[str, Any]:
-    """``<stage_dir>/metrics.json`` as a dict (``{}`` when absent)."""
-    path = Path(stage_dir) / METRICS_FILE
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())
-
-
-def scalar_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flatten nested numeric values to ``{"a.b": float}`` (bools become 0/1; others are skipped)."""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(scalar_metrics(value, f"{name}."))
-        elif isinstance(value, bool | int | float | np.integer | np.floating) and math.isfinite(float(value)):
-            flat[name] = float(value)
-    return flat
 
 
 def _write_artifact_file(artifact: Any, content: object) -> None:

@@ -33,11 +33,10 @@ from typing import Any, BinaryIO
 import google_crc32c
 import numpy as np
 
-from tinysign import storage
+from tinysign.artifacts import SCHEMA_FILE
+from tinysign.data import storage
 from tinysign.errors import TinysignError
 
-SCHEMA_FILE = "schema.json"
-STATS_FILE = "stats.json"
 BYTES_KEYS = ("label_name", "clip_id", "source_video", "signer", "split", "augmentation")
 INT_KEYS = ("label", "fps_variant")
 

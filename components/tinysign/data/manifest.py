@@ -1,0 +1,99 @@
+"""The manifest contract between ingest and extraction: one row per kept clip, one per dropped clip.
+
+``manifest.jsonl`` holds one JSON object per kept :class:`Clip` (plus ``label_index`` and
+``split``); ``drop_report.csv`` one :class:`Drop` per clip not kept, with a reason code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tinysign.errors import TinysignError
+
+DROP_FIELDS = ("clip_id", "label", "path", "reason", "detail")
+REQUIRED_FIELDS = {"clip_id", "label", "label_index", "path", "split", "frame_start", "frame_end"}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip found in a dataset (before and after probing)."""
+
+    clip_id: str
+    label: str
+    path: str
+    source_video: str
+    signer: str = ""
+    dataset: str = ""
+    frame_start: int = 1
+    frame_end: int = -1
+    official_split: str = ""
+    fps: float = 0.0
+    frame_count: int = 0
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A clip not kept, with a drop-report reason code."""
+
+    clip_id: str
+    label: str
+    path: str
+    reason: str
+    detail: str = ""
+
+
+Found = tuple[list[Clip], list[Drop]]
+
+
+def write_manifest(path: Path, clips: list[Clip], splits: dict[str, str], labels: list[str]) -> None:
+    """One JSON line per clip (sorted by id) with its ``label_index`` into ``labels`` and its split."""
+    index = {label: i for i, label in enumerate(labels)}
+    with open(path, "w", encoding="utf-8") as stream:
+        for clip in sorted(clips, key=lambda c: c.clip_id):
+            row = {**asdict(clip), "label_index": index[clip.label], "split": splits[clip.clip_id]}
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_drop_report(path: Path, drops: list[Drop]) -> None:
+    """``drop_report.csv``: one row per clip not kept, sorted by reason and id."""
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=DROP_FIELDS)
+        writer.writeheader()
+        writer.writerows(asdict(d) for d in sorted(drops, key=lambda d: (d.reason, d.clip_id)))
+
+
+def read_drop_report(path: Path) -> list[dict[str, str]]:
+    """The rows of a ``drop_report.csv`` (``[]`` when the file is absent)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a manifest.jsonl, validated enough to fail with one clear line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise TinysignError(f"{path} not found: run `tinysign ingest` first") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise TinysignError(f"{path}:{number} is not JSON: re-run `tinysign ingest`") from None
+        missing = REQUIRED_FIELDS - set(row) if isinstance(row, dict) else REQUIRED_FIELDS
+        if missing:
+            raise TinysignError(
+                f"{path}:{number} lacks {', '.join(sorted(missing))}: re-run `tinysign ingest`"
+            )
+        rows.append(row)
+    if not rows:
+        raise TinysignError(f"{path} is empty: nothing to extract")
+    return rows

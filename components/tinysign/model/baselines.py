@@ -1,0 +1,86 @@
+"""Trivial baselines a useful model must beat: majority class, raw-pixel and motion 1-nearest-neighbour.
+
+Both 1-NN baselines compare clips by cosine similarity on small grey clips (``FEATURE_SIZE`` pixels
+square, every frame): raw pixels see appearance (who signs, the background), frame differences
+see motion (the sign). Features are computed one record at a time, so the training split is never
+held in memory as full-size clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+from tinysign.data.records import ClipRecord
+
+FEATURE_SIZE = 32
+BASELINES = ("majority", "nearest_neighbour", "motion_nn")
+FEATURES = {
+    "nearest_neighbour": "raw pixels, cosine 1-NN on the train split",
+    "motion_nn": "absolute frame differences, cosine 1-NN on the train split",
+}
+
+
+def clip_features(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """L2-normalised float16 feature vectors of one uint8 clip ``(T, H, W)``: raw pixels and motion."""
+    small = np.stack(
+        [cv2.resize(f, (FEATURE_SIZE, FEATURE_SIZE), interpolation=cv2.INTER_AREA) for f in frames]
+    )
+    small = small.astype(np.float32)
+    raw = small - small.mean()  # cosine on centred pixels: brightness offsets do not dominate
+    motion = np.abs(np.diff(small, axis=0))
+    return {"nearest_neighbour": _unit(raw), "motion_nn": _unit(motion)}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    flat = x.reshape(-1)
+    return (flat / max(float(np.linalg.norm(flat)), 1e-6)).astype(np.float16)
+
+
+class FeatureBank:
+    """Feature vectors and labels of many clips, added one at a time."""
+
+    def __init__(self) -> None:
+        self.features: dict[str, list[np.ndarray]] = {name: [] for name in FEATURES}
+        self.labels: list[int] = []
+
+    def add(self, frames: np.ndarray, label: int) -> None:
+        for name, vector in clip_features(frames).items():
+            self.features[name].append(vector)
+        self.labels.append(label)
+
+    def add_records(self, records: Iterable[ClipRecord]) -> FeatureBank:
+        for record in records:
+            self.add(record.frames, record.label)
+        return self
+
+    def matrix(self, name: str) -> np.ndarray:
+        return np.stack(self.features[name]).astype(np.float32)
+
+
+def trivial_baselines(train: FeatureBank, test: FeatureBank) -> dict[str, dict[str, object]]:
+    """Accuracy of each baseline on ``test``, fitted on ``train`` only.
+
+    Returns:
+        ``{"majority": {"accuracy", "class"}, "nearest_neighbour": {"accuracy", "features"},
+        "motion_nn": {...}}``.
+    """
+    test_labels = np.asarray(test.labels)
+    majority = int(np.bincount(train.labels).argmax())
+    results: dict[str, dict[str, object]] = {
+        "majority": {"accuracy": float(np.mean(test_labels == majority)), "class": majority}
+    }
+    train_labels = np.asarray(train.labels)
+    for name, description in FEATURES.items():
+        similarity = test.matrix(name) @ train.matrix(name).T
+        predicted = train_labels[similarity.argmax(axis=1)]
+        results[name] = {"accuracy": float(np.mean(predicted == test_labels)), "features": description}
+    return results
+
+
+def strongest(baselines: dict[str, dict[str, object]]) -> tuple[str, float]:
+    """The name and accuracy of the strongest baseline."""
+    name = max(baselines, key=lambda n: float(baselines[n]["accuracy"]))  # type: ignore[arg-type]
+    return name, float(baselines[name]["accuracy"])  # type: ignore[arg-type]

@@ -1,0 +1,115 @@
+"""The model-file contract: what ``tinysign quantize`` writes and evaluate, mcu, predict read back.
+
+A quantize folder holds ``<stem>_{int8,float32}_<N>.tflite`` per part (``s3d_conv1d`` for the
+whole-clip model; ``streaming_frame`` and ``streaming_head`` for the streaming pair), ``labels.txt``
+(one class per line, index = class id) and ``metrics.json`` (which files, method, clip shape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinysign.artifacts import LABELS_FILE, METRICS_FILE
+from tinysign.data import records
+from tinysign.errors import TinysignError
+from tinysign.reporting.summaries import read_summary
+
+PRECISIONS = ("int8", "float32")
+PARTS = {"s3dconv1d": ("model",), "streaming": ("frame", "head")}
+
+
+def part_stem(kind: str, part: str) -> str:
+    """File/array stem of one exported part: ``s3d_conv1d``, ``streaming_frame``, ``streaming_head``."""
+    return "s3d_conv1d" if kind == "s3dconv1d" else f"streaming_{part}"
+
+
+def tflite_name(kind: str, part: str, precision: str, num_classes: int) -> str:
+    """The seed's file names: ``s3d_conv1d_int8_<N>.tflite``, ``streaming_frame_int8_<N>.tflite``."""
+    return f"{part_stem(kind, part)}_{precision}_{num_classes}.tflite"
+
+
+@dataclass(frozen=True)
+class QuantizedModel:
+    """What :func:`run_quantize` wrote, read back by evaluate, mcu and predict."""
+
+    kind: str
+    labels: list[str]
+    num_frames: int
+    img_size: int
+    method: str
+    paths: dict[str, dict[str, Path]]  # part -> precision -> .tflite path
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return PARTS[self.kind]
+
+    def path(self, part: str, precision: str) -> Path:
+        return self.paths[part][precision]
+
+    def read(self, part: str, precision: str) -> bytes:
+        return self.path(part, precision).read_bytes()
+
+
+def read_labels(path: str | Path) -> list[str]:
+    """One class name per line (index = class id)."""
+    path = Path(path)
+    if not path.exists():
+        raise TinysignError(
+            f"{path} not found: it is written beside the model by `tinysign train` and `tinysign quantize`"
+        )
+    labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if len(labels) < 2:
+        raise TinysignError(f"{path}: need at least 2 labels, found {len(labels)}")
+    return labels
+
+
+def write_labels(path: str | Path, labels: list[str]) -> None:
+    """``labels.txt``: one class name per line."""
+    Path(path).write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+
+
+def load_quantized(quant_dir: str | Path) -> QuantizedModel:
+    """Read ``metrics.json`` + ``labels.txt`` of a quantize output folder."""
+    quant_dir = Path(quant_dir)
+    path = quant_dir / METRICS_FILE
+    if not path.is_file():
+        raise TinysignError(
+            f"{path} not found: run `tinysign quantize` first (or point --quant at its output)"
+        )
+    try:
+        meta = read_summary(quant_dir)
+        kind, method = meta["model"], meta["method"]
+        num_frames, img_size = int(meta["num_frames"]), int(meta["img_size"])
+        paths = {part: {p: quant_dir / meta["files"][part][p] for p in PRECISIONS} for part in PARTS[kind]}
+    except (KeyError, TypeError, ValueError, TinysignError):
+        raise TinysignError(f"{path} is not a quantize report: re-run `tinysign quantize`") from None
+    for by_precision in paths.values():
+        for file in by_precision.values():
+            if not file.exists():
+                raise TinysignError(f"{file} is missing: re-run `tinysign quantize`")
+    return QuantizedModel(
+        kind=kind,
+        labels=read_labels(quant_dir / LABELS_FILE),
+        num_frames=num_frames,
+        img_size=img_size,
+        method=method,
+        paths=paths,
+    )
+
+
+def check_records(records_dir: str | Path, labels: list[str], num_frames: int, img_size: int) -> None:
+    """The records must have the model's labels and clip shape (else one clear error)."""
+    schema = records.read_schema(records_dir)
+    if list(schema["labels"]) != labels:
+        raise TinysignError(
+            f"{records_dir}: its labels ({len(schema['labels'])}) differ from the model's "
+            f"labels.txt ({len(labels)}); use the records the model was trained on"
+        )
+    found = (int(schema["num_frames"]), int(schema["img_size"]))
+    if found != (num_frames, img_size):
+        raise TinysignError(
+            f"{records_dir}: clips are {found[0]} frames of {found[1]}x{found[1]} but the "
+            f"model takes {num_frames} of {img_size}x{img_size}; re-extract or retrain with "
+            "matching num_frames/img_size"
+        )

@@ -1,0 +1,132 @@
+"""Quantization-aware training helpers (tensorflow-model-optimization, tf-keras only).
+
+:func:`qat_model` wraps a float model for QAT (our ``BatchReshape`` stays unquantized),
+:func:`init_ranges` starts its quantizers at the float model's observed ranges, and
+:func:`set_input_range` pins the input quantizer (images: int8 = uint8 - 128).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from tinysign.model.architectures import custom_objects
+from tinysign.model.backend import keras
+
+
+@functools.cache
+def _noop_quantize_config() -> type:
+    import tensorflow_model_optimization as tfmot
+
+    class NoOpQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
+        """Leave a layer unquantized (our ``BatchReshape``: a pure reshape)."""
+
+        def get_weights_and_quantizers(self, layer: Any) -> list[Any]:
+            return []
+
+        def get_activations_and_quantizers(self, layer: Any) -> list[Any]:
+            return []
+
+        def set_quantize_weights(self, layer: Any, quantize_weights: list[Any]) -> None:
+            pass
+
+        def set_quantize_activations(self, layer: Any, quantize_activations: list[Any]) -> None:
+            pass
+
+        def get_output_quantizers(self, layer: Any) -> list[Any]:
+            return []
+
+        def get_config(self) -> dict[str, Any]:
+            return {}
+
+    return NoOpQuantizeConfig
+
+
+def qat_model(model: Any, input_range: tuple[float, float] | None = None) -> Any:
+    """``tfmot`` quantize-aware copy of a float model (float weights kept).
+
+    Args:
+        model: float ``tf_keras`` functional model (may contain ``BatchReshape``).
+        input_range: start the input quantizer at this range (it only widens during training).
+    """
+    import tensorflow_model_optimization as tfmot
+
+    k = keras()
+    qk = tfmot.quantization.keras
+    noop = _noop_quantize_config()
+    reshape_cls = custom_objects()["BatchReshape"]
+
+    def annotate(layer: Any) -> Any:
+        if isinstance(layer, reshape_cls):
+            return qk.quantize_annotate_layer(layer, quantize_config=noop())
+        return layer
+
+    with qk.quantize_scope({**custom_objects(), "NoOpQuantizeConfig": noop}):
+        annotated = k.models.clone_model(model, clone_function=annotate)
+        annotated.set_weights(model.get_weights())
+        quantized = qk.quantize_apply(qk.quantize_annotate_model(annotated))
+    if input_range is not None:
+        set_input_range(quantized, input_range)
+    return quantized
+
+
+def init_ranges(quantized: Any, float_model: Any, samples: np.ndarray) -> None:
+    """Start every activation quantizer of a QAT model at the float model's observed range.
+
+    tfmot starts them at [-6, 6] and moves them by an EMA with decay 0.999, so a few hundred
+    fine-tuning steps leave them far too wide (features quantized to a handful of levels). This sets
+    ``post_activation``/``output`` ranges from the float layer outputs and ``pre_activation`` ranges
+    from the same layer without its activation, over ``samples`` (calibration inputs, train split).
+    """
+    k = keras()
+    wrappers = [
+        w
+        for w in quantized.layers
+        if type(w).__name__ == "QuantizeWrapperV2"
+        and any(v.name.endswith(("activation_min:0", "output_min:0")) for v in w.weights)
+    ]
+    layers = [float_model.get_layer(w.layer.name) for w in wrappers]
+    probe = k.Model(float_model.inputs, [t for layer in layers for t in (layer.input, layer.output)])
+    linear = [_without_activation(layer) for layer in layers]
+    batch = max(1, 1_000_000 // int(np.prod(samples.shape[1:])))  # bounds the layer outputs held at once
+    lows = np.full((len(layers), 2), np.inf)
+    highs = np.full((len(layers), 2), -np.inf)
+    for i in range(0, len(samples), batch):
+        outs = probe(samples[i : i + batch], training=False)
+        for j, twin in enumerate(linear):
+            values = [outs[2 * j + 1], twin(outs[2 * j]) if twin is not None else outs[2 * j + 1]]
+            for col, value in enumerate(values):
+                value = np.asarray(value)
+                lows[j, col] = min(lows[j, col], float(value.min()))
+                highs[j, col] = max(highs[j, col], float(value.max()))
+    for j, wrapper in enumerate(wrappers):
+        for var in wrapper.weights:
+            col = 1 if "pre_activation_" in var.name else 0
+            if var.name.endswith(("activation_min:0", "output_min:0")):
+                var.assign(min(lows[j, col], 0.0))
+            elif var.name.endswith(("activation_max:0", "output_max:0")):
+                var.assign(max(highs[j, col], 0.0))
+
+
+def _without_activation(layer: Any) -> Any:
+    """A linear twin of ``layer`` (same weights, no activation), or ``None`` if it has none."""
+    if getattr(layer, "activation", None) is None:
+        return None
+    twin = type(layer).from_config({**layer.get_config(), "activation": "linear"})
+    twin.build(layer.input_shape)
+    twin.set_weights(layer.get_weights())
+    return twin
+
+
+def set_input_range(quantized: Any, input_range: tuple[float, float]) -> None:
+    """Set the min/max of a QAT model's input quantizer (``quantize_layer``)."""
+    layers = [layer for layer in quantized.layers if type(layer).__name__ == "QuantizeLayer"]
+    if len(layers) != 1:
+        raise ValueError(f"{quantized.name}: expected one input QuantizeLayer, found {len(layers)}")
+    for var in layers[0].weights:
+        if var.name.endswith("_min:0"):
+            var.assign(float(input_range[0]))
+        elif var.name.endswith("_max:0"):
+            var.assign(float(input_range[1]))

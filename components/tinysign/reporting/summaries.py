@@ -1,0 +1,323 @@
+"""The typed summary each stage writes as its ``metrics.json``: the schema of every stage in one place.
+
+Summaries are ``TypedDict``s: plain JSON on disk and in KFP ``Metrics``, typed in code. Views (the CLI
+lines, the KFP Markdown, the HTML report, ``local_run``) render these structures; nothing parses prose
+back or guesses keys by prefix. :func:`write_summary` / :func:`read_summary` are the only readers and
+writers of ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+
+from tinysign.artifacts import BLESS_FILE, METRICS_FILE
+from tinysign.data import storage
+from tinysign.errors import TinysignError
+
+# --- ingest ------------------------------------------------------------------------------------------
+
+
+class Leaks(TypedDict):
+    source_videos_in_several_splits: int
+    signers_in_several_splits: int
+
+
+class IngestSummary(TypedDict):
+    found: int
+    kept: int
+    dropped: int
+    drop_reasons: dict[str, int]
+    num_classes: int
+    labels: list[str]
+    split_mode: str
+    split_counts: dict[str, int]
+    split_signers: dict[str, int]
+    signers: dict[str, list[str]]
+    class_counts: dict[str, dict[str, int]]
+    leaks: Leaks
+    signer_independent: bool  # known signers, none in two splits: test people never seen in training
+
+
+# --- extract -----------------------------------------------------------------------------------------
+
+
+class ExtractSummary(TypedDict):
+    clips_in_manifest: int
+    clips_extracted: int
+    clips_failed: int
+    failure_reasons: dict[str, int]
+    records: dict[str, int]
+    clips: dict[str, int]
+    num_shards: int
+    beam_counters: dict[str, int]
+    seconds: float
+
+
+# --- train / evaluate: one classifier on one split ---------------------------------------------------
+
+
+class Classification(TypedDict):
+    """Headline numbers of one model on one split (``reporting.metrics.classification_outputs``)."""
+
+    accuracy: float
+    top5_accuracy: float | None
+    top_k: int
+    macro_f1: float
+    weighted_f1: float
+    macro_precision: float
+    macro_recall: float
+    num_examples: int
+    classification_report_csv: str
+    confusion_matrix_npy: str
+    confusion_matrix_png: str
+
+
+class TrainSummary(TypedDict, total=False):
+    model: str
+    strategy: str
+    worker: str
+    num_replicas: int
+    num_classes: int
+    params: int
+    macs: int
+    epochs_run: int
+    epochs_requested: int
+    resumed_from_epoch: int | None
+    monitor: str
+    best_epoch: int
+    best_monitor_value: float
+    seconds_per_epoch: float
+    train_seconds_this_run: float
+    examples: dict[str, int]
+    model_path: str
+    top_k: int
+    test_accuracy: float | None
+    test_top5_accuracy: float | None
+    test_macro_f1: float
+    classification_report_csv: str
+    confusion_matrix_npy: str
+
+
+# --- quantize ----------------------------------------------------------------------------------------
+
+
+class QuantizeSummary(TypedDict, total=False):
+    model: str
+    method: str
+    num_classes: int
+    num_frames: int
+    img_size: int
+    batch_size: int
+    files: dict[str, dict[str, str]]  # part -> precision -> file name
+    sizes_bytes: dict[str, int]
+    int8_io: dict[str, dict[str, list[float] | None]]
+    calibration: dict[str, Any]
+    seconds: float
+    feature_dim: int
+    ring_buffer_identity: bool
+    qat: dict[str, Any]
+
+
+# --- evaluate ----------------------------------------------------------------------------------------
+
+
+# majority: {"accuracy", "class"}; 1-NN baselines: {"accuracy", "features"}
+Baseline = TypedDict("Baseline", {"accuracy": float, "features": str, "class": int}, total=False)
+
+
+class EvaluatedPrecision(Classification, total=False):
+    softmax_sanity: dict[str, float]
+    seconds_per_clip: float
+
+
+class EvaluateSummary(TypedDict):
+    model: str
+    method: str
+    num_test_clips: int
+    num_classes: int
+    labels: list[str]
+    int8_accuracy: float
+    float32_accuracy: float
+    int8_top5_accuracy: float | None
+    float32_top5_accuracy: float | None
+    accuracy_delta: float  # INT8 - float32
+    prediction_agreement: float
+    int8_vs_float32_latency_ratio: float
+    baselines: dict[str, Baseline]  # name -> accuracy on the same test split
+    deployment_path: str
+    int8: EvaluatedPrecision
+    float32: EvaluatedPrecision
+
+
+# --- mcu ---------------------------------------------------------------------------------------------
+
+
+class McuPart(TypedDict, total=False):
+    file: str
+    flash_bytes: int
+    arena_bytes: int
+    runs_at_arena: bool
+    fails_below_arena: bool
+    macs: int
+    ops: dict[str, int]
+    op_sequence: list[str]
+    vela: dict[str, Any]
+
+
+class Budget(TypedDict):
+    limit_bytes: int
+    value_bytes: int
+    passed: bool
+    what: str
+
+
+class TargetFit(TypedDict):
+    target: str
+    note: str
+    sram_needed: int
+    flash_needed: int
+    sram_bytes: int
+    flash_bytes: int
+    source: str
+    fits: bool
+
+
+class McuSummary(TypedDict, total=False):
+    model: str
+    method: str
+    num_classes: int
+    parts: dict[str, McuPart]
+    flash_bytes: int  # all INT8 parts
+    arena_bytes: int  # the largest single invocation
+    total_sram_bytes: int
+    ring_buffer_bytes: int
+    feature_dim: int
+    macs_per_frame: int
+    macs_per_clip: int
+    macs_per_second: int
+    head_ops: list[str]
+    budgets: dict[str, Budget]  # arena, flash
+    targets: list[TargetFit]
+    tflm_vs_litert: dict[str, Any]
+    c_arrays: dict[str, Any]
+
+
+# --- bless -------------------------------------------------------------------------------------------
+
+
+class Check(TypedDict):
+    name: str
+    passed: bool
+    value: float | None
+    threshold: float | None
+    detail: str
+
+
+class BlessDecision(TypedDict, total=False):
+    blessed: bool
+    pushed: bool
+    outcome: str  # pushed | unchanged (= champion) | kept_local (no destination) | refused
+    version: str
+    model_uri: str
+    destination: str
+    model_sha256: str
+    decided_at: str
+    checks: list[Check]
+    reasons: list[str]
+    champion: dict[str, Any] | None
+    int8_accuracy: float | None
+    float_accuracy: float | None
+    labels: list[str] | None
+    config: dict[str, Any]
+    registered_model: str
+
+
+class BlessSummary(TypedDict):
+    blessed: bool
+    pushed: bool
+    checks_failed: int
+
+
+# --- cross-validation -------------------------------------------------------------------------------
+
+
+class CvFold(TypedDict):
+    fold: int
+    name: str
+    test: list[str]
+    val: list[str]
+    model: str
+    val_accuracy: float
+    float32_accuracy: float
+    int8_accuracy: float
+    int8_minus_float32: float
+    agreement: float
+    baselines: dict[str, float]  # majority, nearest_neighbour (raw pixels), motion_nn -> test accuracy
+    test_clips: int
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+
+
+class CvSummary(TypedDict):
+    protocol: str
+    num_folds: int
+    models: list[str]
+    folds: list[CvFold]
+    mean: dict[str, dict[str, float]]  # model -> metric -> mean over folds
+    std: dict[str, dict[str, float]]
+    config: dict[str, Any]
+
+
+# --- read / write ------------------------------------------------------------------------------------
+
+
+def write_summary(out_dir: str | Path, summary: Mapping[str, Any]) -> None:
+    """Write ``summary`` as ``<out_dir>/metrics.json`` (local folder or ``gs://``)."""
+    text = json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n"
+    storage.write_text(storage.join(str(out_dir), METRICS_FILE), text)
+
+
+def read_summary(stage_dir: str | Path | None) -> dict[str, Any]:
+    """A stage folder's summary (``{}`` when the folder or its ``metrics.json`` is absent)."""
+    if stage_dir is None:
+        return {}
+    path = Path(stage_dir) / METRICS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        raise TinysignError(f"{path} is not valid JSON: re-run the stage that wrote it") from None
+    if not isinstance(data, dict):
+        raise TinysignError(f"{path} must hold a JSON object: re-run the stage that wrote it")
+    return data
+
+
+def read_decision(bless_dir: str | Path | None) -> BlessDecision | None:
+    """The ``bless.json`` of a bless output folder (``None`` when absent)."""
+    path = Path(bless_dir) / BLESS_FILE if bless_dir else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+
+def failed_checks(decision: Mapping[str, Any]) -> list[Check]:
+    """The blessing checks that did not pass."""
+    return [c for c in decision.get("checks", []) if not c["passed"]]
+
+
+def scalar_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Flatten nested numeric values to ``{"a.b": float}`` (bools become 0/1; others are skipped)."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(scalar_metrics(value, f"{name}."))
+        elif isinstance(value, bool | int | float | np.integer | np.floating) and math.isfinite(float(value)):
+            flat[name] = float(value)
+    return flat

@@ -1,0 +1,265 @@
+"""Views of the stage summaries, built once: the CLI, the KFP Markdown and the HTML report render these.
+
+Each function turns a typed summary (:mod:`tinysign.reporting.summaries`) into :class:`Table`\\ s or
+one line of text; none reads files or parses prose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tinysign.reporting.summaries import (
+    BlessDecision,
+    CvSummary,
+    EvaluateSummary,
+    IngestSummary,
+    McuSummary,
+    failed_checks,
+)
+from tinysign.reporting.tables import Table, Verdict
+
+# --- data ------------------------------------------------------------------------------------------
+
+
+def split_table(ingest: IngestSummary) -> Table:
+    signers = ingest.get("signers") or {}
+    independent = bool(ingest.get("signer_independent"))
+    return Table(
+        ("split", "clips", "signers"),
+        [(s, n, ", ".join(signers.get(s, [])) or "unknown") for s, n in ingest["split_counts"].items()],
+        note=f"split_mode={ingest.get('split_mode', 'grouped')}: "
+        + (
+            "signer-independent (test clips come from people never seen in training)"
+            if independent
+            else "NOT signer-independent (the same people may sign in train and test: accuracy is optimistic)"
+        ),
+    )
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+
+EVALUATION_METRICS = (
+    "accuracy",
+    "top5_accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "macro_precision",
+    "macro_recall",
+)
+BASELINE_NAMES = {
+    "majority": "majority class",
+    "nearest_neighbour": "raw-pixel 1-NN",
+    "motion_nn": "motion 1-NN",
+}
+
+
+def evaluation_tables(evaluation: EvaluateSummary) -> list[Table]:
+    """Float32 vs INT8 per metric; then agreement, latency and the trivial baselines."""
+    int8, float32 = evaluation["int8"], evaluation["float32"]
+    compared = Table(
+        ("metric", "float32", "INT8", "INT8 - float32"),
+        [
+            (name, float32.get(name), int8.get(name), _difference(int8.get(name), float32.get(name)))
+            for name in EVALUATION_METRICS
+        ],
+        title=f"Float32 vs INT8 on {evaluation['num_test_clips']} test clips",
+    )
+    rows: list[tuple[object, ...]] = [
+        ("INT8/float32 prediction agreement", evaluation["prediction_agreement"]),
+        ("INT8 - float32 accuracy", evaluation["accuracy_delta"]),
+        ("INT8 / float32 latency", evaluation["int8_vs_float32_latency_ratio"]),
+    ]
+    rows += [
+        (f"baseline: {BASELINE_NAMES.get(name, name)}", baseline["accuracy"])
+        for name, baseline in evaluation["baselines"].items()
+    ]
+    return [compared, Table(("check", "value"), rows, title="Agreement and trivial baselines")]
+
+
+def _difference(a: object, b: object) -> float | None:
+    return a - b if isinstance(a, int | float) and isinstance(b, int | float) else None
+
+
+# --- cross-validation ------------------------------------------------------------------------------
+
+CV_COLUMNS = (
+    ("val_accuracy", "val"),
+    ("float32_accuracy", "test float32"),
+    ("int8_accuracy", "test INT8"),
+    ("int8_minus_float32", "INT8 - float"),
+    ("agreement", "INT8/float agreement"),
+)
+
+
+def cv_tables(cv: CvSummary) -> list[Table]:
+    """Mean ± std per model beside the baselines; then every fold."""
+    baselines = list(cv["folds"][0]["baselines"]) if cv["folds"] else []
+    header = ("model", *(title for _, title in CV_COLUMNS), *(BASELINE_NAMES.get(b, b) for b in baselines))
+    rows = []
+    for model in cv["models"]:
+        mean, std = cv["mean"][model], cv["std"][model]
+        keys = [key for key, _ in CV_COLUMNS] + [f"baseline {b}" for b in baselines]
+        rows.append((model, *(f"{mean[k]:.3f} ± {std[k]:.3f}" for k in keys)))
+    ratios = [
+        cv["mean"][m]["int8_accuracy"] / max(cv["mean"][m]["strongest baseline"], 1e-9) for m in cv["models"]
+    ]
+    overall = Table(
+        header + ("INT8 / strongest baseline",),
+        [row + (f"{ratio:.2f}x",) for row, ratio in zip(rows, ratios, strict=True)],
+        title=f"Cross-validation: {cv['protocol']} ({cv['num_folds']} folds), mean ± std over folds",
+    )
+    per_fold = Table(
+        (
+            "fold",
+            "test",
+            "val",
+            "model",
+            *(title for _, title in CV_COLUMNS),
+            *(BASELINE_NAMES.get(b, b) for b in baselines),
+            "epochs (best)",
+            "seconds",
+        ),
+        [
+            (
+                f["fold"],
+                ", ".join(f["test"]),
+                ", ".join(f["val"]),
+                f["model"],
+                *(f[key] for key, _ in CV_COLUMNS),
+                *(f["baselines"][b] for b in baselines),
+                f"{f['epochs_run']} ({f['best_epoch']})",
+                f["seconds"],
+            )
+            for f in cv["folds"]
+        ],
+        title="Every fold",
+    )
+    return [overall, per_fold]
+
+
+# --- MCU -------------------------------------------------------------------------------------------
+
+
+def _kb(value: int) -> str:
+    return f"{value:,} B ({value / 1024:.1f} KB)"
+
+
+def mcu_tables(mcu: McuSummary) -> list[Table]:
+    """Per-part arena/flash/MACs/ops, the budgets, and which MCU classes it fits."""
+    parts = []
+    for part, info in mcu["parts"].items():
+        vela = info.get("vela") or {}
+        parts.append(
+            (
+                part,
+                _kb(info["arena_bytes"]),
+                _kb(info["flash_bytes"]),
+                info["macs"],
+                ", ".join(f"{name} x{count}" for name, count in info["ops"].items()),
+                f"{vela['sram_bytes'] / 1024:.1f} KB / {vela['flash_bytes'] / 1024:.1f} KB / "
+                f"{vela['inference_ms']:.2f} ms"
+                if "sram_bytes" in vela
+                else None,
+            )
+        )
+    streaming = mcu["model"] == "streaming"
+    note = (
+        f"Ring buffer {mcu['ring_buffer_bytes']:,} B (T x F int8); total SRAM (frame arena + head arena "
+        f"+ ring buffer) {mcu['total_sram_bytes']:,} B; MACs per frame {mcu['macs_per_frame']:,}, per clip "
+        f"{mcu['macs_per_clip']:,}."
+        if streaming
+        else ""
+    )
+    budgets = Table(
+        ("budget", "value", "limit", "result"),
+        [
+            (f"{name} ({b['what']})", b["value_bytes"], b["limit_bytes"], Verdict(b["passed"]))
+            for name, b in mcu["budgets"].items()
+        ],
+        title="Budgets",
+    )
+    targets = Table(
+        ("target", "SRAM needed / available", "flash needed / available", "fits"),
+        [
+            (
+                f"{t['target']} ({t['source']})",
+                f"{t['sram_needed'] / 1024:.1f} KB / {t['sram_bytes'] / 1024:.0f} KB",
+                f"{t['flash_needed'] / 1024:.1f} KB / {t['flash_bytes'] / 1024:.0f} KB",
+                Verdict(t["fits"], "yes" if t["fits"] else "no"),
+            )
+            for t in mcu["targets"]
+        ],
+        title="Microcontroller targets",
+        note=tflm_agreement(mcu["tflm_vs_litert"]),
+    )
+    title = f"MCU report: {mcu['model']} ({mcu['method']}, {mcu['num_classes']} classes)"
+    head = Table(
+        ("part", "tensor arena", "flash", "MACs", "ops", "Vela U55 SRAM / flash / latency"),
+        parts,
+        title=title,
+        note=note,
+    )
+    return [head, budgets, targets]
+
+
+def tflm_agreement(exact: Mapping[str, Any]) -> str:
+    """How tflite-micro's int8 outputs compare with LiteRT's reference kernels, in one sentence."""
+    if exact.get("bit_exact"):
+        verdict = "bit-exact"
+    else:
+        ops = ", ".join(
+            f"{part}: {p['first_divergent_op']['op']}"
+            for part, p in exact.get("parts", {}).items()
+            if "first_divergent_op" in p
+        )
+        differ = (
+            f"{exact.get('mismatched_values')} of {exact.get('values_compared')} int8 values differ by up to "
+            f"{exact.get('max_abs_diff_lsb')} LSB (first in {ops or '?'})"
+        )
+        verdict = (
+            f"{differ}: within the {exact.get('tolerance_lsb')} LSB rounding tolerance"
+            if exact.get("within_tolerance")
+            else f"DIFFERENT: {differ}"
+        )
+    where = f"({exact.get('reference', '')}) on {exact.get('clips')} test clips"
+    return f"tflite-micro vs LiteRT {where}: {verdict}."
+
+
+# --- blessing --------------------------------------------------------------------------------------
+
+
+def blessing_table(decision: BlessDecision) -> Table:
+    """Every blessing check: value, threshold, verdict and why."""
+    return Table(
+        ("check", "value", "threshold", "verdict", "detail"),
+        [
+            (c["name"], c["value"], c["threshold"], Verdict(c["passed"]), c["detail"])
+            for c in decision.get("checks", [])
+        ],
+        title=f"{'Blessed' if decision['blessed'] else 'Not blessed'}: version {decision['version']}",
+        note=outcome_text(decision),
+    )
+
+
+def outcome_text(decision: BlessDecision) -> str:
+    """What happened to the model: pushed where, unchanged, kept local, or refused."""
+    outcome = decision.get("outcome", "")
+    if outcome == "pushed":
+        return f"pushed to {decision['model_uri']}"
+    if outcome == "unchanged":
+        return f"identical to champion {(decision.get('champion') or {}).get('version')}: nothing pushed"
+    if outcome == "kept_local":
+        return "no destination given: nothing pushed"
+    return "not blessed: nothing pushed"
+
+
+def decision_line(decision: BlessDecision) -> str:
+    """One line: verdict, INT8/float accuracy, and where the model went or which checks failed."""
+    accuracy = (
+        f"INT8 test accuracy {decision.get('int8_accuracy')} (float32 {decision.get('float_accuracy')})"
+    )
+    if decision["blessed"]:
+        return f"BLESSED, {accuracy}; {outcome_text(decision)}"
+    failed = "; ".join(f"{c['name']}: {c['detail']}" for c in failed_checks(decision))
+    return f"NOT BLESSED, {accuracy}; failed: {failed}"

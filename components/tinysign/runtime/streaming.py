@@ -1,0 +1,119 @@
+"""The deployment path: whole-clip model, or streaming frame model -> ring buffer -> head.
+
+The same classes drive LiteRT (evaluate, predict) and tflite-micro (mcu): anything that is a
+:class:`tinysign.runtime.litert.Runner`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tinysign.errors import TinysignError
+from tinysign.model.files import QuantizedModel
+from tinysign.runtime.litert import LiteModel, Runner, dequantize, model_input, quantize
+
+
+class RingBuffer:
+    """The last ``T`` feature vectors (oldest first) in the head's input dtype: ``T x F`` elements."""
+
+    def __init__(self, num_frames: int, feature_dim: int, dtype: Any) -> None:
+        self.data = np.zeros((num_frames, feature_dim), dtype=dtype)
+        self.count = 0
+
+    @property
+    def full(self) -> bool:
+        return self.count >= len(self.data)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes)
+
+    def push(self, feature: np.ndarray) -> None:
+        self.data = np.roll(self.data, -1, axis=0)  # on an MCU: a circular index, no copy
+        self.data[-1] = feature.reshape(-1)
+        self.count += 1
+
+    def reset(self) -> None:
+        self.data[:] = 0
+        self.count = 0
+
+
+class StreamingClassifier:
+    """Deployment path of the streaming model: frame model per frame -> ring buffer -> head.
+
+    The frame model's raw output goes into the ring buffer unchanged when its quantization equals
+    the head's input quantization (``tinysign quantize`` makes it so); otherwise it is requantized.
+    """
+
+    def __init__(self, frame: Runner, head: Runner) -> None:
+        self.frame, self.head = frame, head
+        _, t, f = head.input_shape
+        self.buffer = RingBuffer(t, f, head.input_dtype)
+        self.requantize = frame.output_qparams != head.input_qparams
+
+    def reset(self) -> None:
+        self.buffer.reset()
+
+    def push(self, frame: np.ndarray) -> np.ndarray | None:
+        """Feed one uint8 frame ``(H, W)``; returns the head's raw output once the buffer is full."""
+        feature = self.frame.invoke(model_input(self.frame, frame))
+        if self.requantize:
+            feature = quantize(
+                dequantize(feature, self.frame.output_qparams), self.head.input_qparams, self.head.input_dtype
+            )
+        self.buffer.push(feature)
+        if not self.buffer.full:
+            return None
+        return self.head.invoke(self.buffer.data[np.newaxis])
+
+    def classify(self, clip: np.ndarray) -> np.ndarray:
+        """Raw head output for one clip ``(T, H, W)`` streamed from an empty buffer."""
+        self.reset()
+        out = None
+        for frame in clip:
+            out = self.push(frame)
+        if out is None:
+            raise TinysignError(
+                f"a clip of {len(clip)} frames cannot fill the {len(self.buffer.data)}-frame "
+                "ring buffer: re-extract the records with the model's num_frames"
+            )
+        return out
+
+
+class ClipClassifier:
+    """Whole-clip model (``s3dconv1d``) or streaming pair behind one ``classify(clip) -> raw`` call."""
+
+    def __init__(self, runners: Sequence[Runner]) -> None:
+        self.streaming = StreamingClassifier(*runners) if len(runners) == 2 else None
+        self.runner = runners[0]
+        self.output_qparams = runners[-1].output_qparams
+
+    def classify(self, clip: np.ndarray) -> np.ndarray:
+        if self.streaming is not None:
+            return self.streaming.classify(clip)
+        return self.runner.invoke(model_input(self.runner, clip))
+
+
+def lite_classifier(quant: QuantizedModel, precision: str, *, reference: bool = False) -> ClipClassifier:
+    """LiteRT classifier for ``precision`` (int8 | float32) of a quantize output."""
+    return ClipClassifier(
+        [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]
+    )
+
+
+def classify_clips(
+    classifier: ClipClassifier, clips: np.ndarray, desc: str = "clips"
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Run every clip: ``(raw outputs (N, C), dequantized scores (N, C), mean seconds per clip)``."""
+    raws = []
+    start = time.perf_counter()
+    for clip in tqdm(clips, desc=desc, unit="clip", leave=False):
+        raws.append(classifier.classify(clip).reshape(-1))
+    seconds = (time.perf_counter() - start) / max(1, len(clips))
+    raw = np.stack(raws)
+    return raw, dequantize(raw, classifier.output_qparams), seconds
