@@ -32,6 +32,7 @@ def stage_dirs(
     flash: int = 60_000,
     majority: float = 0.34,
     nn1: float = 0.5,
+    motion: float = 0.6,
     model_bytes: bytes = b"int8-model",
 ) -> dict[str, Path]:
     """quantize/evaluate/mcu folders as the stages write them."""
@@ -54,6 +55,7 @@ def stage_dirs(
                 "baselines": {
                     "majority": {"accuracy": majority, "class": 0},
                     "nearest_neighbour": {"accuracy": nn1},
+                    "motion_nn": {"accuracy": motion},
                 },
             }
         )
@@ -103,8 +105,7 @@ def test_blessed_model_is_pushed_with_its_record(tmp_path):
     assert set(checks_by_name(decision)) == {
         "min INT8 accuracy",
         "max INT8 drop (float - INT8)",
-        "beats majority class baseline",
-        "not worse than raw-pixel 1-NN baseline",
+        "beats the strongest trivial baseline",
         "tensor arena within budget",
         "flash within budget",
     }
@@ -127,9 +128,10 @@ def test_blessed_model_is_pushed_with_its_record(tmp_path):
 @pytest.mark.parametrize(
     ("change", "failed"),
     [
-        ({"int8": 0.5, "float32": 0.52, "nn1": 0.4}, "min INT8 accuracy"),
+        ({"int8": 0.5, "float32": 0.52, "nn1": 0.4, "motion": 0.4}, "min INT8 accuracy"),
         ({"int8": 0.8, "float32": 0.9}, "max INT8 drop (float - INT8)"),
-        ({"int8": 0.7, "float32": 0.7, "nn1": 0.75}, "not worse than raw-pixel 1-NN baseline"),
+        ({"int8": 0.7, "float32": 0.7, "nn1": 0.75}, "beats the strongest trivial baseline"),
+        ({"int8": 0.7, "float32": 0.7, "motion": 0.7}, "beats the strongest trivial baseline"),
         ({"arena": 20_001}, "tensor arena within budget"),
         ({"flash": 150_000}, "flash within budget"),
     ],
@@ -249,3 +251,11 @@ def test_blessed_gcs_model_is_registered_in_vertex(tmp_path, monkeypatch):
     )
     with pytest.raises(TinysignError, match="not on GCS"):
         bless_run(tmp_path, 3, str(tmp_path / "local"), int8=0.99, float32=0.99, model_bytes=b"m3", **cloud)
+
+
+def test_strongest_baseline_must_be_beaten_unless_both_are_perfect(tmp_path):
+    check = checks_by_name(bless_run(tmp_path, 1, "", int8=0.6, float32=0.6, nn1=0.2, motion=0.6))
+    assert not check["beats the strongest trivial baseline"]["passed"]
+    assert "motion 1-NN 0.6000" in check["beats the strongest trivial baseline"]["detail"]
+    perfect = checks_by_name(bless_run(tmp_path, 2, "", int8=1.0, float32=1.0, nn1=1.0))
+    assert perfect["beats the strongest trivial baseline"]["passed"]

@@ -39,6 +39,9 @@ def test_evaluate_writes_every_file_with_sane_values(tmp_path_factory, tmp_path,
     assert 0 <= m["prediction_agreement"] <= 1 and m["num_test_clips"] == num_test
     assert m["baselines"]["majority"]["accuracy"] == pytest.approx(1 / 3)
     assert 0 <= m["baselines"]["nearest_neighbour"]["accuracy"] <= 1
+    assert 0 <= m["baselines"]["motion_nn"]["accuracy"] <= 1
+    name, accuracy = m["strongest_baseline"]["name"], m["strongest_baseline"]["accuracy"]
+    assert accuracy == max(b["accuracy"] for b in m["baselines"].values()) == m["baselines"][name]["accuracy"]
     assert json.loads((tmp_path / "metrics.json").read_text())["int8_accuracy"] == m["int8_accuracy"]
 
 

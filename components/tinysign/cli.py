@@ -28,6 +28,7 @@ COMMANDS = (
     ("predict", "tinysign.predict", "top-k glosses for a video with the INT8 model(s)"),
     ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
     ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
+    ("cv", "tinysign.crossval", "cross-validation by signer (or source video): mean ± std with baselines"),
     (
         "submit",
         "tinysign.ops.submit",

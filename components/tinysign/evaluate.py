@@ -22,9 +22,11 @@ import numpy as np
 from tinysign.arguments import add_folders
 from tinysign.config import Config
 from tinysign.data import records
+from tinysign.model.baselines import FeatureBank, strongest, trivial_baselines
 from tinysign.model.files import PRECISIONS, check_records, load_quantized
 from tinysign.reporting.metrics import classification_outputs
 from tinysign.reporting.summaries import EvaluateSummary, write_summary
+from tinysign.reporting.views import BASELINE_NAMES
 from tinysign.runtime.streaming import classify_clips, lite_classifier
 
 
@@ -42,25 +44,6 @@ def softmax_sanity(raw: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         "max_prob_max": float(top.max()),
         "max_prob_mean": float(top.mean()),
         "all_equal_fraction": float(all_equal.mean()),
-    }
-
-
-def baselines(records_dir: str | Path, test_frames: np.ndarray, test_labels: np.ndarray) -> dict[str, Any]:
-    """Accuracy of majority class and raw-pixel 1-nearest-neighbour (train split -> test)."""
-    from sklearn.neighbors import KNeighborsClassifier
-
-    train_frames, train_labels, _ = records.load_arrays(records_dir, "train")
-    majority = int(np.bincount(train_labels).argmax())
-    knn = KNeighborsClassifier(n_neighbors=1).fit(
-        train_frames.reshape(len(train_frames), -1).astype(np.float32), train_labels
-    )
-    pred = knn.predict(test_frames.reshape(len(test_frames), -1).astype(np.float32))
-    return {
-        "majority": {"accuracy": float(np.mean(test_labels == majority)), "class": majority},
-        "nearest_neighbour": {
-            "accuracy": float(np.mean(pred == test_labels)),
-            "features": "raw pixels, 1-NN on the train split",
-        },
     }
 
 
@@ -85,6 +68,13 @@ def run_evaluate(
     out.mkdir(parents=True, exist_ok=True)
     check_records(records_dir, quant.labels, quant.num_frames, quant.img_size)
     frames, labels, _ = records.load_arrays(records_dir, "test")
+    test_bank = FeatureBank()
+    for clip, label in zip(frames, labels, strict=True):
+        test_bank.add(clip, int(label))
+    baselines = trivial_baselines(
+        FeatureBank().add_records(records.iter_records(records_dir, "train")), test_bank
+    )
+    strongest_name, strongest_accuracy = strongest(baselines)
     results: dict[str, Any] = {}
     predictions: dict[str, np.ndarray] = {}
     for precision in PRECISIONS:
@@ -108,7 +98,8 @@ def run_evaluate(
         "prediction_agreement": float(np.mean(predictions["int8"] == predictions["float32"])),
         "int8_vs_float32_latency_ratio": results["int8"]["seconds_per_clip"]
         / max(results["float32"]["seconds_per_clip"], 1e-12),
-        "baselines": baselines(records_dir, frames, labels),
+        "baselines": baselines,
+        "strongest_baseline": {"name": strongest_name, "accuracy": strongest_accuracy},
         "deployment_path": "frame model per frame -> ring buffer -> head"
         if quant.kind == "streaming"
         else "whole clip",
@@ -138,8 +129,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         f"int8 softmax: sum {sanity['sum_min']:.3f}..{sanity['sum_max']:.3f}  max-prob mean "
         f"{sanity['max_prob_mean']:.3f}  all-equal {sanity['all_equal_fraction']:.3f}"
     )
+    baselines = "  ".join(f"{BASELINE_NAMES[n]} {b['accuracy']:.4f}" for n, b in m["baselines"].items())
     print(
-        f"baselines: majority {m['baselines']['majority']['accuracy']:.4f}  raw-pixel 1-NN "
-        f"{m['baselines']['nearest_neighbour']['accuracy']:.4f} -> {args.out}"
+        f"baselines: {baselines} (strongest: {BASELINE_NAMES[m['strongest_baseline']['name']]}) -> {args.out}"
     )
     return 0

@@ -149,6 +149,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
         "monitor": monitor,
         "best_epoch": best_epoch + 1,
         "best_monitor_value": history[monitor][best_epoch],
+        "best_val_accuracy": history["val_accuracy"][best_epoch],
         "seconds_per_epoch": round(float(np.mean(history["seconds"])), 3),
         "train_seconds_this_run": round(train_seconds, 2),
         "examples": examples,

@@ -92,6 +92,7 @@ class TrainSummary(TypedDict, total=False):
     monitor: str
     best_epoch: int
     best_monitor_value: float
+    best_val_accuracy: float  # the accuracy on val of the weights kept (chosen on val loss)
     seconds_per_epoch: float
     train_seconds_this_run: float
     examples: dict[str, int]
@@ -149,7 +150,8 @@ class EvaluateSummary(TypedDict):
     accuracy_delta: float  # INT8 - float32
     prediction_agreement: float
     int8_vs_float32_latency_ratio: float
-    baselines: dict[str, Baseline]  # name -> accuracy on the same test split
+    baselines: dict[str, Baseline]  # majority, nearest_neighbour (raw pixels), motion_nn -> same test split
+    strongest_baseline: dict[str, Any]  # {"name", "accuracy"}: what a model must beat
     deployment_path: str
     int8: EvaluatedPrecision
     float32: EvaluatedPrecision

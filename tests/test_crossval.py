@@ -1,0 +1,77 @@
+"""Cross-validation by group: folds never put a val or train clip's group in test, and the workflow
+reports every fold with its baselines."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+import pytest
+
+from tinysign.config import Config
+from tinysign.crossval import run_cv
+from tinysign.data.manifest import Clip
+from tinysign.data.splits import cv_folds
+from tinysign.errors import TinysignError
+
+
+def clips(signers: int, per_signer: int = 6, with_signer: bool = True) -> list[Clip]:
+    return [
+        Clip(f"c{s}-{k}", f"g{k % 3}", f"/v/{s}/{k}.mp4", f"{s}/{k}", signer=f"s{s}" if with_signer else "")
+        for s in range(1, signers + 1)
+        for k in range(per_signer)
+    ]
+
+
+def test_leave_one_signer_out_folds():
+    folds = cv_folds(clips(4), folds=0, seed=0)
+    assert [f.test for f in folds] == [("s1",), ("s2",), ("s3",), ("s4",)]
+    assert [f.val for f in folds] == [("s2",), ("s3",), ("s4",), ("s1",)]
+    tested = Counter()
+    for fold in folds:
+        by_signer = defaultdict(set)
+        for clip_id, split in fold.splits.items():
+            by_signer[clip_id.split("-")[0]].add(split)
+        assert all(len(s) == 1 for s in by_signer.values())  # a signer sits in one split per fold
+        assert Counter(fold.splits.values()) == {"train": 12, "val": 6, "test": 6}
+        tested.update(c for c, s in fold.splits.items() if s == "test")
+    assert set(tested.values()) == {1} and len(tested) == 24  # every clip is tested exactly once
+
+
+def test_folds_by_source_video_without_signers():
+    folds = cv_folds(clips(2, per_signer=10, with_signer=False), folds=5, seed=3)
+    assert len(folds) == 5
+    assert all(Counter(f.splits.values()) == {"train": 12, "val": 4, "test": 4} for f in folds)
+    with pytest.raises(TinysignError, match="needs >= 3 folds"):
+        cv_folds(clips(4), folds=2, seed=0)
+    with pytest.raises(TinysignError, match="5 folds need >= 5 signer groups, the data has 4"):
+        cv_folds(clips(4), folds=5, seed=0)
+
+
+@pytest.mark.slow
+def test_cv_workflow_reports_every_fold_and_reuses_finished_ones(demo_ingest, tmp_path):
+    config = Config(
+        folds=3,
+        epochs=1,
+        num_frames=8,
+        img_size=16,
+        augment_copies=0,
+        fps_targets=(30,),
+        model="streaming",
+        calibration_samples=4,
+    )
+    summary = run_cv(demo_ingest / "manifest.jsonl", tmp_path, config, ["streaming", "s3dconv1d"])
+    assert summary["num_folds"] == 3 and len(summary["folds"]) == 6
+    for row in summary["folds"]:
+        assert set(row["baselines"]) == {"majority", "nearest_neighbour", "motion_nn"}
+        assert 0 <= row["agreement"] <= 1 and row["test_clips"] > 0
+        assert not set(row["test"]) & set(row["val"])
+    means = summary["mean"]["streaming"]
+    fold_int8 = [r["int8_accuracy"] for r in summary["folds"] if r["model"] == "streaming"]
+    assert means["int8_accuracy"] == pytest.approx(sum(fold_int8) / 3)
+    assert "Every fold" in (tmp_path / "cv_report.md").read_text()
+    assert "leave-one" not in summary["protocol"] and (tmp_path / "report.html").is_file()
+    again = run_cv(demo_ingest / "manifest.jsonl", tmp_path, config, ["streaming"])  # reuses the folds
+    first = [r["seconds"] for r in summary["folds"] if r["model"] == "streaming"]
+    assert [r["seconds"] for r in again["folds"]] == first
+    assert json.loads((tmp_path / "metrics.json").read_text())["models"] == ["streaming"]
