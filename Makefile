@@ -16,7 +16,7 @@ params ?=
 pytest_args ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo ingest extract train quantize evaluate mcu run test test-fast lint \
+.PHONY: help install demo ingest extract train quantize evaluate mcu run runs tensorboard test test-fast lint \
 	bench bench-extract bench-train bench-quantize compile submit schedule \
 	image push deploy undeploy clean
 
@@ -56,6 +56,12 @@ mcu: ## INT8 model in tflite-micro: arena, flash, ops, MACs, C arrays, Vela -> $
 run: ## the whole pipeline through kfp.local on the demo data (data=DIR, params=FILE; default pipelines/params/demo.json); a rerun is cached
 	@test -d $(data) || $(MAKE) --no-print-directory demo
 	$(bin)/python -m pipelines.local_run --data $(data) --out $(out) --params $(or $(params),pipelines/params/demo.json)
+
+runs: ## the local pipeline runs side by side (target=local|vertex|kfp; compare="A B")
+	$(bin)/tinysign runs --root $(out) $(if $(filter vertex kfp,$(target)),--target $(target)) $(if $(compare),--compare $(compare))
+
+tensorboard: ## TensorBoard on the training curves of $(out)/train (make train) or any folder: logdir=DIR
+	$(bin)/tensorboard --logdir $(or $(logdir),$(out)/train/tensorboard)
 
 compile: ## compile the KFP pipeline -> pipelines/training_pipeline.yaml (image $$IMAGE_URI or docker/image-uri.sh; gpu=NVIDIA_TESLA_T4)
 	$(bin)/python -m pipelines.compile --output $(package) --image "$(or $(IMAGE_URI),$(shell docker/image-uri.sh pipeline))" $(if $(gpu),--train-accelerator $(gpu) --train-image "$(shell docker/image-uri.sh pipeline-gpu)")

@@ -67,6 +67,14 @@ def resolve_config(
     return (*(config.for_stage(stage) for stage in STAGE_KEYS), config.to_dict())
 
 
+def data_version(data: str) -> str:
+    """Fingerprint of the data folder now (names, sizes, update times): never cached, so a new video
+    under the same path changes what ingest and everything after it are cached on."""
+    from tinysign.data.storage import fingerprint
+
+    return fingerprint(data)
+
+
 def ingest(data: str, data_version: str, config: dict, dataset: Output[Dataset], metrics: Output[Metrics]):
     """Find, probe, balance and split clips -> manifest.jsonl, drop_report.csv, metrics.json."""
     from tinysign.config import Config
@@ -162,6 +170,8 @@ def bless(
     config: dict,
     destination: str,
     model_registry: str,
+    data_version: str,
+    pipeline_job: str,
     blessing: Output[Artifact],
     decision: Output[Markdown],
 ) -> bool:
@@ -177,6 +187,7 @@ def bless(
         Config.from_dict(config),
         destination,
         registry=model_registry,
+        lineage={"pipeline_job": pipeline_job, "data_version": data_version},
     )
     decision_markdown(result, decision.path)
     blessing.metadata.update({k: result[k] for k in ("blessed", "pushed", "version", "model_uri")})
@@ -218,6 +229,7 @@ class Components:
     """The pipeline's components, built for one image."""
 
     resolve_config: Any
+    data_version: Any
     ingest: Any
     extract: Any
     train: Any
@@ -242,6 +254,7 @@ def build_components(image: str, train_image: str = "") -> Components:
 
     return Components(
         resolve_config=make(resolve_config),
+        data_version=make(data_version),
         ingest=make(ingest),
         extract=make(extract),
         train=make(train, train_image or image),

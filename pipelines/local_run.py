@@ -10,10 +10,11 @@ copied to ``OUT/report.html``.
 Caching: ``kfp.local`` (kfp >= 2.15) caches a task's outputs under ``OUT/.kfp_cache`` keyed by
 component, image, command and input values (artifact inputs by URI), and reuses them while the
 artifact files still exist. A rerun with the same inputs therefore skips every step except
-``bless`` (never cached: it reads the current champion) and ``report``. What would go stale is
-keyed in too: the data folder's fingerprint (file names, sizes, mtimes) is passed as
-``data_version``, and the local "image" name carries a hash of the ``tinysign`` sources, so new
-videos or an edited stage rerun the affected steps. ``--no-cache`` reruns everything.
+``data-version`` and ``bless`` (never cached: they read the data folder and the current champion)
+and ``report``. What would go stale is keyed in too: ingest is cached on the data folder's
+fingerprint (file names, sizes, mtimes) computed by ``data-version``, and the local "image" name
+carries a hash of the ``tinysign`` sources, so new videos or an edited stage rerun the affected
+steps. ``--no-cache`` reruns everything.
 """
 
 from __future__ import annotations
@@ -31,22 +32,6 @@ from typing import Any
 from tinysign.artifacts import REPORT_FILE
 from tinysign.data.storage import is_remote
 from tinysign.errors import TinysignError
-
-
-def data_fingerprint(data: str) -> str:
-    """A cheap content fingerprint of a local data folder (names, sizes, mtimes); '' for URIs."""
-    root = Path(data)
-    if is_remote(data) or not root.exists():
-        return ""
-    digest = hashlib.sha256()
-    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    for path in paths:
-        stat = path.stat()
-        digest.update(
-            f"{path.relative_to(root) if path != root else path.name}\0{stat.st_size}\0"
-            f"{stat.st_mtime_ns}\n".encode()
-        )
-    return digest.hexdigest()[:16]
 
 
 def local_image() -> str:
@@ -110,7 +95,6 @@ def run_local(
     root.mkdir(parents=True, exist_ok=True)
     values = {
         "destination": str(root),
-        "data_version": data_fingerprint(data),
         **(params or {}),
         "data": data,
     }
@@ -164,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except TinysignError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except RuntimeError as exc:  # kfp.local: "Pipeline ... FAILURE. Inner task failed: <task>"
         print(f"error: {exc} (the task's log is above)", file=sys.stderr)
         return 1

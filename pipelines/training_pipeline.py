@@ -11,12 +11,14 @@ Parameters:
   but push nothing;
 * ``model_registry`` — ``projects/P/locations/R``: also upload blessed ``gs://`` models to Vertex
   AI Model Registry;
-* ``data_version`` — recorded on the dataset artifact and part of the cache key: change it when the
-  data under the same path changes;
 * ``beam_args`` — extraction pipeline options, e.g. ``--runner=DataflowRunner --project=P
   --region=R --temp_location=gs://B/tmp``;
 * the seed's main knobs as typed parameters with the defaults of :class:`tinysign.config.Config`,
   and ``config_overrides`` for any other config key.
+
+There is no data version to pass: the never-cached ``data-version`` step fingerprints ``data`` at run
+time (object names, sizes, update times) and ingest is cached on it, so a schedule re-trains exactly
+when videos were added or changed and is served from the cache when nothing changed.
 
 Training is single-node inside the pipeline (``strategy=mirrored`` uses every local GPU); for
 multi-worker training see the README ("Multi-worker training").
@@ -36,6 +38,7 @@ PIPELINE_NAME = "tinysign-training"
 # task name -> (display name, CPU limit, memory limit)
 TASKS = {
     "resolve-config": ("Resolve config", "1", "1G"),
+    "data-version": ("Fingerprint the data", "1", "1G"),
     "ingest": ("Ingest, validate, balance, split", "2", "4G"),
     "extract": ("Extract frames to TFRecords (Beam)", "4", "8G"),
     "train": ("Train", "8", "16G"),
@@ -46,14 +49,15 @@ TASKS = {
     "report": ("HTML report", "1", "2G"),
 }
 RETRIED = ("extract", "train")
-NOT_CACHED = ("bless",)  # reads the champion from the destination: not a pure function of its inputs
+# data-version looks at the data as it is now; bless reads the champion from the destination: neither is
+# a pure function of its inputs. Ingest and everything after it are cached on the data fingerprint.
+NOT_CACHED = ("data-version", "bless")
 # Parameters of the pipeline that are not config keys: (name, type, default; inspect.Parameter.empty =
 # required). The typed config keys follow: those of resolve_config's signature, defaulted from Config.
 RUN_PARAMETERS: tuple[tuple[str, Any, Any], ...] = (
     ("data", str, inspect.Parameter.empty),
     ("destination", str, ""),
     ("model_registry", str, ""),
-    ("data_version", str, ""),
     ("beam_args", list[str], []),
     ("config_overrides", dict, {}),
 )
@@ -120,8 +124,9 @@ def build_pipeline(
             "resolve-config",
         )
         config = resolved.outputs  # one config slice per step: see Config.for_stage
+        version = step(ops.data_version(data=p["data"]), "data-version")
         ingested = step(
-            ops.ingest(data=p["data"], data_version=p["data_version"], config=config["ingest"]), "ingest"
+            ops.ingest(data=p["data"], data_version=version.output, config=config["ingest"]), "ingest"
         )
         records = step(
             ops.extract(
@@ -158,6 +163,8 @@ def build_pipeline(
                 config=config["bless"],
                 destination=p["destination"],
                 model_registry=p["model_registry"],
+                data_version=version.output,
+                pipeline_job=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
             ),
             "bless",
         )

@@ -142,14 +142,26 @@ def vertex_routes(request: Recorded, state: dict[str, Any]) -> tuple[int, Any]:
         return 404, {"error": {"code": 404, "message": f"no route for {path}"}}
     stem = path[parent.end() :]
     now = "2026-01-01T00:00:00Z"
+    jobs = state.setdefault("jobs", {})
     if stem == "/pipelineJobs" and method == "POST":
         job_id = request.query.get("pipelineJobId", ["job-1"])[0]
-        return 200, {
+        name = f"{parent[1]}/pipelineJobs/{job_id}"
+        context = f"{parent[1]}/metadataStores/default/contexts/{job_id}"
+        jobs[name] = {
             **body,
-            "name": f"{parent[1]}/pipelineJobs/{job_id}",
+            "name": name,
             "state": "PIPELINE_STATE_PENDING",
             "createTime": now,
+            "jobDetail": {"pipelineRunContext": {"name": context, "schemaTitle": "system.PipelineRun"}},
         }
+        return 200, jobs[name]
+    if stem == "/pipelineJobs" and method == "GET":
+        return 200, {"pipelineJobs": list(jobs.values())}
+    match = re.fullmatch(r"/pipelineJobs/([^/:]+)", stem)
+    if match and method == "GET":
+        return 200, jobs[f"{parent[1]}/pipelineJobs/{match[1]}"]
+    if stem.startswith("/metadataStores"):
+        return _metadata_routes(request, state, parent[1], stem)
     if stem == "/schedules":
         if method == "POST":
             name = f"{parent[1]}/schedules/{100 + len(schedules)}"
@@ -196,6 +208,32 @@ def vertex_routes(request: Recorded, state: dict[str, Any]) -> tuple[int, Any]:
             return 200, {}
         return 200, schedules[name]
     return 404, {"error": {"code": 404, "message": f"no route for {method} {path}"}}
+
+
+def _metadata_routes(request: Recorded, state: dict[str, Any], parent: str, stem: str) -> tuple[int, Any]:
+    """Vertex ML Metadata, enough for Vertex AI Experiments: the default store, experiment contexts,
+    and adding a pipeline run's context as a child of an experiment."""
+    contexts = state.setdefault("contexts", {})
+    store = f"{parent}/metadataStores/default"
+    if stem == "/metadataStores/default" and request.method == "GET":
+        return 200, {"name": store}
+    if stem == "/metadataStores/default/contexts" and request.method == "POST":
+        context_id = request.query.get("contextId", ["context"])[0]
+        name = f"{store}/contexts/{context_id}"
+        contexts[name] = {**(request.body or {}), "name": name, "createTime": "2026-01-01T00:00:00Z"}
+        return 200, contexts[name]
+    match = re.fullmatch(r"/metadataStores/default/contexts/([^/:]+)(?::(\w+))?", stem)
+    if match:
+        name = f"{store}/contexts/{match[1]}"
+        if match[2] == "addContextChildren":
+            contexts.setdefault(name, {"name": name}).setdefault("childContexts", []).extend(
+                request.body.get("childContexts", [])
+            )
+            return 200, {}
+        if name in contexts:
+            return 200, contexts[name]
+        return 404, {"error": {"code": 404, "message": f"{name} not found", "status": "NOT_FOUND"}}
+    return 404, {"error": {"code": 404, "message": f"no metadata route for {request.method} {stem}"}}
 
 
 # --- GCS ------------------------------------------------------------------------------------------

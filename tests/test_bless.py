@@ -73,6 +73,7 @@ def bless_run(
     version: str = "",
     registry: str = "",
     vertex: dict | None = None,
+    lineage: dict | None = None,
     **metrics: object,
 ) -> dict:
     """:func:`run_bless` on fresh stage folders ``r<n>`` (``metrics``: see :func:`stage_dirs`),
@@ -85,6 +86,7 @@ def bless_run(
         version=version,
         registry=registry,
         vertex=vertex,
+        lineage=lineage,
     )
 
 
@@ -228,20 +230,29 @@ def test_blessed_gcs_model_is_registered_in_vertex(tmp_path, monkeypatch):
     from google.auth.credentials import AnonymousCredentials
 
     registry = "projects/proj/locations/europe-west4"
-    with storage_emulator(monkeypatch, bucket="models"), RecordingServer(vertex_routes) as server:
+    from google.cloud import storage
+
+    with storage_emulator(monkeypatch, bucket="models") as emulator, RecordingServer(vertex_routes) as server:
         cloud = {
             "registry": registry,
             "vertex": {"credentials": AnonymousCredentials(), "api_endpoint": server.url},
         }
-        first = bless_run(tmp_path, 1, "gs://models/t", "v1", model_bytes=b"m1", **cloud)
+        lineage = {"pipeline_job": "tinysign-training-20261201", "data_version": "ab12cd34ef56ab78"}
+        first = bless_run(tmp_path, 1, "gs://models/t", "v1", model_bytes=b"m1", lineage=lineage, **cloud)
         second = bless_run(
             tmp_path, 2, "gs://models/t", "v2", int8=0.95, float32=0.95, model_bytes=b"m2", **cloud
         )
+        client = storage.Client(project="p", client_options={"api_endpoint": emulator})
+        champion = json.loads(client.bucket("models").blob("t/models/champion.json").download_as_text())
     uploads = server.find("POST", r"/v1/projects/proj/locations/europe-west4/models:upload$")
     assert len(uploads) == 2
     model = uploads[0].body["model"]
     assert model["artifactUri"] == "gs://models/t/models/v1" and model["displayName"] == "tinysign"
     assert model["labels"]["version"] == "v1" and model["containerSpec"]["imageUri"] == CONFIG.image
+    assert model["labels"]["pipeline_job"] == "tinysign-training-20261201"
+    assert model["labels"]["data_version"] == "ab12cd34ef56ab78"
+    assert all(u.body["model"]["versionAliases"] == ["default"] for u in uploads)  # the champion is default
+    assert champion["version"] == "v2" and champion["data_version"] == ""
     assert "parentModel" not in uploads[0].body  # first upload creates the model ...
     assert uploads[1].body["parentModel"] == first["registered_model"]  # ... later ones add versions
     assert second["registered_model"] == first["registered_model"]

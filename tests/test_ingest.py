@@ -139,7 +139,9 @@ def test_cli_prints_reconciliation(demo_data, tmp_path):
         capture_output=True,
         text=True,
     )
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+    usage = subprocess.run([sys.executable, "-m", "tinysign.cli", "ingest"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "the following arguments are required" in usage.stderr
 
 
 @pytest.mark.skipif(not WLASL_SAMPLE.exists(), reason="shared WLASL sample not present")

@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.local_run import data_fingerprint, local_image, run_local
+from pipelines.local_run import local_image, run_local
 from tinysign import demo
 from tinysign.config import Config
+from tinysign.data.storage import fingerprint
+from tinysign.ops.runs import compare_table, local_runs, runs_table
+from tinysign.reporting.tables import to_markdown
 
 GLOSSES = ("hello", "thanks", "no")
 # Small and quick, yet learnable: 3 glosses x 8 signers, the streaming (MCU) model.
@@ -26,6 +29,7 @@ PARAMS = {
 }
 TASKS = {
     "resolve-config",
+    "data-version",
     "ingest",
     "extract",
     "train",
@@ -37,12 +41,12 @@ TASKS = {
 }
 
 
-def write_videos(root: Path, signers: int = 8) -> Path:
+def write_videos(root: Path, signers: int = 8, first: int = 0) -> Path:
     """``<root>/<gloss>/<signer>.mp4`` rendered by the demo generator (deterministic)."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(first)
     for gloss in GLOSSES:
         (root / gloss).mkdir(parents=True, exist_ok=True)
-        for signer in demo.make_signers(3)[:signers]:
+        for signer in demo.make_signers(3)[first:signers]:
             demo.write_video(
                 root / gloss / f"s{signer.signer_id}.mp4", demo.render_clip(gloss, signer, rng), signer.fps
             )
@@ -55,12 +59,11 @@ def run_dirs(out: Path) -> list[Path]:
 
 def test_data_fingerprint_follows_the_files(tmp_path):
     data = write_videos(tmp_path / "data", signers=1)
-    before = data_fingerprint(str(data))
-    assert before == data_fingerprint(str(data)) and len(before) == 16
+    before = fingerprint(str(data))
+    assert before == fingerprint(str(data)) and len(before) == 16
     clip = data / "hello" / "s100.mp4"
     os.utime(clip, ns=(clip.stat().st_atime_ns, clip.stat().st_mtime_ns + 1_000_000_000))
-    assert data_fingerprint(str(data)) != before
-    assert data_fingerprint("gs://bucket/videos") == ""
+    assert fingerprint(str(data)) != before
     # the local "image" (only a cache key) carries a hash of the package sources
     assert local_image() == local_image() and local_image().startswith(f"{Config().image}-local-")
 
@@ -68,6 +71,7 @@ def test_data_fingerprint_follows_the_files(tmp_path):
 @pytest.mark.slow
 def test_local_pipeline_run_then_cached_rerun(tmp_path):
     data = write_videos(tmp_path / "data")
+    before = fingerprint(str(data))
     out = tmp_path / "run"
     first = run_local(data, out, PARAMS)
 
@@ -103,8 +107,9 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
     second = run_local(data, out, PARAMS)
     rerun = run_dirs(out)[-1]
     assert rerun != run
-    # every step came from the kfp.local cache except bless (reads the champion) and the report
-    assert {p.name for p in rerun.iterdir() if p.is_dir()} == {"bless", "report"}
+    # unchanged data: every step came from the kfp.local cache except data-version (looks at the data),
+    # bless (reads the champion) and the report
+    assert {p.name for p in rerun.iterdir() if p.is_dir()} == {"data-version", "bless", "report"}
     again = second["decision"]
     assert again["blessed"] and not again["pushed"] and "identical to champion" in again["reasons"][-1]
     assert {p.name for p in (out / "models").iterdir()} == {"champion.json", decision["version"]}
@@ -114,3 +119,19 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
     rerun = run_dirs(out)[-1]
     assert {p.name for p in rerun.iterdir() if p.is_dir()} == TASKS - {"ingest", "extract", "train"}
     assert third["decision"]["int8_accuracy"] is not None
+
+    # one more video under the same folder: ingest and everything after it run again
+    write_videos(data, signers=9, first=8)
+    fourth = run_local(data, out, PARAMS)
+    rerun = run_dirs(out)[-1]
+    assert {p.name for p in rerun.iterdir() if p.is_dir()} == TASKS - {"resolve-config"}
+    assert decision["data_version"] == before != fourth["decision"]["data_version"] == fingerprint(str(data))
+
+    # tinysign runs: the four runs side by side; the first and the last differ in their data
+    rows = local_runs(out)
+    assert [r.values["data fingerprint"] for r in rows] == [before] * 3 + [fingerprint(str(data))]
+    assert all(r.values["model"] == "streaming" and r.values["arena"] > 0 for r in rows)
+    compared = compare_table(rows[0], rows[-1])
+    changed = {row[0] for row in compared.rows if str(row[-1]) == "changed"}
+    assert "data fingerprint" in changed and "model" not in changed
+    print(to_markdown(runs_table(rows)), to_markdown(compared), sep="\n")  # the README shows this output

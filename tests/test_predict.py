@@ -74,7 +74,22 @@ def test_predict_bad_inputs_are_one_line_errors(tmp_path_factory, tmp_path, caps
     with pytest.raises(TinysignError, match="5 labels but the model has 3 outputs"):
         run_predict([model], str(_video(tmp_path / "v.mp4")), SMALL, labels=str(tmp_path / "labels.txt"))
     capsys.readouterr()
-    assert main(["predict", "--model", str(tmp_path / "none.tflite"), str(tmp_path / "v.mp4")]) == 2
+    assert main(["predict", "--model", str(tmp_path / "none.tflite"), str(tmp_path / "v.mp4")]) == 1
     assert "none.tflite: file not found" in capsys.readouterr().err
-    assert main(["predict", "--model", model]) == 2
+    assert main(["predict", "--model", model]) == 1
     assert "give a video file" in capsys.readouterr().err
+
+
+def test_live_source_goes_through_the_same_path_as_a_file(tmp_path_factory, tmp_path, capsys):
+    """--camera takes any OpenCV source; a file source gives the rolling predictions of the file."""
+    quant_dir = quantized_model(tmp_path_factory, "streaming")
+    video = _video(tmp_path / "sign.mp4", label=1)
+    from_file = run_predict([str(quant_dir)], str(video), SMALL)["rolling"]
+    capsys.readouterr()
+    assert main(["predict", "--model", str(quant_dir), "--camera", str(video)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  frame")]
+    assert len(lines) == len(from_file) > 0
+    for line, (index, seconds, gloss, p) in zip(lines, from_file, strict=True):
+        assert line == f"  frame {index:4d} t={seconds:6.2f}s  {gloss:<20} {p:.3f}"
+    assert main(["predict", "--model", str(quant_dir), "--camera", "7"]) == 1  # no such camera here
+    assert "no such camera or stream" in capsys.readouterr().err

@@ -8,6 +8,7 @@ spec, parameters, cron, service account.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def cli(module, argv: list[str]) -> int:
 def test_env_is_read_in_one_place_with_strict_bools():
     env = read_env({"BUCKET": "gs://my-bucket/", "PROJECT_ID": "p", "ENABLE_CACHING": "False"})
     assert env.pipeline_root == "gs://my-bucket/pipeline-root" and env.model_destination == "gs://my-bucket"
-    assert env.enable_caching is False and read_env({}).enable_caching is True
+    assert env.enable_caching is False and read_env({}).enable_caching is None
     assert read_env({"PIPELINE_ROOT": "gs://other/root", "BUCKET": "b"}).pipeline_root == "gs://other/root"
     assert parse_bool("X", " ON ") is True and parse_bool("X", "0") is False
     with pytest.raises(TinysignError, match="ENABLE_CACHING='maybe' is not a boolean"):
@@ -120,6 +121,11 @@ def test_kfp_run_and_schedule_requests(package, params_file, monkeypatch, capsys
             CONFIG_OVERRIDES: {"augment_copies": 1},
         }
         assert body["runtime_config"]["pipeline_root"] == "gs://models-bucket/pipeline-root"
+        tasks = body["pipeline_spec"]["root"]["dag"]["tasks"]  # compiled caching options, not overridden
+        assert {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
+            "data-version",
+            "bless",
+        }
         [experiment] = server.find("POST", r"/experiments$")
         assert experiment.body["display_name"] == "tinysign" and body["experiment_id"] == "exp-1"
 
@@ -130,6 +136,9 @@ def test_kfp_run_and_schedule_requests(package, params_file, monkeypatch, capsys
         assert int(created.body["max_concurrency"]) == 1 and created.body["mode"] == "ENABLE"
         assert created.body["runtime_config"]["parameters"]["epochs"] == 3
         assert created.body["pipeline_spec"]["pipelineInfo"]["name"] == "tinysign-training"
+        recurring_tasks = created.body["pipeline_spec"]["root"]["dag"]["tasks"]
+        assert not recurring_tasks["data-version"]["cachingOptions"].get("enableCache")
+        assert recurring_tasks["ingest"]["cachingOptions"]["enableCache"]
 
         capsys.readouterr()
         assert cli(schedule, ["--target", "kfp", "--list"]) == 0
@@ -177,6 +186,7 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
                 "BUCKET": "models-bucket",
                 "PIPELINE_ROOT": "gs://pipeline-root-bucket/runs",
                 "REGISTER_MODEL": "yes",
+                "EXPERIMENT": "fsl-recipes",
             }
         )
         transport = {"credentials": AnonymousCredentials(), "api_endpoint": server.url}
@@ -199,6 +209,20 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
             CONFIG_OVERRIDES: {"augment_copies": 1},
             "model_registry": "projects/proj/locations/europe-west4",
         }
+        # caching: the compiled per-task options travel unchanged (ENABLE_CACHING unset)
+        tasks = job.body["pipelineSpec"]["root"]["dag"]["tasks"]
+        assert {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
+            "data-version",
+            "bless",
+        }
+        # EXPERIMENT: the run is associated with a Vertex AI Experiment (created on first use)
+        [experiment] = server.find("POST", r"/metadataStores/default/contexts$")
+        assert experiment.body["displayName"] == "fsl-recipes"
+        assert experiment.body["schemaTitle"] == "system.Experiment"
+        [child] = server.find("POST", r"/contexts/fsl-recipes:addContextChildren$")
+        assert child.body["childContexts"] == [
+            name.replace("pipelineJobs", "metadataStores/default/contexts")
+        ]
         # the SDK staged the pipeline root bucket on "GCS" (the emulator), nowhere else
         client = storage.Client(project="proj", client_options={"api_endpoint": emulator})
         assert client.bucket("pipeline-root-bucket").exists()
@@ -211,6 +235,9 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
         assert created.body["displayName"] == "weekly" and created.body["maxConcurrentRunCount"] == "1"
         request = created.body["createPipelineJobRequest"]["pipelineJob"]
         assert request["serviceAccount"] == SA
+        scheduled_tasks = request["pipelineSpec"]["root"]["dag"]["tasks"]
+        assert not scheduled_tasks["data-version"]["cachingOptions"].get("enableCache")
+        assert scheduled_tasks["extract"]["cachingOptions"]["enableCache"]
         assert request["runtimeConfig"]["parameterValues"]["epochs"] == 3
         assert request["pipelineSpec"]["pipelineInfo"]["name"] == "tinysign-training"
 
@@ -223,3 +250,67 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
         assert server.find("DELETE", r"/schedules/\d+$")
         assert schedule.list_schedules("vertex", env, **transport) == []
     assert server.errors == []
+
+
+def test_enable_caching_set_explicitly_overrides_every_task(package, params_file, monkeypatch):
+    """ENABLE_CACHING=false is the user's explicit choice: the client turns caching off for every task."""
+    with RecordingServer(kfp_routes) as server:
+        monkeypatch.setenv("KFP_HOST", server.url)
+        monkeypatch.setenv("ENABLE_CACHING", "false")
+        assert cli(submit, ["--target", "kfp", "--package", str(package), "--params", str(params_file)]) == 0
+        [run] = server.find("POST", r"/apis/v2beta1/runs$")
+        tasks = run.body["pipeline_spec"]["root"]["dag"]["tasks"]
+        assert not any(t["cachingOptions"].get("enableCache") for t in tasks.values())
+
+
+def test_runs_lists_vertex_jobs_with_their_decisions(monkeypatch):
+    """tinysign runs --target vertex: pipeline jobs through the Vertex client, bless.json from GCS."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from tinysign.data import storage as paths
+    from tinysign.ops.runs import compare_table, vertex_runs
+
+    with storage_emulator(monkeypatch, bucket="root"), RecordingServer(vertex_routes) as server:
+        env = read_env({"PROJECT_ID": "proj", "REGION": "europe-west4", "PIPELINE_ROOT": "gs://root/runs"})
+        transport = {"credentials": AnonymousCredentials(), "api_endpoint": server.url}
+        jobs = server.state.setdefault("jobs", {})
+        names = [f"projects/proj/locations/europe-west4/pipelineJobs/week-{k}" for k in (1, 2)]
+        for week, (name, accuracy, fingerprint) in enumerate(
+            zip(names, (0.4, 0.5), ("aaa", "bbb"), strict=True), start=1
+        ):
+            uri = f"gs://root/runs/{week}/bless/blessing"
+            jobs[name] = {
+                "name": name,
+                "displayName": f"week-{week}",
+                "state": "PIPELINE_STATE_SUCCEEDED",
+                "jobDetail": {
+                    "taskDetails": [
+                        {"taskName": "bless", "outputs": {"blessing": {"artifacts": [{"uri": uri}]}}}
+                    ]
+                },
+            }
+            decision = {
+                "blessed": week == 2,
+                "outcome": "pushed" if week == 2 else "refused",
+                "int8_accuracy": accuracy,
+                "float_accuracy": accuracy,
+                "data_version": fingerprint,
+                "decided_at": f"2026-12-0{week}T03:00:00+00:00",
+                "checks": [
+                    {
+                        "name": "min INT8 accuracy",
+                        "passed": week == 2,
+                        "value": accuracy,
+                        "threshold": 0.45,
+                        "detail": "",
+                    }
+                ],
+                "measured": {"model": "streaming", "arena_bytes": 15_000, "flash_bytes": 70_000},
+            }
+            paths.write_text(paths.join(uri, "bless.json"), json.dumps(decision))
+        rows = vertex_runs(env, **transport)
+    assert [r.run for r in rows] == ["week-1", "week-2"]
+    assert rows[0].values["decision"] == "NOT BLESSED (refused)" and rows[1].values["INT8"] == 0.5
+    changed = {row[0] for row in compare_table(*rows).rows if str(row[-1]) == "changed"}
+    assert changed == {"date", "data fingerprint", "INT8", "float32", "decision", "check: min INT8 accuracy"}
+    assert server.find("GET", r"/pipelineJobs$")

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,17 @@ def test_plots_write_pngs(tmp_path):
     assert _is_png(plot_distribution(counts, ["x", "y", "z"], tmp_path / "d.png"))
 
 
+def _tensorboard_scalars(folder) -> set[str]:
+    """The scalar tags written to the event files in ``folder`` (one value per epoch each)."""
+    import tensorflow as tf
+
+    tags: Counter[str] = Counter()
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(value.tag for value in event.summary.value)
+    return {tag for tag, count in tags.items() if count == 10}
+
+
 @pytest.mark.parametrize("name", ["s3dconv1d", "streaming"])
 def test_run_train_writes_every_output_and_learns(pattern_records, tmp_path, name):
     rec = _tiny_records(pattern_records)
@@ -96,6 +108,14 @@ def test_run_train_writes_every_output_and_learns(pattern_records, tmp_path, nam
     )
     history = json.loads((out / "history.json").read_text())
     assert history["epoch"] == list(range(10)) and len(history["val_loss"]) == 10
+    assert history["learning_rate"] == [pytest.approx(TINY.learning_rate)] * 10
+    # TensorBoard event files: loss, accuracy and learning rate per epoch, for train and validation
+    assert _tensorboard_scalars(out / "tensorboard" / "train") >= {
+        "epoch_loss",
+        "epoch_accuracy",
+        "epoch_learning_rate",
+    }
+    assert _tensorboard_scalars(out / "tensorboard" / "validation") >= {"epoch_loss", "epoch_accuracy"}
     assert (out / "labels.txt").read_text().split() == ["gloss0", "gloss1", "gloss2"]
     assert metrics["test_accuracy"] >= 2 / 3  # chance is 1/3; the pattern is easy to learn
     # model.keras holds the best epoch's weights and reproduces the reported test accuracy

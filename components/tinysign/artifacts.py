@@ -41,6 +41,7 @@ EPOCH_LOG = "epochs.jsonl"
 RESUME_FILE = "resume.json"
 BACKUP_DIR = "backup"
 TRAINING_CURVES = "training_curves.png"
+TENSORBOARD_DIR = "tensorboard"  # event files: loss, accuracy, learning rate per epoch
 DISTRIBUTION_PLOT = "distribution.png"
 
 # evaluate / train: per-precision files are f"{prefix}_{suffix}"

@@ -34,7 +34,16 @@ from tinysign.reporting.summaries import BlessDecision, BlessSummary, Check, rea
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import BASELINE_NAMES, blessing_table, outcome_text
 
-CHAMPION_KEYS = ("version", "model_sha256", "int8_accuracy", "float_accuracy", "labels", "decided_at")
+CHAMPION_KEYS = (
+    "version",
+    "model_sha256",
+    "int8_accuracy",
+    "float_accuracy",
+    "labels",
+    "decided_at",
+    "pipeline_job",
+    "data_version",
+)
 
 
 def _check(name: str, passed: bool, value: float | None, threshold: float | None, detail: str) -> Check:
@@ -178,6 +187,7 @@ def run_bless(
     version: str = "",
     registry: str = "",
     vertex: Mapping[str, Any] | None = None,
+    lineage: Mapping[str, str] | None = None,
 ) -> BlessDecision:
     """Decide, record and (if blessed) push; write ``bless.json`` + ``metrics.json`` to ``out_dir``.
 
@@ -192,6 +202,8 @@ def run_bless(
         registry: ``projects/<project>/locations/<region>``: also upload a pushed ``gs://`` model
             to that Vertex AI Model Registry (a new version of model ``tinysign``); empty = no.
         vertex: ``credentials`` / ``api_endpoint`` for the registry client (tests: loopback).
+        lineage: ``pipeline_job`` and ``data_version`` (the data fingerprint) of this run, recorded
+            in the decision, ``champion.json`` and the registry version.
 
     Returns:
         The decision (:class:`~tinysign.reporting.summaries.BlessDecision`): ``blessed``, ``outcome``
@@ -231,6 +243,9 @@ def run_bless(
         "float_accuracy": _number(evaluation.get("float32_accuracy")),
         "labels": labels,
         "config": config.to_dict(),
+        "measured": _measured(evaluation, mcu),
+        "pipeline_job": (lineage or {}).get("pipeline_job", ""),
+        "data_version": (lineage or {}).get("data_version", ""),
     }
     decision["reasons"] = [f"{'ok' if c['passed'] else 'FAIL'}: {c['name']}: {c['detail']}" for c in checks]
     decision["reasons"].append(("blessed: " if blessed else "") + outcome_text(decision))
@@ -259,6 +274,19 @@ def run_bless(
             json.dumps({**champion_record, "uri": model_uri}, indent=2) + "\n",
         )
     return decision
+
+
+def _measured(evaluation: Mapping[str, Any], mcu: Mapping[str, Any]) -> dict[str, Any]:
+    """What the decision was made on, for comparing runs (``tinysign runs``)."""
+    return {
+        "model": evaluation.get("model"),
+        "prediction_agreement": evaluation.get("prediction_agreement"),
+        "baselines": {name: b.get("accuracy") for name, b in (evaluation.get("baselines") or {}).items()},
+        "strongest_baseline": evaluation.get("strongest_baseline"),
+        "arena_bytes": mcu.get("arena_bytes"),
+        "flash_bytes": mcu.get("flash_bytes"),
+        "total_sram_bytes": mcu.get("total_sram_bytes"),
+    }
 
 
 def _labels(quant_dir: Path, evaluation: Mapping[str, Any]) -> list[str] | None:

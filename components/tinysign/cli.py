@@ -2,7 +2,8 @@
 
 Each stage module defines ``add_arguments(parser)`` and ``run(args, config) -> int``; this module
 only wires them up, adds the shared ``--config FILE`` / ``--set key=value`` options and turns a
-:class:`TinysignError` into one line on stderr (exit status 2) instead of a traceback.
+:class:`TinysignError` into one line on stderr and exit status 1 instead of a traceback (exit status 2
+is argparse's, for usage errors).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tinysign import __version__
 from tinysign.config import Config
 from tinysign.errors import TinysignError
 
+EXIT_ERROR = 1  # a runtime error (missing data, corrupt shards, a refused blessing); 2 = usage (argparse)
 # (command, module, one-line help) — modules import TensorFlow lazily, so --help stays fast.
 COMMANDS = (
     ("data", "tinysign.demo", "generate the synthetic demo dataset (WLASL-processed layout)"),
@@ -28,6 +30,7 @@ COMMANDS = (
     ("predict", "tinysign.predict", "top-k glosses for a video with the INT8 model(s)"),
     ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
     ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
+    ("runs", "tinysign.ops.runs", "list pipeline runs (local, Vertex AI or KFP) side by side; --compare A B"),
     ("cv", "tinysign.crossval", "cross-validation by signer (or source video): mean ± std with baselines"),
     (
         "submit",
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args, config) or 0)
     except TinysignError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -8,13 +8,15 @@ from ``labels.txt`` beside the model unless ``--labels`` is given.
 
 Streaming mode also prints a rolling prediction as frames arrive: the video is resampled to
 ``eval_fps``, the frame model runs once per frame into the ring buffer, and the head classifies the
-last ``T`` frames on every frame once the buffer is full.
+last ``T`` frames on every frame once the buffer is full. ``--camera SOURCE`` does the same on a live
+feed — a camera index, an ``rtsp://`` URL or a file — through the same code
+(:func:`tinysign.data.video.stream_frames`); Ctrl-C stops it.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,21 +106,44 @@ def classify_video(predictor: Predictor, frames: np.ndarray, fps: float, config:
 
 
 def rolling_predictions(
-    predictor: Predictor, frames: np.ndarray, fps: float, config: Config
+    predictor: Predictor, frames: Iterable[np.ndarray], config: Config
 ) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Streaming: ``(frame index, seconds, probabilities)`` for every frame once the buffer is full."""
-    from tinysign.data.video import sample_clip
+    """Streaming: ``(frame index, seconds, probabilities)`` for every frame once the buffer is full.
 
+    ``frames`` arrive at ``eval_fps`` (:func:`tinysign.data.video.stream_frames`): a file, a camera or
+    a stream, one frame at a time, as on the device.
+    """
     if not predictor.streaming:
         raise TinysignError("rolling predictions need the streaming frame + head models")
-    count = max(1, round(len(frames) / fps * config.eval_fps))
-    stream = sample_clip(frames, fps, config.eval_fps, count)  # the video as it arrives at eval_fps
     classifier = StreamingClassifier(*predictor.runners)
-    for index, frame in enumerate(stream):
+    for index, frame in enumerate(frames):
         raw = classifier.push(frame)
         if raw is not None:
             probs = dequantize(raw.reshape(-1), classifier.head.output_qparams)
             yield index, (index + 1) / config.eval_fps, probs
+
+
+def run_live(
+    predictor: Predictor,
+    source: str | int,
+    config: Config,
+    on_rolling: Callable[[int, float, str, float], None] | None = None,
+) -> list[tuple[int, float, str, float]]:
+    """The rolling top gloss per frame of any OpenCV source (camera index, file, ``rtsp://`` URL)."""
+    from tinysign.data.video import VideoError, stream_frames
+
+    rolling = []
+    try:
+        for index, seconds, probs in rolling_predictions(
+            predictor, stream_frames(source, predictor.img_size, config.eval_fps), config
+        ):
+            best = int(np.argmax(probs))
+            rolling.append((index, seconds, predictor.labels[best], float(probs[best])))
+            if on_rolling is not None:
+                on_rolling(*rolling[-1])
+    except VideoError as exc:
+        raise TinysignError(f"{source}: {exc}") from None
+    return rolling
 
 
 def run_predict(
@@ -144,13 +169,7 @@ def run_predict(
     """
     predictor = load_predictor(models, labels)
     frames, fps = read_video(video_path, predictor.img_size)
-    rolling = []
-    if predictor.streaming:
-        for index, seconds, probs in rolling_predictions(predictor, frames, fps, config):
-            best = int(np.argmax(probs))
-            rolling.append((index, seconds, predictor.labels[best], float(probs[best])))
-            if on_rolling is not None:
-                on_rolling(*rolling[-1])
+    rolling = run_live(predictor, video_path, config, on_rolling) if predictor.streaming else []
     probs = classify_video(predictor, frames, fps, config)
     return {
         "top_k": top_k(probs, predictor.labels, k),
@@ -175,6 +194,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", metavar="FILE", help="labels.txt (default: beside the model)")
     parser.add_argument("--top-k", type=int, default=5, dest="top_k", help="how many glosses to print")
     parser.add_argument("video", nargs="?", help="video file (may also come last after --model's files)")
+    parser.add_argument(
+        "--camera",
+        metavar="SOURCE",
+        help="live: a camera index (0), a stream URL (rtsp://...) or a video file, streamed frame by frame "
+        "through the streaming pair (Ctrl-C stops)",
+    )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -187,6 +212,18 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"  frame {index:4d} t={seconds:6.2f}s  {gloss:<20} {p:.3f}", flush=True)
 
     models, video = list(args.model), args.video
+    if args.camera is not None:
+        if video is not None:
+            models.append(video)
+        predictor = load_predictor(models, args.labels)
+        if not predictor.streaming:
+            raise TinysignError(
+                "--camera needs the streaming frame + head models (a rolling prediction per frame)"
+            )
+        source = int(args.camera) if args.camera.isdigit() else args.camera
+        rows = run_live(predictor, source, config, on_rolling=show)
+        print(f"{args.camera}: {len(rows)} rolling predictions")
+        return 0
     if video is None:  # `--model a.tflite [b.tflite] video.mp4`: argparse gives --model every path
         if len(models) < 2:
             raise TinysignError("predict: give a video file after the model(s)")

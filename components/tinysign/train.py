@@ -2,7 +2,9 @@
 
 Writes to ``--out``: ``model.keras`` (best weights), ``best.keras`` (best checkpoint),
 ``labels.txt``, ``history.json``, ``training_curves.png``, ``distribution.png``,
-``float_classification_report.csv``, ``float_confusion_matrix.{npy,png}`` and ``metrics.json``.
+``float_classification_report.csv``, ``float_confusion_matrix.{npy,png}``, ``metrics.json`` and
+``tensorboard/`` (event files: loss, accuracy and learning rate per epoch, train and val; open with
+``tensorboard --logdir OUT/tensorboard``).
 
 Resume: ``backup/`` holds a ``BackupAndRestore`` checkpoint after every epoch; rerunning the same
 command after a crash or SIGKILL continues from the last completed epoch (history, best checkpoint
@@ -36,6 +38,7 @@ from tinysign.artifacts import (
     LABELS_FILE,
     MODEL_FILE,
     RESUME_FILE,
+    TENSORBOARD_DIR,
     TRAINING_CURVES,
 )
 from tinysign.config import Config
@@ -117,7 +120,9 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     early = k.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True)
     log = _epoch_log_class()(work / EPOCH_LOG, monitor, checkpoint, early)
     # Order matters: an epoch is logged and checkpointed before it is backed up.
-    callbacks = [log, checkpoint, k.callbacks.BackupAndRestore(str(backup)), early]
+    tensorboard = k.callbacks.TensorBoard(str(work / TENSORBOARD_DIR), write_graph=False, update_freq="epoch")
+    callbacks = [_learning_rate_class()(), log, checkpoint, k.callbacks.BackupAndRestore(str(backup)), early]
+    callbacks.append(tensorboard)  # last: it writes every value the callbacks above put into the logs
 
     print(
         f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
@@ -308,6 +313,20 @@ def _discard_stale_backup(out: Path, backup: Path, records_dir: str | Path, conf
     elif backup.is_dir():
         backup.rmdir()
     resume_file.write_text(json.dumps(fingerprint, indent=1) + "\n")
+
+
+@functools.cache
+def _learning_rate_class() -> type:
+    """A callback that adds the optimizer's current learning rate to each epoch's logs."""
+
+    class LearningRate(keras().callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if logs is not None:
+                rate = self.model.optimizer.learning_rate
+                value = rate(self.model.optimizer.iterations) if callable(rate) else rate
+                logs["learning_rate"] = float(keras().backend.get_value(value))
+
+    return LearningRate
 
 
 @functools.cache

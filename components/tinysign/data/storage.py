@@ -101,3 +101,39 @@ def local_copy(path: str) -> Iterator[str]:
             shutil.copyfileobj(source, tmp)
         tmp.flush()
         yield tmp.name
+
+
+def listing(root: str) -> list[tuple[str, int, float]]:
+    """``(path relative to root, size in bytes, modification time)`` of every file below ``root``.
+
+    Remote objects report their size and last update time (a re-upload changes it); local files
+    their size and mtime. Sorted by path.
+    """
+    prefix = join(root, "")
+    if is_remote(root):
+        matches = _fs().match([join(root, "**")])[0].metadata_list
+        return sorted(
+            (m.path[len(prefix) :], int(m.size_in_bytes), float(m.last_updated_in_seconds)) for m in matches
+        )
+    if os.path.isfile(root):
+        stat = os.stat(root)
+        return [(os.path.basename(root), stat.st_size, stat.st_mtime)]
+    found = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            stat = os.stat(os.path.join(folder, name))
+            found.append((os.path.relpath(os.path.join(folder, name), root), stat.st_size, stat.st_mtime))
+    return sorted(found)
+
+
+def fingerprint(root: str) -> str:
+    """A cheap content fingerprint of a data folder (local or ``gs://``): names, sizes, times.
+
+    Adding, removing, replacing or touching one file changes it; reading the folder again does not.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path, size, mtime in listing(root):
+        digest.update(f"{path}\0{size}\0{mtime:.6f}\n".encode())
+    return digest.hexdigest()[:16]

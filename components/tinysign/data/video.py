@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -214,3 +216,44 @@ def augment_clip(clip: np.ndarray, aug: Augmentation) -> np.ndarray:
         out[t] = cv2.flip(warped, 1) if aug.flip else warped
     levels = (np.arange(256, dtype=np.float32) - 128.0) * aug.contrast + 128.0 + aug.brightness
     return np.clip(levels, 0, 255).astype(np.uint8)[out]  # brightness/contrast as a lookup table
+
+
+def open_source(source: str | int) -> cv2.VideoCapture:
+    """A camera (device index), a stream URL (``rtsp://`` …) or a video file, opened with OpenCV."""
+    if isinstance(source, str) and "://" not in source:
+        return _open(source)
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        raise VideoError("undecodable", f"OpenCV cannot open {source!r} (no such camera or stream)")
+    return capture
+
+
+def stream_frames(source: str | int, img_size: int, target_fps: float) -> Iterator[np.ndarray]:
+    """Grey ``img_size`` squares of a video source as they arrive, resampled to ``target_fps``.
+
+    Each output tick ``k`` shows the latest frame at time ``k / target_fps``: the frame arrival time
+    on a live source (camera, stream), the frame's position in a file. For a file this is exactly
+    the sequence :func:`sample_clip` gives at ``target_fps`` for the whole video, so a live feed and
+    a recorded one go through the same code.
+    """
+    capture = open_source(source)
+    live = isinstance(source, int) or "://" in str(source)
+    src_fps = _fps(capture)
+    started = time.monotonic()
+    latest: np.ndarray | None = None
+    tick = count = 0
+    try:
+        while capture.grab():
+            now = time.monotonic() - started if live else count / src_fps
+            while latest is not None and tick < now * target_fps - 1e-9:  # ticks before this frame
+                yield latest
+                tick += 1
+            ok, frame = capture.retrieve()
+            if not ok or frame is None:
+                break
+            latest, count = to_grey_square(frame, img_size), count + 1
+    finally:
+        capture.release()
+    if latest is not None and not live:  # the ticks of the last frame: the clip lasts count / src_fps
+        for _ in range(tick, max(1, round(count / src_fps * target_fps))):
+            yield latest

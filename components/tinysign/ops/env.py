@@ -29,9 +29,12 @@ class CloudEnv:
     kfp_host: str = ""
     kfp_namespace: str = ""
     kfp_experiment: str = "tinysign"
+    experiment: str = ""  # Vertex AI Experiments: runs are associated with it (params, metrics)
     pipeline_root: str = ""
     model_destination: str = ""
-    enable_caching: bool = True
+    # None: every task keeps the caching option it was compiled with (data-version and bless never
+    # cached). True/False overrides every task's option — the KFP and Vertex clients both do that.
+    enable_caching: bool | None = None
     register_model: bool = False
 
     def require(self, target: str) -> None:
@@ -62,7 +65,7 @@ def read_env(environ: Mapping[str, str] | None = None) -> CloudEnv:
     """The one place that reads cloud settings from the environment.
 
     Variables: ``PROJECT_ID REGION BUCKET AR_REPO IMAGE_URI SERVICE_ACCOUNT KFP_HOST PIPELINE_ROOT``
-    and optionally ``KFP_NAMESPACE KFP_EXPERIMENT MODEL_DESTINATION ENABLE_CACHING REGISTER_MODEL``
+    and optionally ``KFP_NAMESPACE KFP_EXPERIMENT EXPERIMENT MODEL_DESTINATION ENABLE_CACHING REGISTER_MODEL``
     (booleans: 1/true/yes/on or 0/false/no/off, anything else is an error). Derived when unset:
     ``PIPELINE_ROOT=gs://$BUCKET/pipeline-root``, ``MODEL_DESTINATION=gs://$BUCKET``.
 
@@ -86,9 +89,10 @@ def read_env(environ: Mapping[str, str] | None = None) -> CloudEnv:
         kfp_host=get("KFP_HOST"),
         kfp_namespace=get("KFP_NAMESPACE"),
         kfp_experiment=get("KFP_EXPERIMENT", "tinysign"),
+        experiment=get("EXPERIMENT"),
         pipeline_root=get("PIPELINE_ROOT", f"gs://{bucket}/pipeline-root" if bucket else ""),
         model_destination=get("MODEL_DESTINATION", f"gs://{bucket}" if bucket else ""),
-        enable_caching=parse_bool("ENABLE_CACHING", caching) if caching else True,
+        enable_caching=parse_bool("ENABLE_CACHING", caching) if caching else None,
         register_model=parse_bool("REGISTER_MODEL", get("REGISTER_MODEL", "false")),
     )
 

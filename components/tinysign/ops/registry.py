@@ -12,12 +12,21 @@ from tinysign.ops.clients import init_aiplatform
 REGISTRY_MODEL_NAME = "tinysign"
 
 
+def _labels(**values: object) -> dict[str, str]:
+    """Vertex labels: lowercase letters, digits, ``_`` and ``-``, <= 63 characters; empty ones left out."""
+    clean = {k: re.sub(r"[^a-z0-9_-]", "-", str(v).lower())[:63] for k, v in values.items()}
+    return {k: v for k, v in clean.items() if v}
+
+
 def register_model(decision: Mapping[str, Any], registry: str, image: str, **vertex: Any) -> str:
     """Upload a pushed model folder to Vertex AI Model Registry; return the model resource name.
 
-    The entry records lineage and versions (labels: version, model sha256). The artifacts are INT8
-    ``.tflite`` files for microcontrollers: ``image`` (our pipeline image) is recorded as the
-    container, but the model is not meant for a Vertex endpoint.
+    The model is one registry model (``tinysign``) with a version per blessed model; a blessed model is
+    the new champion, so its version becomes the registry's default version (alias ``default``), as the
+    Vertex end-to-end samples do. Labels record the lineage: tinysign version, model sha256, the
+    pipeline job and the data fingerprint it was trained on. The artifacts are INT8 ``.tflite`` files
+    for microcontrollers: ``image`` (our pipeline image) is recorded as the container, but the model
+    is not meant for a Vertex endpoint.
 
     Args:
         decision: :func:`run_bless`'s decision (``model_uri`` must be ``gs://``).
@@ -41,7 +50,13 @@ def register_model(decision: Mapping[str, Any], registry: str, image: str, **ver
         serving_container_image_uri=image,
         parent_model=existing[0].resource_name if existing else None,
         description=f"tinysign {decision['version']}: INT8 test accuracy {decision['int8_accuracy']}",
-        labels={"version": str(decision["version"]).lower(), "sha256": str(decision["model_sha256"])[:16]},
+        labels=_labels(
+            version=decision["version"],
+            sha256=str(decision["model_sha256"])[:16],
+            pipeline_job=decision.get("pipeline_job", ""),
+            data_version=decision.get("data_version", ""),
+        ),
+        is_default_version=True,
         sync=True,
     )
     return str(model.resource_name)

@@ -103,7 +103,9 @@ def submit_run(
         )
         return str(result.run_id)
     job = vertex_job(package, arguments, env, name, **vertex)
-    job.submit(service_account=env.service_account or None)
+    # With EXPERIMENT set, Vertex AI Experiments records the run: its parameters and the metrics the
+    # steps log (KFP Metrics artifacts), side by side with earlier runs of the same experiment.
+    job.submit(service_account=env.service_account or None, experiment=env.experiment or None)
     return str(job.resource_name)
 
 

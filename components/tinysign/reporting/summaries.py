@@ -237,6 +237,9 @@ class BlessDecision(TypedDict, total=False):
     float_accuracy: float | None
     labels: list[str] | None
     config: dict[str, Any]
+    measured: dict[str, Any]  # model, agreement, baselines, arena/flash: what it was decided on
+    pipeline_job: str  # the pipeline run that made the model ("" outside a pipeline)
+    data_version: str  # fingerprint of the data it was trained on
     registered_model: str
 
 
