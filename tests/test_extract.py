@@ -54,9 +54,13 @@ def test_variants_and_augmentation_only_on_train(demo_ingest, demo_records):
 
 
 @pytest.mark.slow
-def test_same_input_and_seed_give_byte_identical_shards(demo_ingest, demo_records, tmp_path):
-    run_extract(demo_ingest / "manifest.jsonl", tmp_path, Config())
-    for path in sorted(demo_records.glob("*.tfrecord")):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_same_input_and_seed_give_byte_identical_shards(demo_ingest, demo_records, tmp_path, workers):
+    """Byte-identical shards on a rerun, and with the DirectRunner's worker processes (beam_workers=2)."""
+    metrics = run_extract(demo_ingest / "manifest.jsonl", tmp_path, Config(beam_workers=workers))
+    paths = sorted(demo_records.glob("*.tfrecord"))
+    assert len(paths) == 6 and metrics["clips_failed"] == 0
+    for path in paths:
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
     assert not list(tmp_path.glob(".tmp-*"))
 

@@ -47,6 +47,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "augment_copies",
         "augment_flip",
         "num_shards",
+        "beam_workers",
     ),
     "train": (
         "img_size",
@@ -103,6 +104,7 @@ class Config:
     augment_copies: int = 2
     augment_flip: bool = False  # a flip turns a right-handed sign into a left-handed one
     num_shards: int = 2
+    beam_workers: int = 1  # local extraction: 1 = in-process; N > 1 = DirectRunner with N worker processes
     # train
     model: str = "s3dconv1d"
     epochs: int = 100
@@ -143,6 +145,7 @@ class Config:
         _require(self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}")
         _require(self.augment_copies >= 0, "augment_copies must be >= 0")
         _require(self.num_shards >= 1, "num_shards must be >= 1")
+        _require(self.beam_workers >= 1, "beam_workers must be >= 1")
         _require(self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1")
 
     @property

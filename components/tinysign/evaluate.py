@@ -14,20 +14,24 @@ feature vectors, and the head classifies the buffer.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from tinysign.arguments import add_folders
 from tinysign.config import Config
 from tinysign.data import records
-from tinysign.model.baselines import FeatureBank, strongest, trivial_baselines
+from tinysign.errors import TinysignError
+from tinysign.model.baselines import REFERENCES_PER_CLASS, FeatureBank, strongest, trivial_baselines
 from tinysign.model.files import PRECISIONS, check_records, load_quantized
 from tinysign.reporting.metrics import classification_outputs
 from tinysign.reporting.summaries import EvaluateSummary, write_summary
 from tinysign.reporting.views import BASELINE_NAMES
-from tinysign.runtime.streaming import classify_clips, lite_classifier
+from tinysign.runtime.litert import dequantize
+from tinysign.runtime.streaming import lite_classifier
 
 
 def softmax_sanity(raw: np.ndarray, probs: np.ndarray) -> dict[str, float]:
@@ -67,22 +71,36 @@ def run_evaluate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     check_records(records_dir, quant.labels, quant.num_frames, quant.img_size)
-    frames, labels, _ = records.load_arrays(records_dir, "test")
+    classifiers = {precision: lite_classifier(quant, precision) for precision in PRECISIONS}
+    raws: dict[str, list[np.ndarray]] = {precision: [] for precision in PRECISIONS}
+    seconds = dict.fromkeys(PRECISIONS, 0.0)
+    labels: list[int] = []
     test_bank = FeatureBank()
-    for clip, label in zip(frames, labels, strict=True):
-        test_bank.add(clip, int(label))
-    baselines = trivial_baselines(
-        FeatureBank().add_records(records.iter_records(records_dir, "train")), test_bank
+    for record in tqdm(
+        records.iter_records(records_dir, "test"), desc="test clips", unit="clip", leave=False
+    ):
+        for precision, classifier in classifiers.items():  # one clip in memory at a time
+            started = time.perf_counter()
+            raws[precision].append(classifier.classify(record.frames).reshape(-1))
+            seconds[precision] += time.perf_counter() - started
+        labels.append(record.label)
+        test_bank.add(record.frames, record.label)
+    if not labels:
+        raise TinysignError(records.empty_split_message(records_dir, "test"))
+    train_bank = FeatureBank().add_records(
+        records.iter_records(records_dir, "train"), per_label=REFERENCES_PER_CLASS
     )
+    baselines = trivial_baselines(train_bank, test_bank)
     strongest_name, strongest_accuracy = strongest(baselines)
     results: dict[str, Any] = {}
     predictions: dict[str, np.ndarray] = {}
-    for precision in PRECISIONS:
-        raw, probs, seconds = classify_clips(lite_classifier(quant, precision), frames, desc=precision)
+    for precision, classifier in classifiers.items():
+        raw = np.stack(raws[precision])
+        probs = dequantize(raw, classifier.output_qparams)
         predictions[precision] = probs.argmax(axis=1)
         summary = classification_outputs(labels, predictions[precision], probs, quant.labels, out, precision)
         summary["softmax_sanity"] = softmax_sanity(raw, probs)
-        summary["seconds_per_clip"] = seconds
+        summary["seconds_per_clip"] = seconds[precision] / len(labels)
         results[precision] = summary
     summary: EvaluateSummary = {
         "model": quant.kind,

@@ -77,7 +77,7 @@ def run_extract(
             raise TinysignError(f"cannot create {out}: {exc.strerror}; choose a writable --out") from None
     storage.delete(storage.glob(storage.join(out, TMP_PREFIX + "*")))  # leftovers of a crashed run
     tmp_dir = storage.join(out, TMP_PREFIX + uuid.uuid4().hex[:12])
-    pipeline = beam.Pipeline(options=beam_options(beam_args))
+    pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
     build_pipeline(pipeline, rows, config, tmp_dir)
     started = time.monotonic()
     result = pipeline.run()

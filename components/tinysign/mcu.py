@@ -21,10 +21,13 @@ The machinery lives in :mod:`tinysign.runtime` (micro, arena, flatbuffer, carray
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tinysign.arguments import add_folders
 from tinysign.artifacts import MCU_REPORT_JSON, MCU_REPORT_MD, VELA_DIR
@@ -86,8 +89,10 @@ def run_mcu_check(
     check_records(records_dir, quant.labels, quant.num_frames, quant.img_size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    clips, _, clip_ids = records.load_arrays(records_dir, "test")
-    clips, clip_ids = clips[:CHECK_CLIPS], clip_ids[:CHECK_CLIPS]
+    first = list(itertools.islice(records.iter_records(records_dir, "test"), CHECK_CLIPS))
+    if not first:
+        raise TinysignError(records.empty_split_message(records_dir, "test"))
+    clips, clip_ids = np.stack([r.frames for r in first]), [r.clip_id for r in first]
 
     models = {part: quant.read(part, "int8") for part in quant.parts}
     parts: dict[str, McuPart] = {}

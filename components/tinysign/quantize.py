@@ -53,9 +53,8 @@ def calibration_clips(records_dir: str | Path, count: int, seed: int) -> tuple[n
     """
     if count < 1:
         raise TinysignError(f"calibration_samples={count}: need at least 1 calibration clip")
-    frames, _, clip_ids = records.load_arrays(records_dir, CALIBRATION_SPLIT)
-    order = np.sort(np.random.default_rng(seed).permutation(len(frames))[:count])
-    return frames[order], [clip_ids[i] for i in order]
+    chosen = records.sample_records(records_dir, CALIBRATION_SPLIT, count, seed)
+    return np.stack([r.frames for r in chosen]), [r.clip_id for r in chosen]
 
 
 def clip_samples(clips: np.ndarray) -> Iterator[list[np.ndarray]]:

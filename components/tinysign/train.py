@@ -90,7 +90,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     strategy = make_strategy(config.strategy)  # first: MultiWorkerMirroredStrategy needs a fresh runtime
     chief, worker_name = _chief_and_name(strategy)
     labels, config = _labels_and_shape(records_dir, config)
-    counts = {split: label_counts(records_dir, split, len(labels)) for split in ("train", "val", "test")}
+    counts = {split: label_counts(records_dir, split, labels) for split in ("train", "val", "test")}
     examples = {split: int(c.sum()) for split, c in counts.items()}
     for split in ("train", "val"):  # val: early stopping and the best checkpoint are chosen on it
         if examples[split] == 0:
@@ -195,8 +195,11 @@ def _test_report(
     if count == 0:
         print("train: warning: the test split is empty; no test metrics", flush=True)
         return {"test_accuracy": None, "test_top5_accuracy": None}
-    frames, y_true, _ = records.load_arrays(records_dir, "test")
-    probs = model.predict(records.to_model_input(frames), batch_size=batch_size, verbose=0)
+    batches = [
+        (model(x, training=False).numpy(), y.numpy())
+        for x, y in records.make_dataset(records_dir, "test", batch_size)
+    ]
+    probs, y_true = np.concatenate([p for p, _ in batches]), np.concatenate([y for _, y in batches])
     report = classification_outputs(y_true, None, probs, labels, out, prefix="float")
     return {
         "test_accuracy": report["accuracy"],
@@ -279,10 +282,20 @@ def _distributed(dataset: Any, count: int, batch_size: int, replicas: int) -> An
     return dataset.with_options(options)
 
 
-def label_counts(records_dir: str | Path, split: str, num_classes: int) -> np.ndarray:
-    """Examples per class index in ``split`` (zeros when the split has no shards)."""
+def label_counts(records_dir: str | Path, split: str, labels: list[str]) -> np.ndarray:
+    """Examples per class index in ``split`` (zeros when the split has no shards).
+
+    Read from the extraction's ``stats.json`` when it has the split; else by reading every record.
+    """
+    num_classes = len(labels)
     counts = np.zeros(num_classes, dtype=np.int64)
     if not list(Path(records_dir).glob(records.shard_pattern(split))):
+        return counts
+    stats = records.read_stats(records_dir)
+    per_label = (stats.get("counts") or {}).get(split) if stats else None
+    if isinstance(per_label, dict) and set(per_label) <= set(labels):
+        for label, kinds in per_label.items():
+            counts[labels.index(label)] = sum(kinds.values())
         return counts
     for record in records.iter_records(records_dir, split):
         if not 0 <= record.label < num_classes:

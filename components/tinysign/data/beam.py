@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -16,21 +17,23 @@ from tinysign.artifacts import FAILURES_FILE
 from tinysign.config import Config
 from tinysign.data import records, storage
 from tinysign.data.clips import extract_clip, shard_of
+from tinysign.data.hashing import stable_hash
 from tinysign.data.video import VideoError
 
 LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+CLIPS_DIR = "clips"  # per-clip record files under the run's temporary folder
 
 
 def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: Config, tmp_dir: str) -> None:
     """Add the named extraction steps to ``pipeline``; everything is written under ``tmp_dir``."""
     extracted = (
         pipeline
-        | "ReadManifest" >> beam.Create(rows, reshuffle=False)
-        | "DecodeSampleAugment" >> beam.ParDo(ExtractFn(config)).with_outputs("failed", main="records")
+        | "ReadManifest" >> beam.Create(rows)  # reshuffled: clips spread over the workers
+        | "DecodeSampleAugment"
+        >> beam.ParDo(ExtractFn(config, tmp_dir)).with_outputs("failed", main="records")
     )
     (
         extracted.records
-        | "KeyByShard" >> beam.Map(lambda item: ((item[0], shard_of(item[1][0], config)), item[1]))
         | "GroupByShard" >> beam.GroupByKey()
         | "WriteShard" >> beam.ParDo(WriteShardFn(tmp_dir, config.num_shards))
     )
@@ -41,12 +44,21 @@ def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: 
     )
 
 
-def beam_options(beam_args: list[str] | None) -> Any:
+def beam_options(beam_args: list[str] | None, workers: int = 1) -> Any:
+    """Pipeline options: ``beam_args`` as given, else the in-process runner, or with ``workers`` > 1 the
+    DirectRunner with that many worker processes (both run offline; Beam's default, Prism, downloads)."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     args = list(beam_args or [])
     if not any(a == "--runner" or a.startswith("--runner=") for a in args):
-        args.append(f"--runner={LOCAL_RUNNER}")  # the default (Prism) downloads a binary: fails offline
+        if workers > 1:
+            args += [
+                "--runner=DirectRunner",
+                "--direct_running_mode=multi_processing",
+                f"--direct_num_workers={workers}",
+            ]
+        else:
+            args.append(f"--runner={LOCAL_RUNNER}")
     return PipelineOptions(args)
 
 
@@ -59,13 +71,16 @@ def write_failures(failures: list[tuple[str, ...]], path: str) -> None:
 
 
 class ExtractFn(beam.DoFn):
-    """Manifest row -> (split, (clip_id, sort key, label, fps, augmented?, Example bytes)).
+    """Manifest row -> its records in one small TFRecord file of its own under ``tmp_dir/clips/``, and
+    ((split, shard), (clip_id, that file, counts)) for the shard writer.
 
-    Clips that cannot be decoded go to the ``failed`` output with a reason, never silently.
+    The records travel through the file, not through the shuffle, so no step ever holds more than one
+    clip's records in memory. Clips that cannot be decoded go to the ``failed`` output with a reason.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, tmp_dir: str) -> None:
         self.config = config
+        self.tmp_dir = tmp_dir
         self.clips_ok = Metrics.counter("extract", "clips_extracted")
         self.clips_failed = Metrics.counter("extract", "clips_failed")
         self.records_out = Metrics.counter("extract", "records_written")
@@ -83,31 +98,41 @@ class ExtractFn(beam.DoFn):
             )
             return
         self.clips_ok.inc()
-        for number, record in enumerate(clip_records):
-            self.records_out.inc()
-            key = f"{record.clip_id}\x00{number:04d}"
-            augmented = record.augmentation != "none"
-            payload = records.serialize(record)
-            yield (
-                record.split,
-                (record.clip_id, key, record.label_name, record.fps_variant, augmented, payload),
-            )
+        split, clip_id = row["split"], row["clip_id"]
+        shard = shard_of(clip_id, self.config)
+        path = storage.join(
+            self.tmp_dir, CLIPS_DIR, f"{split}-{shard}", f"{stable_hash(clip_id):016x}.tfrecord"
+        )
+        counts: Counter[str] = Counter()
+        with storage.open_write(path) as stream:  # a retried bundle rewrites the same bytes
+            for record in clip_records:
+                records.write_tfrecord(stream, records.serialize(record))
+                kind = "augmented" if record.augmentation != "none" else f"fps{record.fps_variant}"
+                counts[f"{record.label_name}\x00{kind}"] += 1
+                self.records_out.inc()
+        yield (split, shard), (clip_id, path, dict(counts))
 
 
 class WriteShardFn(beam.DoFn):
-    """((split, shard), records) -> one TFRecord file (sorted: deterministic) + a JSON of its counts."""
+    """((split, shard), clips) -> one TFRecord file, the clips' files concatenated in the order of a
+    stable hash of their ids (deterministic: byte-identical whatever the runner or the order of arrival)
+    + a JSON of its counts."""
 
     def __init__(self, tmp_dir: str, num_shards: int) -> None:
         self.tmp_dir = tmp_dir
         self.num_shards = num_shards
 
     def process(self, keyed: tuple[tuple[str, int], Any]) -> Iterator[str]:
-        (split, shard), items = keyed
+        (split, shard), clips = keyed
         name = records.shard_name(split, shard, self.num_shards)
         counts: Counter[str] = Counter()
         with storage.open_write(storage.join(self.tmp_dir, name)) as stream:
-            for _clip, _key, label, variant, augmented, payload in sorted(items, key=lambda item: item[1]):
-                records.write_tfrecord(stream, payload)
-                counts[f"{label}\x00{'augmented' if augmented else f'fps{variant}'}"] += 1
+            # hash order, not name order: a shard read front to back mixes classes (names often sort by class)
+            for _clip_id, path, clip_counts in sorted(
+                clips, key=lambda c: (stable_hash("order", c[0]), c[0])
+            ):
+                with storage.open_read(path) as clip_file:
+                    shutil.copyfileobj(clip_file, stream)
+                counts.update(clip_counts)
         storage.write_text(storage.join(self.tmp_dir, name + ".counts.json"), json.dumps(counts))
         yield name

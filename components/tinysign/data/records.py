@@ -33,10 +33,11 @@ from typing import Any, BinaryIO
 import google_crc32c
 import numpy as np
 
-from tinysign.artifacts import SCHEMA_FILE
+from tinysign.artifacts import SCHEMA_FILE, STATS_FILE
 from tinysign.data import storage
 from tinysign.errors import TinysignError
 
+SHUFFLE_RECORDS = 512  # training shuffle buffer (~50 MB of 24x64x64 clips)
 BYTES_KEYS = ("label_name", "clip_id", "source_video", "signer", "split", "augmentation")
 INT_KEYS = ("label", "fps_variant")
 
@@ -166,6 +167,14 @@ def write_schema(
     return schema
 
 
+def read_stats(records_dir: str | Path) -> dict[str, Any]:
+    """The extraction's ``stats.json`` (``{}`` when absent or unreadable)."""
+    try:
+        return json.loads((Path(records_dir) / STATS_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def frames_shape(schema: dict[str, Any]) -> tuple[int, int, int]:
     return (int(schema["num_frames"]), int(schema["img_size"]), int(schema["img_size"]))
 
@@ -193,6 +202,25 @@ def iter_records(records_dir: str | Path, split: str) -> Iterator[ClipRecord]:
         with open(path, "rb") as stream:
             for payload in read_tfrecord(stream, str(path)):
                 yield deserialize(payload, shape)
+
+
+def sample_records(records_dir: str | Path, split: str, count: int, seed: int) -> list[ClipRecord]:
+    """``count`` records of ``split`` drawn uniformly (seeded reservoir sampling), in shard order.
+
+    One pass over the shards holding at most ``count`` records: memory does not grow with the split.
+    """
+    rng = np.random.default_rng(seed)
+    chosen: list[tuple[int, ClipRecord]] = []
+    for number, record in enumerate(iter_records(records_dir, split)):
+        if len(chosen) < count:
+            chosen.append((number, record))
+        else:
+            slot = int(rng.integers(number + 1))
+            if slot < count:
+                chosen[slot] = (number, record)
+    if not chosen:
+        raise TinysignError(empty_split_message(records_dir, split))
+    return [record for _, record in sorted(chosen, key=lambda item: item[0])]
 
 
 def load_arrays(records_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -233,8 +261,8 @@ def make_dataset(
         return tf.cast(frames, tf.float32)[..., tf.newaxis] / 255.0, example["label"]
 
     ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 4))
-    if shuffle:
-        ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
+    if shuffle:  # a bounded window (shards are in hash order already): memory does not grow with the split
+        ds = ds.shuffle(SHUFFLE_RECORDS, seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if repeat:
         ds = ds.repeat()

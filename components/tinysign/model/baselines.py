@@ -8,6 +8,7 @@ held in memory as full-size clips.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import cv2
@@ -16,6 +17,7 @@ import numpy as np
 from tinysign.data.records import ClipRecord
 
 FEATURE_SIZE = 32
+REFERENCES_PER_CLASS = 50  # 1-NN references: one record per clip, at most this many clips per class
 BASELINES = ("majority", "nearest_neighbour", "motion_nn")
 FEATURES = {
     "nearest_neighbour": "raw pixels, cosine 1-NN on the train split",
@@ -51,8 +53,17 @@ class FeatureBank:
             self.features[name].append(vector)
         self.labels.append(label)
 
-    def add_records(self, records: Iterable[ClipRecord]) -> FeatureBank:
+    def add_records(self, records: Iterable[ClipRecord], per_label: int | None = None) -> FeatureBank:
+        """Add records; with ``per_label``, only the first record of a clip and at most that many clips
+        of a class (the reference set then stays the same size however large the split grows)."""
+        seen: set[str] = set()
+        clips: Counter[int] = Counter()
         for record in records:
+            if per_label is not None:
+                if record.clip_id in seen or clips[record.label] >= per_label:
+                    continue
+                seen.add(record.clip_id)
+                clips[record.label] += 1
             self.add(record.frames, record.label)
         return self
 

@@ -6,12 +6,10 @@ The same classes drive LiteRT (evaluate, predict) and tflite-micro (mcu): anythi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel
@@ -104,16 +102,3 @@ def lite_classifier(quant: QuantizedModel, precision: str, *, reference: bool = 
     return ClipClassifier(
         [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]
     )
-
-
-def classify_clips(
-    classifier: ClipClassifier, clips: np.ndarray, desc: str = "clips"
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Run every clip: ``(raw outputs (N, C), dequantized scores (N, C), mean seconds per clip)``."""
-    raws = []
-    start = time.perf_counter()
-    for clip in tqdm(clips, desc=desc, unit="clip", leave=False):
-        raws.append(classifier.classify(clip).reshape(-1))
-    seconds = (time.perf_counter() - start) / max(1, len(clips))
-    raw = np.stack(raws)
-    return raw, dequantize(raw, classifier.output_qparams), seconds
