@@ -17,7 +17,7 @@ pytest_args ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo ingest extract train quantize evaluate mcu run runs tensorboard test test-fast lint \
-	bench bench-extract bench-train bench-quantize compile submit schedule \
+	bench bench-extract bench-train bench-quantize bench-scale compile submit schedule \
 	image push deploy undeploy clean
 
 help: ## list the targets
@@ -97,7 +97,7 @@ deploy: ## terraform apply infra/envs/$$DEPLOY_ENV (state in $$TF_STATE_BUCKET; 
 undeploy: ## terraform destroy infra/envs/$$DEPLOY_ENV
 	infra/deploy.sh destroy
 
-bench: bench-extract bench-train bench-quantize ## all benchmarks
+bench: bench-extract bench-train bench-quantize bench-scale ## all benchmarks
 
 bench-extract: ## extraction clips/s vs OpenCV decode-only clips/s on the same clips
 	$(bin)/python tests/benchmarks/bench_extract.py
@@ -107,6 +107,9 @@ bench-train: ## train-step time: folded vs TimeDistributed (tf-keras and Keras 3
 
 bench-quantize: ## INT8 vs float32 LiteRT latency + the MCU table (arena, flash, MACs) vs budgets
 	$(bin)/python tests/benchmarks/bench_quantize.py
+
+bench-scale: ## 200/800/3,200 clips: time, clips/s, peak RSS per stage, exponents; beam_workers; input pipeline
+	$(bin)/python tests/benchmarks/bench_scale.py
 
 clean: ## remove local run outputs
 	rm -rf runs

@@ -113,7 +113,7 @@ def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: i
             110,
             -1,
         )
-        centres = TRAJECTORIES[gloss](phase) if index >= lead_in else [(0.62, 0.85)]
+        centres = trajectory(gloss)(phase) if index >= lead_in else [(0.62, 0.85)]
         growth = 1 + HAND_GROWTH.get(gloss, 0.0) * phase
         for hx, hy in centres:
             x = 0.5 + (hx - 0.5) * amplitude * signer.scale + signer.offset[0] + shift[0]
@@ -136,9 +136,48 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
     writer.release()
 
 
-def _plan(seed: int) -> list[tuple[str, Signer, int]]:
-    """(gloss, signer, repetition) of every clip, in a fixed order."""
+def gloss_names(classes: int) -> list[str]:
+    """The first ``classes`` glosses: the named ones, then ``sign0009``, ``sign0010`` …"""
+    named = list(TRAJECTORIES)
+    return named[:classes] + [f"sign{i:04d}" for i in range(len(named), classes)]
+
+
+def trajectory(gloss: str) -> Trajectory:
+    """A named gloss's hand path, or a procedural one (seeded by the gloss): one or two hands on
+    Lissajous-like curves with their own centre, amplitude and frequencies."""
+    if gloss in TRAJECTORIES:
+        return TRAJECTORIES[gloss]
+    rng = np.random.default_rng(int(gloss.removeprefix("sign")))
+    cx, cy = rng.uniform(0.35, 0.65), rng.uniform(0.3, 0.7)
+    ax, ay = rng.uniform(0.04, 0.18, size=2)
+    fx, fy = rng.integers(1, 4, size=2)
+    px, py = rng.uniform(0, 2 * math.pi, size=2)
+    two_hands = bool(rng.random() < 0.3)
+
+    def path(p: float) -> list[Point]:
+        x = cx + ax * math.sin(2 * math.pi * fx * p + px)
+        y = cy + ay * math.cos(2 * math.pi * fy * p + py)
+        return [(x, y), (1 - x, y)] if two_hands else [(x, y)]
+
+    return path
+
+
+def _plan(
+    seed: int, classes: int | None = None, clips_per_class: int | None = None
+) -> list[tuple[str, Signer, int]]:
+    """(gloss, signer, repetition) of every clip, in a fixed order.
+
+    Default: the demo set (9 glosses x 10 signers x 2, one gloss short, one over the cap). With
+    ``classes`` and ``clips_per_class``: exactly that many clips, signers taking turns.
+    """
     signers = make_signers(seed)
+    if classes is not None:
+        per_class = clips_per_class or REPS_PER_SIGNER * NUM_SIGNERS
+        return [
+            (gloss, signers[k % NUM_SIGNERS], k // NUM_SIGNERS)
+            for gloss in gloss_names(classes)
+            for k in range(per_class)
+        ]
     plan = []
     for gloss in TRAJECTORIES:
         for signer in signers:
@@ -151,8 +190,23 @@ def _plan(seed: int) -> list[tuple[str, Signer, int]]:
     return plan
 
 
-def generate_demo(out: str | Path, seed: int = 7, progress: bool = True) -> Path:
-    """Write the synthetic dataset to ``out`` (deterministic for a given ``seed``)."""
+def generate_demo(
+    out: str | Path,
+    seed: int = 7,
+    progress: bool = True,
+    classes: int | None = None,
+    clips_per_class: int | None = None,
+) -> Path:
+    """Write the synthetic dataset to ``out`` (deterministic for a given ``seed``).
+
+    Args:
+        out: the dataset folder (WLASL-processed layout).
+        seed: generator seed.
+        progress: show a progress bar.
+        classes: scale sets: this many glosses (named, then procedural) with ``clips_per_class``
+            clips each, and none of the demo's deliberate drops; ``None`` = the demo set.
+        clips_per_class: clips per gloss with ``classes`` (default 20).
+    """
     root = Path(out)
     videos = root / "videos"
     try:
@@ -160,9 +214,10 @@ def generate_demo(out: str | Path, seed: int = 7, progress: bool = True) -> Path
     except OSError as exc:
         raise TinysignError(f"cannot create {videos}: {exc.strerror}; choose a writable --out") from None
     rng = np.random.default_rng(seed)
-    entries: dict[str, list[dict[str, object]]] = {gloss: [] for gloss in TRAJECTORIES}
+    plan = _plan(seed, classes, clips_per_class)
+    glosses = list(dict.fromkeys(gloss for gloss, _, _ in plan))
+    entries: dict[str, list[dict[str, object]]] = {gloss: [] for gloss in glosses}
     nslt: dict[str, dict[str, object]] = {}
-    plan = _plan(seed)
     for number, (gloss, signer, rep) in enumerate(tqdm(plan, desc="demo videos", disable=not progress)):
         video_id = f"{number:05d}"
         lead_in = int(rng.integers(4, 12)) if number % 4 == 0 else 0
@@ -187,19 +242,18 @@ def generate_demo(out: str | Path, seed: int = 7, progress: bool = True) -> Path
         )
         nslt[video_id] = {
             "subset": official,
-            "action": [list(TRAJECTORIES).index(gloss), lead_in + 1, len(frames)],
+            "action": [glosses.index(gloss), lead_in + 1, len(frames)],
         }
     missing_id = f"{len(plan):05d}"  # listed in the metadata, never downloaded
-    entries["yes"].append(
-        {**entries["yes"][0], "video_id": missing_id, "instance_id": 99, "url": "synthetic://lost"}
-    )
+    if classes is None:
+        entries["yes"].append(
+            {**entries["yes"][0], "video_id": missing_id, "instance_id": 99, "url": "synthetic://lost"}
+        )
     wlasl = [{"gloss": gloss, "instances": instances} for gloss, instances in entries.items()]
     (root / WLASL_METADATA).write_text(json.dumps(wlasl, indent=1))
     (root / "nslt_100.json").write_text(json.dumps(nslt, indent=1))
-    (root / WLASL_MISSING).write_text(missing_id + "\n")
-    (root / "wlasl_class_list.txt").write_text(
-        "".join(f"{i}\t{gloss}\n" for i, gloss in enumerate(TRAJECTORIES))
-    )
+    (root / WLASL_MISSING).write_text(missing_id + "\n" if classes is None else "")
+    (root / "wlasl_class_list.txt").write_text("".join(f"{i}\t{gloss}\n" for i, gloss in enumerate(glosses)))
     return root
 
 
@@ -207,12 +261,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["demo"], help="demo: write the synthetic dataset")
     parser.add_argument("--out", required=True, help="folder to write the dataset into")
     parser.add_argument("--demo-seed", type=int, default=7, help="generator seed (default 7)")
+    parser.add_argument(
+        "--classes",
+        type=int,
+        help="scale sets: this many glosses (9 named, then procedural), no deliberate drops",
+    )
+    parser.add_argument("--clips-per-class", type=int, help="with --classes: clips per gloss (default 20)")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    root = generate_demo(args.out, seed=args.demo_seed)
-    print(
-        f"demo dataset: {root} ({len(_plan(args.demo_seed))} videos, "
-        f"{len(TRAJECTORIES)} glosses, {NUM_SIGNERS} signers)"
+    if args.clips_per_class is not None and args.classes is None:
+        raise TinysignError("--clips-per-class goes with --classes N")
+    if (args.classes is not None and args.classes < 2) or (
+        args.clips_per_class is not None and args.clips_per_class < 1
+    ):
+        raise TinysignError("--classes needs >= 2 and --clips-per-class >= 1")
+    root = generate_demo(
+        args.out, seed=args.demo_seed, classes=args.classes, clips_per_class=args.clips_per_class
     )
+    plan = _plan(args.demo_seed, args.classes, args.clips_per_class)
+    glosses = len({gloss for gloss, _, _ in plan})
+    print(f"demo dataset: {root} ({len(plan)} videos, {glosses} glosses, {NUM_SIGNERS} signers)")
     return 0
