@@ -199,7 +199,7 @@ def main() -> int:
     middle = args.work / f"n{args.sizes[len(args.sizes) // 2]}"
     speedup, same = beam_workers_ratio(middle)
     print(
-        f"\nextraction, beam_workers=2 vs in-process ({middle.name}): {speedup:.2f}x; identical shards: {same}"
+        f"\nextraction, beam_workers=2 vs in-process ({middle.name}): {speedup:.2f}x; same shards: {same}"
     )
     ratios = {name: input_pipeline_ratio(middle / "records", name) for name in ("streaming", "s3dconv1d")}
     for name, ratio in ratios.items():
