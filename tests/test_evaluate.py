@@ -10,6 +10,7 @@ import pytest
 
 from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
 from tinysign.data import records
+from tinysign.data.frontend import FrontEndStream, front_end
 from tinysign.evaluate import run_evaluate, softmax_sanity
 from tinysign.model.files import load_quantized
 from tinysign.runtime.litert import LiteModel, dequantize, quantize
@@ -53,10 +54,14 @@ def test_streaming_deployment_path_equals_the_keras_model(tmp_path_factory):
     keras_model = load_model(trained_model(tmp_path_factory, "streaming") / "model.keras")
     clips, _, _ = records.load_arrays(shared_records(tmp_path_factory), "test")
     stream = StreamingClassifier(
-        LiteModel(quant.path("frame", "float32")), LiteModel(quant.path("head", "float32"))
+        LiteModel(quant.path("frame", "float32")),
+        LiteModel(quant.path("head", "float32")),
+        FrontEndStream(quant.front_end, quant.binning),
     )
+    assert (quant.front_end, quant.binning) == ("diff", 2)  # the defaults: frame differences, 2x2 binning
     for clip in clips[:3]:
-        expected = keras_model(records.to_model_input(clip[np.newaxis]), training=False).numpy()
+        inputs = front_end(clip, quant.front_end, quant.binning)[np.newaxis, ..., np.newaxis]
+        expected = keras_model(inputs, training=False).numpy()
         np.testing.assert_allclose(stream.classify(clip), expected, rtol=1e-4, atol=1e-5)
 
 
@@ -70,7 +75,7 @@ def test_ring_buffer_keeps_the_last_t_features_oldest_first():
 
 def test_quantize_dequantize_round_trip_and_softmax_sanity():
     pixels = np.arange(256, dtype=np.uint8)
-    x = records.to_model_input(pixels)[..., 0]
+    x = pixels.astype(np.float32) / 255
     q = quantize(x, (1 / 255, -128), np.int8)
     assert (q.astype(np.int16) == pixels.astype(np.int16) - 128).all()  # the int8 input is uint8 - 128
     np.testing.assert_allclose(dequantize(q, (1 / 255, -128)), x, atol=1e-6)

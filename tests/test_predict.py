@@ -41,7 +41,7 @@ def test_predict_whole_clip_model_prints_top_k_like_training_preprocessing(tmp_p
     # same numbers as the training preprocessing (read_frames + sample_clip at eval_fps) through LiteRT
     frames, fps = read_frames(str(video), img_size=SMALL.img_size)
     clip = sample_clip(frames, fps, SMALL.eval_fps, SMALL.num_frames)
-    classifier = ClipClassifier([LiteModel(quant.path("model", "int8"))])
+    classifier = ClipClassifier([LiteModel(quant.path("model", "int8"))], quant.front_end, quant.binning)
     probs = dequantize(classifier.classify(clip).reshape(-1), classifier.output_qparams)
     assert first == quant.labels[int(np.argmax(probs))] and p1 == pytest.approx(float(probs.max()))
 

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import write_pattern_records
 from tests.tiny_models import KINDS, PER_SPLIT, SMALL, quantized_model, shared_records, trained_model
 from tinysign.data import records
+from tinysign.data.frontend import ZERO_POINT
 from tinysign.errors import TinysignError
 from tinysign.model.files import load_quantized, tflite_name
 from tinysign.quantize import run_quantize
@@ -34,10 +35,11 @@ def _assert_int8_models_run(quant_dir: Path, records_dir: Path, kind: str, metho
             expected = np.int8 if precision == "int8" else np.float32
             assert model.input_dtype == expected
             assert (model.output_qparams is None) == (precision == "float32")
-    # The image input takes int8 = uint8 - 128 whatever the calibration data's brightest pixel was
-    # (the pattern clips never exceed 230).
+    # The int8 input is exactly the front end's integer output (frame differences in grey levels:
+    # scale 1/255, zero point 0), whatever the calibration data's largest difference was.
     scale, zero_point = LiteModel(quant.path(parts[0], "int8")).input_qparams
-    assert zero_point == -128 and scale == pytest.approx(1 / 255, rel=1e-6)
+    assert quant.front_end == "diff" and zero_point == ZERO_POINT["diff"] == 0
+    assert scale == pytest.approx(1 / 255, rel=1e-6)
     clips, _, _ = records.load_arrays(records_dir, "test")
     for precision in ("int8", "float32"):
         out = lite_classifier(quant, precision).classify(clips[0])

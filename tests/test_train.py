@@ -17,6 +17,7 @@ import pytest
 
 from tinysign.config import Config
 from tinysign.data import records
+from tinysign.data.frontend import front_end
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import load_model, split_streaming
 from tinysign.reporting.metrics import classification_outputs
@@ -121,11 +122,12 @@ def test_run_train_writes_every_output_and_learns(pattern_records, tmp_path, nam
     # model.keras holds the best epoch's weights and reproduces the reported test accuracy
     model = load_model(out / "model.keras")
     frames, labels, _ = records.load_arrays(rec, "test")
-    accuracy = float(np.mean(model.predict(records.to_model_input(frames), verbose=0).argmax(1) == labels))
+    inputs = np.stack([front_end(clip, "diff", 2) for clip in frames])[..., np.newaxis]
+    accuracy = float(np.mean(model.predict(inputs, verbose=0).argmax(1) == labels))
     assert accuracy == pytest.approx(metrics["test_accuracy"])
     if name == "streaming":
         frame, head = split_streaming(model)
-        assert frame.output_shape == (1, TINY.feature_dim) and head.output_shape == (1, 3)
+        assert frame.output_shape == (1, TINY.frame_filters[-1]) and head.output_shape == (1, 3)
 
 
 def test_stale_backup_from_another_run_is_discarded(pattern_records, tmp_path, capsys):

@@ -16,6 +16,8 @@ from pathlib import Path
 from tinysign.errors import TinysignError
 
 MODEL_NAMES = ("s3dconv1d", "streaming")
+FRONT_ENDS = ("diff", "raw")  # see data/frontend.py
+BINNINGS = (1, 2, 4)
 QUANT_METHODS = ("ptq", "qat")
 STRATEGIES = ("default", "mirrored", "multiworker")
 SPLIT_MODES = ("grouped", "video", "signer", "official")
@@ -24,6 +26,21 @@ SPLITS = ("train", "val", "test")
 # The config keys each pipeline stage reads. A stage gets only its keys, so changing a parameter
 # re-runs only the stages that depend on it (KFP caches the rest); tests/test_config.py checks
 # these sets against the attributes the stage modules actually read.
+# The model's shape and what feeds it (front end + online augmentation): read wherever a model is
+# built or fed training clips.
+MODEL_KEYS = ("img_size", "num_frames", "feature_dim", "frame_filters", "head_filters", "dropout")
+INPUT_KEYS = (
+    "front_end",
+    "binning",
+    "augment_online",
+    "augment_time",
+    "augment_rotate",
+    "augment_scale",
+    "augment_shift",
+    "augment_contrast",
+    "augment_brightness",
+    "augment_noise",
+)
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": (
         "min_clip_frames",
@@ -50,15 +67,14 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "beam_workers",
     ),
     "train": (
-        "img_size",
-        "num_frames",
+        *MODEL_KEYS,
+        *INPUT_KEYS,
         "model",
         "epochs",
         "batch_size",
         "learning_rate",
         "patience",
         "strategy",
-        "feature_dim",
         "seed",
     ),
     "quantize": (
@@ -68,10 +84,9 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "batch_size",
         "learning_rate",
         "seed",
-        # read by model.architectures.build_model, which quantize imports (train decides them)
-        "img_size",
-        "num_frames",
-        "feature_dim",
+        # the architecture and the input pipeline: QAT fine-tunes the trained model on the same inputs
+        *MODEL_KEYS,
+        *INPUT_KEYS,
     ),
     "evaluate": (),
     "mcu": ("arena_budget_bytes", "flash_budget_bytes", "eval_fps"),
@@ -105,6 +120,18 @@ class Config:
     augment_flip: bool = False  # a flip turns a right-handed sign into a left-handed one
     num_shards: int = 2
     beam_workers: int = 1  # local extraction: 1 = in-process; N > 1 = DirectRunner with N worker processes
+    # model input: the front end a device computes per frame (see data/frontend.py)
+    front_end: str = "diff"  # diff = frame difference (motion), raw = grey pixels (the seed's input)
+    binning: int = 2  # b x b block sums before the front end: 64x64 records -> 32x32 model input
+    # online augmentation of training clips, fresh every epoch (see data/augment.py)
+    augment_online: bool = True
+    augment_time: float = 0.15
+    augment_rotate: float = 8.0
+    augment_scale: float = 0.1
+    augment_shift: float = 0.08
+    augment_contrast: float = 0.2
+    augment_brightness: float = 15.0
+    augment_noise: float = 2.0
     # train
     model: str = "s3dconv1d"
     epochs: int = 100
@@ -112,7 +139,12 @@ class Config:
     learning_rate: float = 1e-3
     patience: int = 10
     strategy: str = "default"
-    feature_dim: int = 64  # streaming model: per-frame feature vector length
+    # streaming model: per-frame CNN (stride-2 convs + BN + ReLU -> GAP [-> dense feature_dim]) and a
+    # temporal head (conv over 3 frames -> GAP -> dropout -> softmax) over the ring buffer
+    frame_filters: tuple[int, ...] = (16, 32, 32)
+    feature_dim: int = 0  # 0 = the pooled last conv (frame_filters[-1] values per frame)
+    head_filters: int = 48
+    dropout: float = 0.3
     # quantize / MCU
     quantization: str = "ptq"
     calibration_samples: int = 100
@@ -146,6 +178,11 @@ class Config:
         _require(self.augment_copies >= 0, "augment_copies must be >= 0")
         _require(self.num_shards >= 1, "num_shards must be >= 1")
         _require(self.beam_workers >= 1, "beam_workers must be >= 1")
+        _require(self.front_end in FRONT_ENDS, f"front_end must be one of {FRONT_ENDS}")
+        _require(
+            self.binning in BINNINGS and self.img_size % self.binning == 0,
+            f"binning must be one of {BINNINGS} and divide img_size",
+        )
         _require(self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1")
 
     @property

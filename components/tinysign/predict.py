@@ -25,8 +25,10 @@ import numpy as np
 
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.config import Config
+from tinysign.data.frontend import FrontEndStream
 from tinysign.errors import TinysignError
 from tinysign.model.files import load_quantized, read_labels
+from tinysign.reporting.summaries import read_summary
 from tinysign.runtime.litert import LiteModel, dequantize
 from tinysign.runtime.streaming import ClipClassifier, StreamingClassifier
 
@@ -37,6 +39,8 @@ class Predictor:
 
     runners: tuple[LiteModel, ...]
     labels: list[str]
+    front_end: str = "raw"
+    binning: int = 1
 
     @property
     def streaming(self) -> bool:
@@ -48,7 +52,11 @@ class Predictor:
 
     @property
     def img_size(self) -> int:
-        return int(self.runners[0].input_shape[-2])
+        """The side of the grey frames the front end takes (the model sees it / ``binning``)."""
+        return int(self.runners[0].input_shape[-2]) * self.binning
+
+    def classifier(self) -> ClipClassifier:
+        return ClipClassifier(self.runners, self.front_end, self.binning)
 
 
 def load_predictor(models: list[str], labels_path: str | None = None) -> Predictor:
@@ -77,7 +85,9 @@ def load_predictor(models: list[str], labels_path: str | None = None) -> Predict
     classes = int(np.prod(runners[-1].output_shape))
     if classes != len(labels):
         raise TinysignError(f"--labels: {len(labels)} labels but the model has {classes} outputs")
-    return Predictor(tuple(runners), labels)
+    exported = read_summary(paths[0].parent)  # the quantize folder's record of the front end
+    front = (str(exported.get("front_end", "raw")), int(exported.get("binning", 1)))
+    return Predictor(tuple(runners), labels, *front)
 
 
 def top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
@@ -101,7 +111,7 @@ def classify_video(predictor: Predictor, frames: np.ndarray, fps: float, config:
     from tinysign.data.video import sample_clip
 
     clip = sample_clip(frames, fps, config.eval_fps, predictor.num_frames)
-    classifier = ClipClassifier(predictor.runners)
+    classifier = predictor.classifier()
     return dequantize(classifier.classify(clip).reshape(-1), classifier.output_qparams)
 
 
@@ -115,7 +125,9 @@ def rolling_predictions(
     """
     if not predictor.streaming:
         raise TinysignError("rolling predictions need the streaming frame + head models")
-    classifier = StreamingClassifier(*predictor.runners)
+    classifier = StreamingClassifier(
+        *predictor.runners, FrontEndStream(predictor.front_end, predictor.binning)
+    )
     for index, frame in enumerate(frames):
         raw = classifier.push(frame)
         if raw is not None:

@@ -30,13 +30,14 @@ import numpy as np
 from tinysign.arguments import add_folders
 from tinysign.artifacts import LABELS_FILE, MODEL_FILE
 from tinysign.config import MODEL_NAMES, Config
-from tinysign.data import records
+from tinysign.data import augment, records
+from tinysign.data.frontend import front_end, input_range
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import batch_reshape_class, load_model, split_streaming, with_fixed_batch
 from tinysign.model.backend import keras
 from tinysign.model.files import check_records, read_labels, tflite_name, write_labels
 from tinysign.model.qat import init_ranges, qat_model, set_input_range
-from tinysign.reporting.summaries import QuantizeSummary, write_summary
+from tinysign.reporting.summaries import QuantizeSummary, read_summary, write_summary
 from tinysign.runtime.litert import LiteModel, int8_range
 
 QAT_LR_FACTOR = 0.1  # QAT fine-tunes at learning_rate * QAT_LR_FACTOR
@@ -57,17 +58,22 @@ def calibration_clips(records_dir: str | Path, count: int, seed: int) -> tuple[n
     return np.stack([r.frames for r in chosen]), [r.clip_id for r in chosen]
 
 
-def clip_samples(clips: np.ndarray) -> Iterator[list[np.ndarray]]:
-    """Representative samples for a whole-clip model: ``[(1, T, H, W, 1) float32]`` per clip."""
-    for clip in clips:
-        yield [records.to_model_input(clip[np.newaxis])]
+def model_inputs(clips: np.ndarray, config: Config) -> np.ndarray:
+    """The front end's float model input of uint8 clips ``(k, T, H, W)``: ``(k, T, h, w, 1)``."""
+    return np.stack([front_end(clip, config.front_end, config.binning) for clip in clips])[..., np.newaxis]
 
 
-def frame_samples(clips: np.ndarray) -> Iterator[list[np.ndarray]]:
+def clip_samples(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
+    """Representative samples for a whole-clip model: ``[(1, T, h, w, 1) float32]`` per clip."""
+    for clip in inputs:
+        yield [clip[np.newaxis]]
+
+
+def frame_samples(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
     """Representative samples for the per-frame model: every frame ``(1, H, W, 1)`` of every clip."""
-    for clip in clips:
+    for clip in inputs:
         for frame in clip:
-            yield [records.to_model_input(frame[np.newaxis])]
+            yield [frame[np.newaxis]]
 
 
 def feature_samples(features: np.ndarray) -> Iterator[list[np.ndarray]]:
@@ -136,9 +142,18 @@ def convert(
 
 
 def _datasets(records_dir: str | Path, config: Config) -> tuple[Any, Any]:
-    train = records.make_dataset(records_dir, "train", config.batch_size, shuffle=True, seed=config.seed)
+    train = records.make_dataset(
+        records_dir,
+        "train",
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        transform=augment.model_input(config, training=True),
+    )
     try:
-        val = records.make_dataset(records_dir, "val", config.batch_size)
+        val = records.make_dataset(
+            records_dir, "val", config.batch_size, transform=augment.model_input(config, training=False)
+        )
     except TinysignError:
         val = None  # no val shards: fine-tune without monitoring
     return train, val
@@ -159,19 +174,20 @@ def fine_tune(model: Any, records_dir: str | Path, config: Config) -> dict[str, 
 
 
 def streaming_qat(
-    frame: Any, head: Any, clips: np.ndarray, records_dir: str | Path, config: Config
+    frame: Any, head: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
 ) -> tuple[Any, Any, dict[str, list[float]]]:
     """QAT of the two streaming halves, trained end to end as ``head(stack(frame(x_t)))``.
 
-    ``clips`` (uint8, train split) initialise the quantization ranges (see :func:`init_ranges`).
+    ``inputs`` (front-end output of training clips) initialise the quantization ranges
+    (see :func:`init_ranges`).
     """
     k = keras()
     reshape = batch_reshape_class()
     frame_any, head_any = with_fixed_batch(frame, None), with_fixed_batch(head, None)
-    q_frame = qat_model(frame_any, input_range=(0.0, 1.0))
-    frames = records.to_model_input(clips.reshape(-1, *clips.shape[2:]))
+    q_frame = qat_model(frame_any, input_range=input_range(config.front_end))
+    frames = inputs.reshape(-1, *inputs.shape[2:])
     init_ranges(q_frame, frame_any, frames)
-    features = _features(frame, clips)
+    features = _features(frame, inputs)
     q_head = qat_model(head_any, input_range=(min(0.0, float(features.min())), float(features.max())))
     init_ranges(q_head, head_any, features)
     t, f = int(head.input_shape[1]), int(head.input_shape[2])
@@ -181,7 +197,7 @@ def streaming_qat(
     x = reshape((t, f), name="stack")(q_frame(x))
     joint = k.Model(inputs, q_head(x), name="streaming_qat")
     history = fine_tune(joint, records_dir, config)
-    set_input_range(q_frame, (0.0, 1.0))
+    set_input_range(q_frame, input_range(config.front_end))
     return q_frame, q_head, history
 
 
@@ -212,7 +228,8 @@ def run_quantize(
     if kind not in MODEL_NAMES:
         raise TinysignError(f"{model_dir}/model.keras: unknown model {kind!r}; expected one of {MODEL_NAMES}")
     input_shape = _batch1_shape(model)
-    check_records(records_dir, labels, input_shape[1], input_shape[2])
+    config = _trained_front_end(model_dir, config)
+    check_records(records_dir, labels, input_shape[1], input_shape[2] * config.binning)
     if int(model.output_shape[-1]) != len(labels):
         raise TinysignError(
             f"{model_dir}: model has {model.output_shape[-1]} outputs but labels.txt "
@@ -220,9 +237,10 @@ def run_quantize(
         )
     out.mkdir(parents=True, exist_ok=True)
     clips, calib_ids = calibration_clips(records_dir, config.calibration_samples, config.seed)
+    inputs = model_inputs(clips, config)
     num_classes = len(labels)
     export = _export_whole if kind == "s3dconv1d" else _export_streaming
-    blobs, history = export(model, clips, records_dir, config)
+    blobs, history = export(model, inputs, records_dir, config)
 
     files: dict[str, dict[str, str]] = {}
     sizes: dict[str, int] = {}
@@ -240,7 +258,9 @@ def run_quantize(
         "method": config.quantization,
         "num_classes": num_classes,
         "num_frames": input_shape[1],
-        "img_size": input_shape[2],
+        "img_size": input_shape[2] * config.binning,  # the records' frames; the model sees img_size / binning
+        "front_end": config.front_end,
+        "binning": config.binning,
         "batch_size": 1,
         "files": files,
         "sizes_bytes": sizes,
@@ -263,6 +283,15 @@ def run_quantize(
     return metrics
 
 
+def _trained_front_end(model_dir: Path, config: Config) -> Config:
+    """The config with the front end the model was trained with (its train summary), so quantization
+    calibrates and fine-tunes on exactly the inputs the model expects."""
+    trained = read_summary(model_dir)
+    if "front_end" not in trained:
+        return config
+    return config.replace(front_end=trained["front_end"], binning=trained["binning"])
+
+
 Blobs = dict[str, dict[str, bytes]]  # part -> precision -> .tflite bytes
 History = dict[str, list[float]] | None
 
@@ -273,39 +302,45 @@ def _batch1_shape(model: Any) -> tuple[int, ...]:
 
 
 def _export_whole(
-    model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
+    model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
 ) -> tuple[Blobs, History]:
     """s3dconv1d: one INT8 (PTQ, or QAT fine-tuned) and one float32 model of the whole clip."""
     input_shape = _batch1_shape(model)
     int8_model, history = model, None
     if config.quantization == "qat":
-        int8_model = qat_model(model, input_range=(0.0, 1.0))
-        init_ranges(int8_model, model, records.to_model_input(clips))
+        int8_model = qat_model(model, input_range=input_range(config.front_end))
+        init_ranges(int8_model, model, inputs)
         history = fine_tune(int8_model, records_dir, config)
-        set_input_range(int8_model, (0.0, 1.0))
+        set_input_range(int8_model, input_range(config.front_end))
     int8 = convert(
-        int8_model, input_shape, int8=True, representative=lambda: anchored(clip_samples(clips), 0.0, 1.0)
+        int8_model,
+        input_shape,
+        int8=True,
+        representative=lambda: anchored(clip_samples(inputs), *input_range(config.front_end)),
     )
     return {"model": {"int8": int8, "float32": convert(model, input_shape, int8=False)}}, history
 
 
 def _export_streaming(
-    model: Any, clips: np.ndarray, records_dir: str | Path, config: Config
+    model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
 ) -> tuple[Blobs, History]:
     """streaming: frame and head models, INT8 (PTQ, or QAT fine-tuned end to end) and float32."""
     frame, head = split_streaming(model)
     frame_shape, head_shape = _batch1_shape(frame), _batch1_shape(head)
     q_frame, q_head, history = frame, head, None
     if config.quantization == "qat":
-        q_frame, q_head, history = streaming_qat(frame, head, clips, records_dir, config)
+        q_frame, q_head, history = streaming_qat(frame, head, inputs, records_dir, config)
     frame_int8 = convert(
-        q_frame, frame_shape, int8=True, representative=lambda: anchored(frame_samples(clips), 0.0, 1.0)
+        q_frame,
+        frame_shape,
+        int8=True,
+        representative=lambda: anchored(frame_samples(inputs), *input_range(config.front_end)),
     )
     # The head's int8 input = the frame's int8 output (same scale/zero point): no requantization.
     feature_range = int8_range(LiteModel(frame_int8).output_qparams)  # type: ignore[arg-type]
     if config.quantization == "qat":
         set_input_range(q_head, feature_range)
-    features = _features(frame, clips)
+    features = _features(frame, inputs)
     head_int8 = convert(
         q_head,
         head_shape,
@@ -318,10 +353,10 @@ def _export_streaming(
     }, history
 
 
-def _features(frame_model: Any, clips: np.ndarray) -> np.ndarray:
-    """Float per-frame features of ``clips`` ``(k, T, H, W)`` -> ``(k, T, F)``."""
-    k, t = clips.shape[:2]
-    flat = records.to_model_input(clips.reshape(k * t, *clips.shape[2:]))
+def _features(frame_model: Any, inputs: np.ndarray) -> np.ndarray:
+    """Float per-frame features of front-end ``inputs`` ``(k, T, h, w, 1)`` -> ``(k, T, F)``."""
+    k, t = inputs.shape[:2]
+    flat = inputs.reshape(k * t, *inputs.shape[2:])
     feats = np.concatenate(
         [frame_model(flat[i : i + 256], training=False).numpy() for i in range(0, len(flat), 256)]
     )

@@ -42,7 +42,7 @@ from tinysign.artifacts import (
     TRAINING_CURVES,
 )
 from tinysign.config import Config
-from tinysign.data import records
+from tinysign.data import augment, records
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import build_model, count_macs, load_model
 from tinysign.model.backend import keras
@@ -160,7 +160,9 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
         "examples": examples,
         "model_path": str(work / MODEL_FILE),
         "top_k": top_k,
-        **_test_report(final, records_dir, labels, work, config.batch_size, examples["test"]),
+        "front_end": config.front_end,
+        "binning": config.binning,
+        **_test_report(final, records_dir, labels, work, config, examples["test"]),
     }
     if chief:
         _write_chief_outputs(out, labels, history, counts, config.model)
@@ -189,7 +191,7 @@ def _best_weights(model: Any, best_path: Path, best_epoch: int, start_epoch: int
 
 
 def _test_report(
-    model: Any, records_dir: str | Path, labels: list[str], out: Path, batch_size: int, count: int
+    model: Any, records_dir: str | Path, labels: list[str], out: Path, config: Config, count: int
 ) -> dict[str, Any]:
     """Float-model classification report + confusion matrix on the test split."""
     if count == 0:
@@ -197,7 +199,9 @@ def _test_report(
         return {"test_accuracy": None, "test_top5_accuracy": None}
     batches = [
         (model(x, training=False).numpy(), y.numpy())
-        for x, y in records.make_dataset(records_dir, "test", batch_size)
+        for x, y in records.make_dataset(
+            records_dir, "test", config.batch_size, transform=augment.model_input(config, training=False)
+        )
     ]
     probs, y_true = np.concatenate([p for p, _ in batches]), np.concatenate([y for _, y in batches])
     report = classification_outputs(y_true, None, probs, labels, out, prefix="float")
@@ -259,8 +263,14 @@ def _split_dataset(records_dir: str | Path, split: str, count: int, config: Conf
     """The (shuffled, for train) ``tf.data`` input of ``split``; ``None`` when it is empty."""
     if count == 0:
         return None
+    training = split == "train"
     dataset = records.make_dataset(
-        records_dir, split, config.batch_size, shuffle=split == "train", seed=config.seed
+        records_dir,
+        split,
+        config.batch_size,
+        shuffle=training,
+        seed=config.seed,
+        transform=augment.model_input(config, training=training),  # augmented: train only
     )
     return _distributed(dataset, count, config.batch_size, replicas)
 

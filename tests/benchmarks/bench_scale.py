@@ -198,9 +198,7 @@ def main() -> int:
         verdicts.append(k <= 1.1 and (stage not in FLAT_RSS or rss <= 1.3))
     middle = args.work / f"n{args.sizes[len(args.sizes) // 2]}"
     speedup, same = beam_workers_ratio(middle)
-    print(
-        f"\nextraction, beam_workers=2 vs in-process ({middle.name}): {speedup:.2f}x; same shards: {same}"
-    )
+    print(f"\nextraction, beam_workers=2 vs in-process ({middle.name}): {speedup:.2f}x; same shards: {same}")
     ratios = {name: input_pipeline_ratio(middle / "records", name) for name in ("streaming", "s3dconv1d")}
     for name, ratio in ratios.items():
         print(f"input pipeline: in-memory / tf.data step time, {name}: {ratio:.2f}")

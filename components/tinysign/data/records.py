@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -233,11 +233,6 @@ def load_arrays(records_dir: str | Path, split: str) -> tuple[np.ndarray, np.nda
     return frames, labels, [r.clip_id for r in records]
 
 
-def to_model_input(frames: np.ndarray) -> np.ndarray:
-    """uint8 ``(..., T, H, W)`` -> float32 ``(..., T, H, W, 1)`` in [0, 1]: the model's input."""
-    return (frames.astype(np.float32) / 255.0)[..., np.newaxis]
-
-
 def make_dataset(
     records_dir: str | Path,
     split: str,
@@ -246,8 +241,13 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
     repeat: bool = False,
+    transform: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """A ``tf.data.Dataset`` of ``(frames float32 (B,T,H,W,1) in [0,1], label int64 (B,))``."""
+    """A ``tf.data.Dataset`` of ``(model input float32 (B, ...), label int64 (B,))``.
+
+    ``transform`` maps a record's uint8 frames ``(T, H, W)`` to the model input (augmentation, the
+    front end: :func:`tinysign.data.augment.model_input`); without one, frames / 255 with a channel axis.
+    """
     import tensorflow as tf
 
     schema = read_schema(records_dir)
@@ -258,6 +258,8 @@ def make_dataset(
     def parse(payload: Any) -> tuple[Any, Any]:
         example = tf.io.parse_single_example(payload, spec)
         frames = tf.reshape(tf.io.decode_raw(example["frames"], tf.uint8), shape)
+        if transform is not None:
+            return transform(frames), example["label"]
         return tf.cast(frames, tf.float32)[..., tf.newaxis] / 255.0, example["label"]
 
     ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 4))

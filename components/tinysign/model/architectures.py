@@ -36,9 +36,7 @@ from tinysign.model.backend import keras
 S3D_CONV_FILTERS = (12, 24)
 S3D_TEMPORAL_FILTERS = 48
 TEMPORAL_KERNEL = 3
-# Streaming per-frame CNN: stride-2 3x3 convs (64x64 -> 4x4) then a dense projection.
-STREAM_CONV_FILTERS = (8, 16, 32, 32)
-STREAM_HEAD_FILTERS = 48
+BN_MOMENTUM = 0.9
 
 
 @functools.cache
@@ -90,6 +88,11 @@ def custom_objects() -> dict[str, type]:
     return {"BatchReshape": batch_reshape_class()}
 
 
+def input_size(config: Config) -> int:
+    """The model's frame side: the records' ``img_size`` after the front end's ``binning``."""
+    return config.img_size // config.binning
+
+
 def build_model(name: str, num_classes: int, config: Config, batch_size: int | None = None) -> Any:
     """Build an uncompiled model.
 
@@ -113,7 +116,7 @@ def build_model(name: str, num_classes: int, config: Config, batch_size: int | N
 def _build_s3dconv1d(num_classes: int, config: Config, batch_size: int | None) -> Any:
     k = keras()
     batch_reshape = batch_reshape_class()
-    t, s = config.num_frames, config.img_size
+    t, s = config.num_frames, input_size(config)
     inputs = k.Input((t, s, s, 1), batch_size=batch_size, name="frames")
     x = batch_reshape((s, s, 1), name="fold_time")(inputs)
     for i, filters in enumerate(S3D_CONV_FILTERS, start=1):
@@ -132,31 +135,42 @@ def _temporal_head(k: Any, x: Any, filters: int, num_classes: int, prefix: str) 
     return k.layers.Dense(num_classes, activation="softmax", name=f"{prefix}_classes")(x)
 
 
-def _frame_layers(k: Any, feature_dim: int) -> list[Any]:
-    layers = [
-        k.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"frame_conv{i}")
-        for i, f in enumerate(STREAM_CONV_FILTERS, start=1)
-    ]
-    return layers + [
-        k.layers.Flatten(name="frame_flatten"),
-        k.layers.Dense(feature_dim, activation="relu", name="frame_features"),
-    ]
+def _frame_layers(k: Any, config: Config) -> list[Any]:
+    """Per-frame CNN: stride-2 3x3 convs with batch norm (folded into the convs at export) and ReLU,
+    global average pooling, and an optional dense projection to ``feature_dim`` values."""
+    layers: list[Any] = []
+    for i, filters in enumerate(config.frame_filters, start=1):
+        layers += [
+            k.layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False, name=f"frame_conv{i}"),
+            # few steps per epoch on small sets: a faster moving average than Keras' 0.99, or the
+            # inference-mode statistics lag far behind training (measured: constant predictions)
+            k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"frame_bn{i}"),
+            k.layers.ReLU(name=f"frame_relu{i}"),
+        ]
+    layers.append(k.layers.GlobalAveragePooling2D(name="frame_pool"))
+    if config.feature_dim:
+        layers.append(k.layers.Dense(config.feature_dim, activation="relu", name="frame_features"))
+    return layers
+
+
+def feature_size(config: Config) -> int:
+    """Length of the per-frame feature vector (what the ring buffer holds per frame)."""
+    return config.feature_dim or config.frame_filters[-1]
 
 
 def _build_streaming(num_classes: int, config: Config, batch_size: int | None) -> Any:
     k = keras()
     batch_reshape = batch_reshape_class()
-    t, s, f = config.num_frames, config.img_size, config.feature_dim
-    if s % 2 ** len(STREAM_CONV_FILTERS):
-        raise TinysignError(
-            f"img_size={s}: the streaming model needs a multiple of {2 ** len(STREAM_CONV_FILTERS)}"
-        )
+    t, s, f = config.num_frames, input_size(config), feature_size(config)
     inputs = k.Input((t, s, s, 1), batch_size=batch_size, name="frames")
     x = batch_reshape((s, s, 1), name="fold_time")(inputs)
-    for layer in _frame_layers(k, f):
+    for layer in _frame_layers(k, config):
         x = layer(x)
     x = batch_reshape((1, t, f), name="head_stack")(x)
-    x = _temporal_head(k, x, STREAM_HEAD_FILTERS, num_classes, prefix="head")
+    x = k.layers.Conv2D(config.head_filters, (1, TEMPORAL_KERNEL), activation="relu", name="head_conv")(x)
+    x = k.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    x = k.layers.Dropout(config.dropout, name="head_dropout")(x)
+    x = k.layers.Dense(num_classes, activation="softmax", name="head_classes")(x)
     return k.Model(inputs, x, name="streaming")
 
 
@@ -185,7 +199,7 @@ def split_streaming(model: Any) -> tuple[Any, Any]:
         x = layer(x)
     frame_model = k.Model(frame_in, x, name="streaming_frame")
 
-    feature_dim = int(frame_layers[-1].units)
+    feature_dim = int(frame_model.output_shape[-1])
     head_in = k.Input((t, feature_dim), batch_size=1, name="features")
     x = k.layers.Reshape((1, t, feature_dim), name="stack")(head_in)
     for layer in head_layers[1:]:  # head_layers[0] is the BatchReshape that stacked the frames
@@ -251,7 +265,7 @@ def build_timedistributed_reference(num_classes: int, config: Config) -> Any:
     one to one onto :func:`build_model` ``("s3dconv1d")`` via :func:`copy_to_reference`.
     """
     k = keras()
-    t, s = config.num_frames, config.img_size
+    t, s = config.num_frames, input_size(config)
     td = k.layers.TimeDistributed
     inputs = k.Input((t, s, s, 1), name="frames")
     x = inputs

@@ -39,6 +39,8 @@ class QuantizedModel:
     img_size: int
     method: str
     paths: dict[str, dict[str, Path]]  # part -> precision -> .tflite path
+    front_end: str = "raw"  # what the first model's input is (data/frontend.py)
+    binning: int = 1
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -95,6 +97,8 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
         img_size=img_size,
         method=method,
         paths=paths,
+        front_end=str(meta.get("front_end", "raw")),
+        binning=int(meta.get("binning", 1)),
     )
 
 

@@ -98,6 +98,8 @@ class TrainSummary(TypedDict, total=False):
     examples: dict[str, int]
     model_path: str
     top_k: int
+    front_end: str  # diff | raw: what the model takes (data/frontend.py)
+    binning: int
     test_accuracy: float | None
     test_top5_accuracy: float | None
     test_macro_f1: float

@@ -11,8 +11,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tinysign.data import records
-
 QParams = tuple[float, int] | None  # (scale, zero_point) of an int8 tensor; None for float
 
 
@@ -86,10 +84,9 @@ class LiteModel:
         return self._interpreter.get_tensor(self._out).copy()
 
 
-def model_input(runner: Runner, frames: np.ndarray) -> np.ndarray:
-    """uint8 frames (a clip ``(T, H, W)`` or one frame ``(H, W)``) -> the runner's raw input."""
-    x = records.to_model_input(frames).reshape(runner.input_shape)
-    return quantize(x, runner.input_qparams, runner.input_dtype)
+def runner_input(runner: Runner, values: np.ndarray) -> np.ndarray:
+    """Float model-input values (the front end's output) -> the runner's raw input (int8 or float)."""
+    return quantize(np.reshape(values, runner.input_shape), runner.input_qparams, runner.input_dtype)
 
 
 def int8_range(params: tuple[float, int]) -> tuple[float, float]:

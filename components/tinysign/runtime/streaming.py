@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from tinysign.data.frontend import FrontEndStream, front_end
 from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel
-from tinysign.runtime.litert import LiteModel, Runner, dequantize, model_input, quantize
+from tinysign.runtime.litert import LiteModel, Runner, dequantize, quantize, runner_input
 
 
 class RingBuffer:
@@ -42,63 +43,73 @@ class RingBuffer:
 
 
 class StreamingClassifier:
-    """Deployment path of the streaming model: frame model per frame -> ring buffer -> head.
+    """Deployment path of the streaming model: front end -> frame model per frame -> ring buffer -> head.
 
     The frame model's raw output goes into the ring buffer unchanged when its quantization equals
     the head's input quantization (``tinysign quantize`` makes it so); otherwise it is requantized.
     """
 
-    def __init__(self, frame: Runner, head: Runner) -> None:
-        self.frame, self.head = frame, head
+    def __init__(self, frame: Runner, head: Runner, front: FrontEndStream) -> None:
+        self.frame, self.head, self.front = frame, head, front
         _, t, f = head.input_shape
         self.buffer = RingBuffer(t, f, head.input_dtype)
         self.requantize = frame.output_qparams != head.input_qparams
 
     def reset(self) -> None:
         self.buffer.reset()
+        self.front.reset()
 
-    def push(self, frame: np.ndarray) -> np.ndarray | None:
-        """Feed one uint8 frame ``(H, W)``; returns the head's raw output once the buffer is full."""
-        feature = self.frame.invoke(model_input(self.frame, frame))
+    def feature(self, frame: np.ndarray) -> np.ndarray:
+        """One uint8 frame ``(H, W)`` through the front end and the frame model, into the ring buffer."""
+        feature = self.frame.invoke(runner_input(self.frame, self.front.push(frame)))
         if self.requantize:
             feature = quantize(
                 dequantize(feature, self.frame.output_qparams), self.head.input_qparams, self.head.input_dtype
             )
         self.buffer.push(feature)
+        return feature
+
+    def push(self, frame: np.ndarray) -> np.ndarray | None:
+        """Feed one uint8 frame ``(H, W)``; returns the head's raw output once the buffer is full."""
+        self.feature(frame)
         if not self.buffer.full:
             return None
         return self.head.invoke(self.buffer.data[np.newaxis])
 
-    def classify(self, clip: np.ndarray) -> np.ndarray:
-        """Raw head output for one clip ``(T, H, W)`` streamed from an empty buffer."""
+    def window(self, clip: np.ndarray) -> np.ndarray:
+        """The ring buffer (raw, ``(T, F)``) after streaming one clip ``(T, H, W)`` from an empty state."""
         self.reset()
-        out = None
         for frame in clip:
-            out = self.push(frame)
-        if out is None:
+            self.feature(frame)
+        if not self.buffer.full:
             raise TinysignError(
                 f"a clip of {len(clip)} frames cannot fill the {len(self.buffer.data)}-frame "
                 "ring buffer: re-extract the records with the model's num_frames"
             )
-        return out
+        return self.buffer.data.copy()
+
+    def classify(self, clip: np.ndarray) -> np.ndarray:
+        """Raw head output for one clip ``(T, H, W)`` streamed from an empty state."""
+        return self.head.invoke(self.window(clip)[np.newaxis])
 
 
 class ClipClassifier:
     """Whole-clip model (``s3dconv1d``) or streaming pair behind one ``classify(clip) -> raw`` call."""
 
-    def __init__(self, runners: Sequence[Runner]) -> None:
-        self.streaming = StreamingClassifier(*runners) if len(runners) == 2 else None
+    def __init__(self, runners: Sequence[Runner], front_end: str, binning: int) -> None:
+        front = FrontEndStream(front_end, binning)
+        self.streaming = StreamingClassifier(*runners, front) if len(runners) == 2 else None
         self.runner = runners[0]
+        self.front_end, self.binning = front_end, binning
         self.output_qparams = runners[-1].output_qparams
 
     def classify(self, clip: np.ndarray) -> np.ndarray:
         if self.streaming is not None:
             return self.streaming.classify(clip)
-        return self.runner.invoke(model_input(self.runner, clip))
+        return self.runner.invoke(runner_input(self.runner, front_end(clip, self.front_end, self.binning)))
 
 
 def lite_classifier(quant: QuantizedModel, precision: str, *, reference: bool = False) -> ClipClassifier:
     """LiteRT classifier for ``precision`` (int8 | float32) of a quantize output."""
-    return ClipClassifier(
-        [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]
-    )
+    runners = [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]
+    return ClipClassifier(runners, quant.front_end, quant.binning)

@@ -1,0 +1,88 @@
+"""The front end: what a device computes from camera frames before the frame model sees them.
+
+Like the audio front end of tflite-micro's micro_speech, it is integer arithmetic on uint8 frames, so
+the same numbers come out of the training pipeline (TensorFlow), the Python runtime (numpy) and the
+firmware (C, ``firmware/frontend.c``):
+
+* ``binning`` ``b``: sum of each ``b x b`` block (``b`` = 1, 2 or 4), i.e. an area resize;
+* ``diff`` (default): ``q = floor((S_t - S_{t-1} + b²/2) / b²)`` saturated to int8 — the frame
+  difference in grey levels (0 on the first frame). Motion carries the sign; static appearance (who
+  signs, the background) cancels out. The frame model's int8 input is ``q`` (scale 1/255, zero
+  point 0), its float input ``q / 255``;
+* ``raw``: ``r = floor((S_t + b²/2) / b²)`` (0..255), int8 input ``r - 128``, float ``r / 255``
+  (the seed's input).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SCALE = 1 / 255  # one grey level
+ZERO_POINT = {"diff": 0, "raw": -128}
+
+
+def input_range(kind: str) -> tuple[float, float]:
+    """The float range of the frame model's input (exactly the int8 range at scale 1/255)."""
+    zero = ZERO_POINT[kind]
+    return ((-128 - zero) * SCALE, (127 - zero) * SCALE)
+
+
+def _binned_sums(frames: np.ndarray, binning: int) -> np.ndarray:
+    """int32 block sums ``(..., H/b, W/b)`` of uint8 frames ``(..., H, W)``."""
+    h, w = frames.shape[-2:]
+    blocks = frames.astype(np.int32).reshape(*frames.shape[:-2], h // binning, binning, w // binning, binning)
+    return blocks.sum(axis=(-3, -1))
+
+
+def _from_sums(sums: np.ndarray, kind: str, binning: int) -> np.ndarray:
+    """int32 front-end values of consecutive frames' block sums ``(T, h, w)``."""
+    area, half = binning * binning, binning * binning // 2
+    if kind == "raw":
+        return (sums + half) // area
+    previous = np.concatenate([sums[:1], sums[:-1]], axis=0)  # the first frame has no motion
+    return np.clip((sums - previous + half) // area, -128, 127)
+
+
+def front_end(frames: np.ndarray, kind: str, binning: int) -> np.ndarray:
+    """Float32 model input of a uint8 clip ``(T, H, W)``: ``(T, H/b, W/b)`` (``q / 255`` or ``r / 255``)."""
+    values = _from_sums(_binned_sums(np.asarray(frames), binning), kind, binning)
+    return values.astype(np.float32) * np.float32(SCALE)
+
+
+class FrontEndStream:
+    """The front end one frame at a time, as on a device: it remembers the previous frame's sums."""
+
+    def __init__(self, kind: str, binning: int) -> None:
+        self.kind, self.binning = kind, binning
+        self.previous: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.previous = None
+
+    def push(self, frame: np.ndarray) -> np.ndarray:
+        """uint8 frame ``(H, W)`` -> float32 model input ``(H/b, W/b)``: row ``t`` of :func:`front_end`."""
+        sums = _binned_sums(np.asarray(frame), self.binning)
+        pair = np.stack([sums if self.previous is None else self.previous, sums])
+        self.previous = sums
+        return _from_sums(pair, self.kind, self.binning)[-1].astype(np.float32) * np.float32(SCALE)
+
+
+def front_end_tf(frames: Any, kind: str, binning: int) -> Any:
+    """The same front end in TensorFlow for ``tf.data``: uint8 or float clips ``(T, H, W)`` (float
+    input is rounded to the nearest grey level first, as a camera would deliver it) -> float32
+    ``(T, H/b, W/b, 1)``."""
+    import tensorflow as tf
+
+    x = tf.cast(tf.clip_by_value(tf.round(tf.cast(frames, tf.float32)), 0.0, 255.0), tf.int32)
+    shape = tf.shape(x)
+    t, h, w = shape[0], shape[1], shape[2]
+    sums = tf.reduce_sum(tf.reshape(x, (t, h // binning, binning, w // binning, binning)), axis=(2, 4))
+    area, half = binning * binning, binning * binning // 2
+    if kind == "raw":
+        values = tf.math.floordiv(sums + half, area)
+    else:
+        previous = tf.concat([sums[:1], sums[:-1]], axis=0)
+        values = tf.clip_by_value(tf.math.floordiv(sums - previous + half, area), -128, 127)
+    return (tf.cast(values, tf.float32) * SCALE)[..., tf.newaxis]
