@@ -23,9 +23,6 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 SPLIT_MODES = ("grouped", "video", "signer", "official")
 SPLITS = ("train", "val", "test")
 
-# The config keys each pipeline stage reads. A stage gets only its keys, so changing a parameter
-# re-runs only the stages that depend on it (KFP caches the rest); tests/test_config.py checks
-# these sets against the attributes the stage modules actually read.
 # The model's shape and what feeds it (front end + online augmentation): read wherever a model is
 # built or fed training clips.
 MODEL_KEYS = ("img_size", "num_frames", "feature_dim", "frame_filters", "head_filters", "dropout")
@@ -41,6 +38,9 @@ INPUT_KEYS = (
     "augment_brightness",
     "augment_noise",
 )
+# The config keys each pipeline stage reads. A stage gets only its keys, so changing a parameter
+# re-runs only the stages that depend on it (KFP caches the rest); tests/test_config.py checks
+# these sets against the attributes the stage modules actually read.
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": (
         "min_clip_frames",
