@@ -86,7 +86,9 @@ def run_mcu_check(
         LiteRT disagree.
     """
     quant = load_quantized(quant_dir)
-    check_records(records_dir, quant.labels, quant.num_frames, quant.img_size)
+    # an enrolled (prototype) head has its own signs: any clips of the right shape drive the check
+    labels = None if quant.method == "prototypes" else quant.labels
+    check_records(records_dir, labels, quant.num_frames, quant.img_size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     first = list(itertools.islice(records.iter_records(records_dir, "test"), CHECK_CLIPS))

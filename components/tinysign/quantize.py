@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from tinysign.data.frontend import front_end, input_range
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import batch_reshape_class, load_model, split_streaming, with_fixed_batch
 from tinysign.model.backend import keras
+from tinysign.model.export import anchored, convert, window_samples
 from tinysign.model.files import check_records, read_labels, tflite_name, write_labels
 from tinysign.model.qat import init_ranges, qat_model, set_input_range
 from tinysign.reporting.summaries import QuantizeSummary, read_summary, write_summary
@@ -74,68 +75,6 @@ def frame_samples(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
     for clip in inputs:
         for frame in clip:
             yield [frame[np.newaxis]]
-
-
-def feature_samples(features: np.ndarray) -> Iterator[list[np.ndarray]]:
-    """Representative samples for the head: ``(1, T, F)`` float feature windows."""
-    for window in features:
-        yield [window[np.newaxis].astype(np.float32)]
-
-
-def anchored(samples: Iterator[list[np.ndarray]], low: float, high: float) -> Iterator[list[np.ndarray]]:
-    """``samples`` clipped to [low, high], then one range anchor: the first with its min/max set to them.
-
-    PTQ takes every tensor's range from the min/max seen during calibration. The anchor makes the
-    model input's range exactly [low, high] (images: int8 = uint8 - 128) while changing only two
-    values of one sample, so other activations move at most around those two positions. (A
-    fake-quant node in front of the model does not work: before a CONV_2D the converter keeps the
-    calibrated range and inserts DEQUANTIZE + QUANTIZE.)
-    """
-    first = None
-    for sample in samples:
-        x = np.clip(sample[0], low, high).astype(np.float32)
-        first = x.copy() if first is None else first
-        yield [x]
-    if first is not None:
-        flat = first.reshape(-1)
-        flat[flat.argmin()] = low
-        flat[flat.argmax()] = high
-        yield [first]
-
-
-# --- conversion -----------------------------------------------------------------------------------
-
-
-def convert(
-    model: Any,
-    input_shape: tuple[int, ...],
-    *,
-    int8: bool,
-    representative: Callable[[], Iterator[list[np.ndarray]]] | None = None,
-) -> bytes:
-    """Keras model -> ``.tflite`` bytes with a fixed input shape (batch 1).
-
-    Args:
-        model: a float or QAT ``tf_keras`` model.
-        input_shape: full input shape including the batch of 1.
-        int8: full-integer INT8 (int8 input and output) instead of float32.
-        representative: zero-argument generator factory of calibration samples (INT8 only).
-    """
-    import tensorflow as tf
-
-    @tf.function(input_signature=[tf.TensorSpec(input_shape, tf.float32, name="input")])
-    def serve(x: Any) -> Any:
-        return model(x, training=False)
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
-    if int8:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if representative is not None:
-            converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
 
 
 # --- QAT fine-tuning --------------------------------------------------------------------------------
@@ -345,7 +284,7 @@ def _export_streaming(
         q_head,
         head_shape,
         int8=True,
-        representative=lambda: anchored(feature_samples(features), *feature_range),
+        representative=lambda: anchored(window_samples(features), *feature_range),
     )
     return {
         "frame": {"int8": frame_int8, "float32": convert(frame, frame_shape, int8=False)},

@@ -102,10 +102,10 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
     )
 
 
-def check_records(records_dir: str | Path, labels: list[str], num_frames: int, img_size: int) -> None:
-    """The records must have the model's labels and clip shape (else one clear error)."""
+def check_records(records_dir: str | Path, labels: list[str] | None, num_frames: int, img_size: int) -> None:
+    """The records must have the model's labels (``None``: any) and clip shape (else one clear error)."""
     schema = records.read_schema(records_dir)
-    if list(schema["labels"]) != labels:
+    if labels is not None and list(schema["labels"]) != labels:
         raise TinysignError(
             f"{records_dir}: its labels ({len(schema['labels'])}) differ from the model's "
             f"labels.txt ({len(labels)}); use the records the model was trained on"

@@ -212,6 +212,29 @@ class McuSummary(TypedDict, total=False):
     c_arrays: dict[str, Any]
 
 
+# --- enroll ------------------------------------------------------------------------------------------
+
+
+class EnrollSummary(TypedDict, total=False):
+    """A quantize summary (so predict / mcu / evaluate read the folder) plus what was enrolled."""
+
+    model: str
+    method: str  # prototypes
+    num_classes: int
+    num_frames: int
+    img_size: int
+    front_end: str
+    binning: int
+    files: dict[str, dict[str, str]]
+    labels: list[str]
+    enrolled: list[str]  # the new signs (the rest: trained classes kept with --keep-trained)
+    kept_trained: bool
+    dropped: int
+    head_flash_bytes: int
+    bytes_per_sign: int  # one row of int8 numbers per sign
+    head_mcu: dict[str, Any]  # flash_bytes, arena_bytes, max_abs_diff_lsb, windows_compared
+
+
 # --- bless -------------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,306 @@
+"""Teach the device new signs from a few clips: prototypes of the deployed embedding, an INT8 head.
+
+``tinysign enroll --quant DIR --examples DATASET --out DIR [--keep-trained --records DIR]``
+
+Every example clip (any layout ingest reads) is decoded like a test clip (``eval_fps``, ``T``
+frames) and streamed through the deployment path — front end -> INT8 frame model per frame -> ring
+buffer — in LiteRT; its embedding is the ring buffer averaged over time and L2-normalised
+(:mod:`tinysign.model.prototypes`). One prototype per sign (the normalised mean of its clips) becomes
+a row of an INT8 nearest-prototype head. ``--keep-trained`` also enrolls the trained classes from
+their training clips (``--records``), for one mixed vocabulary.
+
+The output is a quantize folder (the INT8/float32 frame model copied, the prototype head as the
+``head``, ``labels.txt``, ``metrics.json``), so ``tinysign predict --model OUT`` and ``tinysign mcu
+--quant OUT`` take it in place of the softmax head; plus the head's C arrays, the drop report, and
+the head's MCU numbers (flash, tensor arena, tflite-micro vs LiteRT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tinysign.arguments import add_folders
+from tinysign.artifacts import DROP_REPORT_FILE, LABELS_FILE
+from tinysign.config import Config
+from tinysign.data import records
+from tinysign.data.clips import extract_clip
+from tinysign.data.datasets import find_clips, probe_clips
+from tinysign.data.frontend import FrontEndStream
+from tinysign.data.manifest import Clip, Drop, write_drop_report
+from tinysign.data.video import VideoError
+from tinysign.errors import TinysignError
+from tinysign.model.export import anchored, convert, window_samples
+from tinysign.model.files import PRECISIONS, QuantizedModel, load_quantized, tflite_name, write_labels
+from tinysign.model.prototypes import build_head, embedding, prototype
+from tinysign.reporting.summaries import EnrollSummary, write_summary
+from tinysign.runtime.arena import probe_arena
+from tinysign.runtime.carrays import c_array_name, write_c_arrays
+from tinysign.runtime.litert import LiteModel, dequantize, int8_range, quantize
+from tinysign.runtime.micro import TOLERANCE_LSB, MicroModel
+from tinysign.runtime.streaming import StreamingClassifier
+
+METHOD = "prototypes"
+CHECK_WINDOWS = 16  # enrollment windows run through tflite-micro and LiteRT
+
+
+class Embedder:
+    """The deployment path up to the ring buffer: clip -> unit-length embedding (and the raw window)."""
+
+    def __init__(self, quant: QuantizedModel) -> None:
+        if quant.kind != "streaming":
+            raise TinysignError(
+                f"enroll needs the streaming model (frame + head); {quant.kind} has no frame model"
+            )
+        frame = LiteModel(quant.path("frame", "int8"))
+        head = LiteModel(quant.path("head", "int8"))  # only for the ring buffer's shape and dtype
+        self.stream = StreamingClassifier(frame, head, FrontEndStream(quant.front_end, quant.binning))
+        self.qparams = head.input_qparams
+
+    def window(self, clip: np.ndarray) -> np.ndarray:
+        """Dequantized ring buffer ``(T, F)`` after streaming ``clip`` ``(T, H, W)``."""
+        return dequantize(self.stream.window(clip), self.qparams)
+
+    def embed(self, clip: np.ndarray) -> np.ndarray:
+        return embedding(self.window(clip))
+
+
+def example_clips(sources: list[str], config: Config, progress: bool = True) -> tuple[list[Clip], list[Drop]]:
+    """Usable example clips of ``sources`` (probed; too short or undecodable ones are drop rows)."""
+    found, drops = find_clips(sources, config)
+    usable, bad = probe_clips(found, config, progress)
+    return usable, drops + bad
+
+
+def decode(clip: Clip, config: Config) -> np.ndarray:
+    """One clip as the ``T`` frames a test record would hold (``eval_fps``)."""
+    row = {
+        "clip_id": clip.clip_id,
+        "label": clip.label,
+        "label_index": 0,
+        "path": clip.path,
+        "split": "test",
+        "frame_start": clip.frame_start,
+        "frame_end": clip.frame_end,
+        "fps": clip.fps,
+        "frame_count": clip.frame_count,
+    }
+    return extract_clip(row, config)[0].frames
+
+
+def prototypes_of(
+    embedder: Embedder, clips: list[Clip], config: Config, progress: bool = True
+) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[Drop]]:
+    """``({sign: prototype}, raw windows (for calibration), drops)`` of decodable ``clips``."""
+    embeddings: dict[str, list[np.ndarray]] = defaultdict(list)
+    windows, drops = [], []
+    for clip in tqdm(clips, desc="enroll", unit="clip", disable=not progress):
+        try:
+            frames = decode(clip, config)
+        except VideoError as exc:
+            drops.append(Drop(clip.clip_id, clip.label, clip.path, exc.reason, exc.detail))
+            continue
+        window = embedder.window(frames)
+        windows.append(window)
+        embeddings[clip.label].append(embedding(window))
+    return {sign: prototype(np.stack(e)) for sign, e in sorted(embeddings.items())}, windows, drops
+
+
+def trained_prototypes(
+    embedder: Embedder, records_dir: str | Path, labels: list[str]
+) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """Prototypes of the trained classes from their training clips (one record per clip)."""
+    embeddings: dict[str, list[np.ndarray]] = defaultdict(list)
+    windows, seen = [], set()
+    for record in records.iter_records(records_dir, "train"):
+        if record.clip_id in seen or record.augmentation != "none":
+            continue
+        seen.add(record.clip_id)
+        window = embedder.window(record.frames)
+        windows.append(window)
+        embeddings[record.label_name].append(embedding(window))
+    missing = [label for label in labels if label not in embeddings]
+    if missing:
+        raise TinysignError(f"--keep-trained: no training clip of {', '.join(missing[:5])} in {records_dir}")
+    return {label: prototype(np.stack(embeddings[label])) for label in labels}, windows
+
+
+def export_head(
+    prototypes: dict[str, np.ndarray],
+    windows: list[np.ndarray],
+    quant: QuantizedModel,
+    feature_range: tuple[float, float],
+) -> dict[str, bytes]:
+    """The prototype head as INT8 (input = the frame model's int8 output, unchanged) and float32."""
+    matrix = np.stack(list(prototypes.values()))
+    head = build_head(matrix, quant.num_frames)
+    shape = (1, quant.num_frames, matrix.shape[1])
+    samples = np.stack(windows)
+    int8 = convert(
+        head, shape, int8=True, representative=lambda: anchored(window_samples(samples), *feature_range)
+    )
+    return {"int8": int8, "float32": convert(head, shape, int8=False)}
+
+
+def run_enroll(
+    quant_dir: str | Path,
+    sources: list[str],
+    out_dir: str | Path,
+    config: Config,
+    keep_trained: bool = False,
+    records_dir: str | Path | None = None,
+    progress: bool = True,
+) -> EnrollSummary:
+    """Enroll the signs of ``sources``; write a quantize folder with the prototype head to ``out_dir``.
+
+    Args:
+        quant_dir: a streaming quantize output (its INT8 frame model makes the embeddings).
+        sources: example datasets (any layout ingest reads; the label is the sign).
+        out_dir: the new quantize folder (+ C arrays, drop report).
+        config: decoding (``img_size``, ``num_frames``, ``eval_fps``, ``min_clip_frames``).
+        keep_trained: also enroll the trained classes from their training clips in ``records_dir``.
+        records_dir: extraction output the model was trained on (with ``keep_trained``).
+        progress: progress bars.
+
+    Raises:
+        TinysignError: a sign with no usable clip, a sign that is already a trained class, or clips
+            that cannot fill the ring buffer — nothing is written half-way.
+    """
+    quant = load_quantized(quant_dir)
+    embedder = Embedder(quant)
+    config = config.replace(num_frames=quant.num_frames, img_size=quant.img_size)
+    clips, drops = example_clips(sources, config, progress)
+    found = {d.label for d in drops} | {c.label for c in clips}
+    collide = sorted(found & set(quant.labels))
+    if collide:
+        raise TinysignError(
+            f"{', '.join(collide[:5])}: already trained classes of {quant_dir}; give new signs other names"
+        )
+    enrolled, windows, failed = prototypes_of(embedder, clips, config, progress)
+    drops += failed
+    empty = sorted(found - set(enrolled))
+    if empty:
+        reason = next((d.reason for d in drops if d.label == empty[0]), "no clip")
+        raise TinysignError(
+            f"sign {empty[0]!r} has no usable clip (its clips: {reason}); nothing enrolled"
+            + (f" ({len(empty) - 1} more such sign(s))" if len(empty) > 1 else "")
+        )
+    if len(enrolled) + (len(quant.labels) if keep_trained else 0) < 2:
+        raise TinysignError("enroll at least 2 signs (or add the trained ones with --keep-trained)")
+    vocabulary = enrolled
+    if keep_trained:
+        if records_dir is None:
+            raise TinysignError(
+                "--keep-trained needs --records (the extraction output the model was trained on)"
+            )
+        trained, trained_windows = trained_prototypes(embedder, records_dir, quant.labels)
+        vocabulary, windows = {**trained, **enrolled}, windows + trained_windows
+    frame_range = int8_range(embedder.qparams)  # type: ignore[arg-type]
+    head = export_head(vocabulary, windows, quant, frame_range)
+    mcu = head_mcu(head["int8"], windows)
+    if mcu["max_abs_diff_lsb"] > TOLERANCE_LSB:  # checked before anything is written
+        raise TinysignError(
+            f"the prototype head differs by {mcu['max_abs_diff_lsb']} LSB between tflite-micro and LiteRT "
+            "(reference kernels): not safe to deploy"
+        )
+    summary = _write(quant, head, vocabulary, list(enrolled), Path(out_dir), drops)
+    summary.update(kept_trained=keep_trained, head_mcu=mcu)
+    write_summary(out_dir, summary)
+    return summary
+
+
+def _write(
+    quant: QuantizedModel,
+    head: dict[str, bytes],
+    vocabulary: dict[str, np.ndarray],
+    enrolled: list[str],
+    out: Path,
+    drops: list[Drop],
+) -> EnrollSummary:
+    out.mkdir(parents=True, exist_ok=True)
+    labels, count = list(vocabulary), len(vocabulary)
+    files: dict[str, dict[str, str]] = {"frame": {}, "head": {}}
+    for precision in PRECISIONS:
+        files["frame"][precision] = quant.path("frame", precision).name
+        shutil.copyfile(quant.path("frame", precision), out / files["frame"][precision])
+        files["head"][precision] = tflite_name("streaming", "head", precision, count)
+        (out / files["head"][precision]).write_bytes(head[precision])
+    write_labels(out / LABELS_FILE, labels)
+    write_drop_report(out / DROP_REPORT_FILE, drops)
+    write_c_arrays(
+        {c_array_name("streaming", "head"): head["int8"]}, out, {"kNumSigns": count}, stem="head_data"
+    )
+    return {
+        "model": "streaming",
+        "method": METHOD,
+        "num_classes": count,
+        "num_frames": quant.num_frames,
+        "img_size": quant.img_size,
+        "front_end": quant.front_end,
+        "binning": quant.binning,
+        "files": files,
+        "labels": labels,
+        "enrolled": enrolled,
+        "dropped": len(drops),
+        "head_flash_bytes": len(head["int8"]),
+        "bytes_per_sign": int(next(iter(vocabulary.values())).size),
+    }
+
+
+def head_mcu(head: bytes, windows: list[np.ndarray]) -> dict[str, Any]:
+    """The prototype head on a microcontroller: flash, smallest tensor arena, tflite-micro vs LiteRT
+    (reference kernels) on the enrollment windows."""
+    arena = probe_arena(head)
+    micro, lite = MicroModel(head, arena), LiteModel(head, reference=True)
+    worst = 0
+    for window in windows[:CHECK_WINDOWS]:
+        x = quantize(window[np.newaxis], lite.input_qparams, lite.input_dtype)
+        worst = max(
+            worst, int(np.abs(micro.invoke(x).astype(np.int32) - lite.invoke(x).astype(np.int32)).max())
+        )
+    return {
+        "flash_bytes": len(head),
+        "arena_bytes": arena,
+        "max_abs_diff_lsb": worst,
+        "windows_compared": min(len(windows), CHECK_WINDOWS),
+    }
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quant", required=True, metavar="DIR", help="streaming quantize output (the frame model)"
+    )
+    parser.add_argument(
+        "--examples", required=True, nargs="+", metavar="DATASET", help="clips of the new signs"
+    )
+    add_folders(parser, "output: a quantize folder with the prototype head")
+    parser.add_argument(
+        "--keep-trained", action="store_true", help="also enroll the trained classes (needs --records)"
+    )
+    parser.add_argument(
+        "--records", metavar="DIR", help="the records the model was trained on (--keep-trained)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    summary = run_enroll(
+        args.quant, args.examples, args.out, config, args.keep_trained, args.records, not args.quiet
+    )
+    mcu = summary["head_mcu"]
+    print(f"wrote {args.out}: the frame model, the prototype head (+ head_data.cc/.h), labels.txt")
+    print(
+        f"enrolled {len(summary['enrolled'])} sign(s) ({summary['num_classes']} in the vocabulary, "
+        f"{summary['dropped']} clip(s) dropped): head {mcu['flash_bytes']:,} B flash, "
+        f"{mcu['arena_bytes']:,} B arena, tflite-micro vs LiteRT <= {mcu['max_abs_diff_lsb']} LSB"
+    )
+    return 0

@@ -1,0 +1,109 @@
+"""Few-shot enrollment: new signs from a few clips become an INT8 nearest-prototype head that predict
+and the MCU check take in place of the softmax head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import pattern_clip
+from tests.tiny_models import SMALL, quantized_model, shared_records
+from tinysign.enroll import run_enroll
+from tinysign.errors import TinysignError
+from tinysign.mcu import run_mcu_check
+from tinysign.model.export import convert
+from tinysign.model.files import load_quantized
+from tinysign.model.prototypes import build_head
+from tinysign.predict import run_predict
+from tinysign.runtime.flatbuffer import model_ops
+
+
+def sign_clips(root: Path, signs: dict[str, int], per_sign: int = 3, frames: int = 12) -> Path:
+    """``root/<sign>/<k>.mp4``: pattern clips (class ``signs[sign]``'s direction), 16x16 at 30 fps."""
+    rng = np.random.default_rng(5)
+    for sign, pattern in signs.items():
+        (root / sign).mkdir(parents=True, exist_ok=True)
+        for k in range(per_sign):
+            clip = pattern_clip(pattern, rng, frames, 16)
+            writer = cv2.VideoWriter(
+                str(root / sign / f"{k}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 30, (16, 16)
+            )
+            for frame in clip:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+            writer.release()
+    return root
+
+
+@pytest.fixture
+def streaming(tmp_path_factory) -> Path:
+    return quantized_model(tmp_path_factory, "streaming")
+
+
+def test_enrolled_head_runs_in_predict_and_on_the_mcu(streaming, tmp_path_factory, tmp_path):
+    examples = sign_clips(tmp_path / "new", {"wave": 4, "point": 6})
+    summary = run_enroll(streaming, [str(examples)], tmp_path / "enrolled", SMALL, progress=False)
+    assert summary["enrolled"] == ["point", "wave"] and summary["num_classes"] == 2
+    quant = load_quantized(tmp_path / "enrolled")
+    assert quant.labels == ["point", "wave"] and quant.method == "prototypes"
+    assert quant.read("frame", "int8") == load_quantized(streaming).read(
+        "frame", "int8"
+    )  # the deployed model
+    ops = [op["op"] for op in model_ops(quant.read("head", "int8"))]
+    assert "FULLY_CONNECTED" in ops and "L2_NORMALIZATION" in ops
+    assert summary["head_mcu"]["max_abs_diff_lsb"] <= 1 and summary["head_mcu"]["arena_bytes"] > 0
+    # predict takes the enrolled folder: the frame model per frame, the prototype head on the ring buffer
+    video = next((examples / "wave").glob("*.mp4"))
+    assert run_predict([str(tmp_path / "enrolled")], str(video), SMALL)["top_k"][0][0] == "wave"
+    # the MCU check runs the head in tflite-micro (any records of the right clip shape drive it)
+    report = run_mcu_check(tmp_path / "enrolled", shared_records(tmp_path_factory), tmp_path / "mcu", SMALL)
+    assert report["tflm_vs_litert"]["within_tolerance"] and report["parts"]["head"]["flash_bytes"] > 0
+    assert (tmp_path / "enrolled" / "head_data.cc").is_file()
+
+
+def test_keep_trained_adds_the_trained_classes(streaming, tmp_path_factory, tmp_path):
+    examples = sign_clips(tmp_path / "new", {"wave": 4})
+    summary = run_enroll(
+        streaming,
+        [str(examples)],
+        tmp_path / "mixed",
+        SMALL,
+        keep_trained=True,
+        records_dir=shared_records(tmp_path_factory),
+        progress=False,
+    )
+    assert load_quantized(tmp_path / "mixed").labels == ["gloss0", "gloss1", "gloss2", "wave"]
+    assert summary["enrolled"] == ["wave"] and summary["kept_trained"]
+
+
+def test_bad_enrollment_inputs_fail_before_anything_is_written(streaming, tmp_path):
+    collide = sign_clips(tmp_path / "collide", {"gloss1": 1})
+    with pytest.raises(TinysignError, match="gloss1: already trained classes"):
+        run_enroll(streaming, [str(collide)], tmp_path / "o1", SMALL, progress=False)
+    broken = sign_clips(tmp_path / "broken", {"wave": 4, "point": 6})
+    for clip in (broken / "point").iterdir():
+        clip.write_bytes(b"not a video")
+    with pytest.raises(
+        TinysignError, match=r"sign .point. has no usable clip \(its clips: undecodable\); nothing enrolled"
+    ):
+        run_enroll(streaming, [str(broken)], tmp_path / "o2", SMALL, progress=False)
+    short = sign_clips(tmp_path / "short", {"wave": 4, "point": 6}, frames=3)  # < min_clip_frames
+    with pytest.raises(TinysignError, match="too_few_frames"):
+        run_enroll(streaming, [str(short)], tmp_path / "o3", SMALL, progress=False)
+    assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
+
+
+def test_a_hundred_sign_head_fits_in_8_kb():
+    rng = np.random.default_rng(0)
+    prototypes = rng.normal(size=(100, 32)).astype(np.float32)
+    prototypes /= np.linalg.norm(prototypes, axis=1, keepdims=True)
+    windows = rng.random((20, 24, 32)).astype(np.float32) * 4
+
+    def samples():
+        for window in windows:
+            yield [window[np.newaxis]]
+
+    head = convert(build_head(prototypes, 24), (1, 24, 32), int8=True, representative=samples)
+    assert len(head) <= 8 * 1024
