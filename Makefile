@@ -14,9 +14,10 @@ out ?= runs/local
 data ?= $(out)/demo-data
 params ?=
 pytest_args ?=
+sudo := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo ingest extract train quantize evaluate mcu run runs tensorboard test test-fast lint \
+.PHONY: help install demo ingest extract train quantize evaluate mcu firmware firmware-deps run runs tensorboard test test-fast lint \
 	bench bench-extract bench-train bench-quantize bench-scale compile submit schedule \
 	image push deploy undeploy clean
 
@@ -52,6 +53,14 @@ evaluate: ## INT8 vs float32 TFLite on the test split -> $(out)/evaluate
 
 mcu: ## INT8 model in tflite-micro: arena, flash, ops, MACs, C arrays, Vela -> $(out)/mcu
 	$(bin)/tinysign mcu --quant $(out)/quantize --records $(out)/records --out $(out)/mcu $(if $(params),--config $(params))
+
+firmware-deps: ## apt packages for the firmware: Arm GCC + newlib, qemu-system-arm (as root, or with sudo)
+	$(sudo) apt-get update -q
+	$(sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	  gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+
+firmware: ## the streaming pair on emulated Cortex-M7/M55 (tflite-micro + CMSIS-NN under QEMU) -> build/firmware
+	$(bin)/tinysign firmware --quant $(out)/quantize --mcu $(out)/mcu --records $(out)/records --out build/firmware $(if $(targets),--targets $(targets))
 
 run: ## the whole pipeline through kfp.local on the demo data (data=DIR, params=FILE; default pipelines/params/demo.json); a rerun is cached
 	@test -d $(data) || $(MAKE) --no-print-directory demo

@@ -28,6 +28,11 @@ COMMANDS = (
     ("evaluate", "tinysign.evaluate", "INT8/float32 TFLite evaluation on the test split"),
     ("mcu", "tinysign.mcu", "run the INT8 model in tflite-micro: arena, flash, ops, C array"),
     ("enroll", "tinysign.enroll", "teach new signs from a few clips: an INT8 nearest-prototype head"),
+    (
+        "firmware",
+        "tinysign.firmware",
+        "build the firmware (tflite-micro + CMSIS-NN), run it on an emulated Cortex-M",
+    ),
     ("predict", "tinysign.predict", "top-k glosses for a video with the INT8 model(s)"),
     ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
     ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
