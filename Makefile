@@ -18,7 +18,7 @@ sudo := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo ingest extract train quantize evaluate mcu firmware firmware-deps run runs tensorboard test test-fast lint \
-	bench bench-extract bench-train bench-quantize bench-scale compile submit schedule \
+	bench bench-extract bench-train bench-quantize bench-scale bench-enroll bench-accuracy compile submit schedule \
 	image push deploy undeploy clean
 
 help: ## list the targets
@@ -116,6 +116,9 @@ bench-train: ## train-step time: folded vs TimeDistributed (tf-keras and Keras 3
 
 bench-quantize: ## INT8 vs float32 LiteRT latency + the MCU table (arena, flash, MACs) vs budgets
 	$(bin)/python tests/benchmarks/bench_quantize.py
+
+bench-enroll: ## few-shot enrollment on fsl105-dev: 10 new signs from k=1/3/5 clips, unseen signer; vs 1-NN
+	$(bin)/python tests/benchmarks/bench_enroll.py
 
 bench-scale: ## 200/800/3,200 clips: time, clips/s, peak RSS per stage, exponents; beam_workers; input pipeline
 	$(bin)/python tests/benchmarks/bench_scale.py

@@ -163,6 +163,19 @@ def mcu_check(
     log_metrics(metrics, run_mcu_check(quantized.path, records.path, mcu.path, Config.from_dict(config)))
 
 
+def enroll(
+    quantized: Input[Model], enroll_data: str, config: dict, enrolled: Output[Model], metrics: Output[Metrics]
+):
+    """Few-shot enrollment of the signs in ``enroll_data`` (a no-op when empty) + accuracy against k."""
+    from tinysign.config import Config
+    from tinysign.enroll import run_pipeline_enroll
+    from tinysign.ops.kfp_io import log_metrics
+
+    log_metrics(
+        metrics, run_pipeline_enroll(quantized.path, enroll_data, enrolled.path, Config.from_dict(config))
+    )
+
+
 def bless(
     quantized: Input[Model],
     evaluation: Input[Artifact],
@@ -201,6 +214,7 @@ def report(
     quantized: Input[Model],
     evaluation: Input[Artifact],
     mcu: Input[Artifact],
+    enrolled: Input[Model],
     blessing: Input[Artifact],
     config: dict,
     report: Output[HTML],
@@ -217,6 +231,7 @@ def report(
             "quantize": quantized.path,
             "evaluate": evaluation.path,
             "mcu": mcu.path,
+            "enroll": enrolled.path,
             "bless": blessing.path,
         },
         report.path,
@@ -236,6 +251,7 @@ class Components:
     quantize: Any
     evaluate: Any
     mcu_check: Any
+    enroll: Any
     bless: Any
     report: Any
 
@@ -261,6 +277,7 @@ def build_components(image: str, train_image: str = "") -> Components:
         quantize=make(quantize),
         evaluate=make(evaluate),
         mcu_check=make(mcu_check),
+        enroll=make(enroll),
         bless=make(bless),
         report=make(report),
     )

@@ -1,5 +1,5 @@
 """The tinysign training pipeline (KFP v2): ingest -> extract -> train -> quantize -> evaluate -> MCU
-check -> bless/push -> HTML report.
+check -> (enroll) -> bless/push -> HTML report.
 
 ``build_pipeline(image)`` returns the ``@dsl.pipeline`` function for one component image; compile
 it with ``python -m pipelines.compile`` and run it locally with ``python -m pipelines.local_run``.
@@ -11,6 +11,9 @@ Parameters:
   but push nothing;
 * ``model_registry`` — ``projects/P/locations/R``: also upload blessed ``gs://`` models to Vertex
   AI Model Registry;
+* ``enroll_data`` — clips of new signs (any layout ingest reads) to enroll after training from a few
+  clips each (streaming model): the report shows accuracy against k and the prototype head's MCU
+  numbers; empty = no enrollment;
 * ``beam_args`` — extraction pipeline options, e.g. ``--runner=DataflowRunner --project=P
   --region=R --temp_location=gs://B/tmp``;
 * the seed's main knobs as typed parameters with the defaults of :class:`tinysign.config.Config`,
@@ -45,19 +48,22 @@ TASKS = {
     "quantize": ("Quantize to INT8 + float32 TFLite", "4", "8G"),
     "evaluate": ("Evaluate INT8 vs float32", "2", "8G"),
     "mcu-check": ("MCU check (tflite-micro)", "2", "4G"),
+    "enroll": ("Enroll new signs (few-shot)", "2", "4G"),
     "bless": ("Bless and push", "1", "2G"),
     "report": ("HTML report", "1", "2G"),
 }
 RETRIED = ("extract", "train")
-# data-version looks at the data as it is now; bless reads the champion from the destination: neither is
-# a pure function of its inputs. Ingest and everything after it are cached on the data fingerprint.
-NOT_CACHED = ("data-version", "bless")
+# data-version looks at the data as it is now, enroll at the enroll_data folder as it is now; bless reads
+# the champion from the destination: none is a pure function of its inputs. Ingest and everything after
+# it are cached on the data fingerprint.
+NOT_CACHED = ("data-version", "enroll", "bless")
 # Parameters of the pipeline that are not config keys: (name, type, default; inspect.Parameter.empty =
 # required). The typed config keys follow: those of resolve_config's signature, defaulted from Config.
 RUN_PARAMETERS: tuple[tuple[str, Any, Any], ...] = (
     ("data", str, inspect.Parameter.empty),
     ("destination", str, ""),
     ("model_registry", str, ""),
+    ("enroll_data", str, ""),
     ("beam_args", list[str], []),
     ("config_overrides", dict, {}),
 )
@@ -155,6 +161,12 @@ def build_pipeline(
             )
             for op, key, name in ((ops.evaluate, "evaluate", "evaluate"), (ops.mcu_check, "mcu", "mcu-check"))
         )
+        enrolled = step(
+            ops.enroll(
+                quantized=quantized.outputs["quantized"], enroll_data=p["enroll_data"], config=config["full"]
+            ),
+            "enroll",
+        )
         blessed = step(
             ops.bless(
                 quantized=quantized.outputs["quantized"],
@@ -176,6 +188,7 @@ def build_pipeline(
                 quantized=quantized.outputs["quantized"],
                 evaluation=evaluated.outputs["evaluation"],
                 mcu=mcu.outputs["mcu"],
+                enrolled=enrolled.outputs["enrolled"],
                 blessing=blessed.outputs["blessing"],
                 config=config["full"],
             ),

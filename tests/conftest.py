@@ -14,6 +14,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 WLASL_SAMPLE = SHARED / "data" / "wlasl-sample"
+FSL105 = SHARED / "data" / "fsl105-dev"  # real: 30 signs x 4 signers x 5 takes
+needs_fsl105 = pytest.mark.skipif(not FSL105.exists(), reason="shared fsl105-dev set not present")
 
 
 def pattern_clip(label: int, rng: np.random.Generator, num_frames: int, img_size: int) -> np.ndarray:

@@ -8,11 +8,15 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from tests.conftest import FSL105, needs_fsl105
 from tinysign.config import Config
 from tinysign.crossval import run_cv
 from tinysign.data.manifest import Clip
 from tinysign.data.splits import cv_folds
 from tinysign.errors import TinysignError
+from tinysign.ingest import run_ingest
+
+FEW_EPOCHS = 12  # the recipe's schedule compressed: enough to beat the baselines, minutes on 2 cores
 
 
 def clips(signers: int, per_signer: int = 6, with_signer: bool = True) -> list[Clip]:
@@ -75,3 +79,20 @@ def test_cv_workflow_reports_every_fold_and_reuses_finished_ones(demo_ingest, tm
     first = [r["seconds"] for r in summary["folds"] if r["model"] == "streaming"]
     assert [r["seconds"] for r in again["folds"]] == first
     assert json.loads((tmp_path / "metrics.json").read_text())["models"] == ["streaming"]
+    one = run_cv(demo_ingest / "manifest.jsonl", tmp_path, config, ["streaming"], only_folds=[2])
+    assert [r["fold"] for r in one["folds"]] == [2] and "fold(s) 2 of 3" in one["protocol"]
+    with pytest.raises(TinysignError, match=r"folds \[4\]: this data has folds 1..3"):
+        run_cv(demo_ingest / "manifest.jsonl", tmp_path, config, only_folds=[4])
+
+
+@pytest.mark.slow
+@needs_fsl105
+def test_one_unseen_signer_fold_on_real_video_beats_the_trivial_baselines(tmp_path):
+    """fsl105-dev, leave-one-signer-out fold 1 (test s1, val s2, train s3 + s4), the default recipe
+    with a short schedule: INT8 on a signer never seen beats every trivial baseline."""
+    config = Config(model="streaming", epochs=FEW_EPOCHS)
+    run_ingest([str(FSL105)], tmp_path / "ingest", config, progress=False)
+    summary = run_cv(tmp_path / "ingest" / "manifest.jsonl", tmp_path / "cv", config, only_folds=[1])
+    [fold] = summary["folds"]
+    assert (fold["test"], fold["val"], fold["test_clips"]) == (["s1"], ["s2"], 150)
+    assert fold["int8_accuracy"] > max(fold["baselines"].values()), fold

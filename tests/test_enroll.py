@@ -11,13 +11,14 @@ import pytest
 
 from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model, shared_records
-from tinysign.enroll import run_enroll
+from tinysign.enroll import run_enroll, run_pipeline_enroll
 from tinysign.errors import TinysignError
 from tinysign.mcu import run_mcu_check
 from tinysign.model.export import convert
 from tinysign.model.files import load_quantized
 from tinysign.model.prototypes import build_head
 from tinysign.predict import run_predict
+from tinysign.reporting.summaries import read_summary
 from tinysign.runtime.flatbuffer import model_ops
 
 
@@ -107,3 +108,19 @@ def test_a_hundred_sign_head_fits_in_8_kb():
 
     head = convert(build_head(prototypes, 24), (1, 24, 32), int8=True, representative=samples)
     assert len(head) <= 8 * 1024
+
+
+def test_accuracy_against_k_tests_on_the_clips_not_enrolled(streaming, tmp_path):
+    examples = sign_clips(tmp_path / "new", {"wave": 4, "point": 6}, per_sign=4)
+    summary = run_enroll(
+        streaming, [str(examples)], tmp_path / "enrolled", SMALL, progress=False, evaluate=True
+    )
+    results = summary["accuracy_vs_k"]
+    assert set(results) == {"1", "3"}  # k = 5 would leave no clip to test
+    assert results["1"]["test_clips"] == 2 * 3 and results["3"]["test_clips"] == 2 * 1
+    for result in results.values():
+        assert len(result["draws"]) == 5 and all(0 <= a <= 1 for a in result["draws"])
+        assert result["mean"] == pytest.approx(np.mean(result["draws"]))
+    # the pipeline's step: the same with enroll_data, a "skipped" summary without
+    assert run_pipeline_enroll(streaming, "", tmp_path / "none", SMALL) == {"skipped": True}
+    assert read_summary(tmp_path / "none") == {"skipped": True}

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from tests.bad_inputs import video
-from tests.conftest import WLASL_SAMPLE
+from tests.conftest import FSL105, WLASL_SAMPLE, needs_fsl105
 from tinysign.config import Config
 from tinysign.errors import TinysignError
 from tinysign.ingest import run_ingest
@@ -171,10 +171,6 @@ def test_missing_video_copy_is_reported(demo_data, tmp_path):
     _, drops, _ = read_outputs(tmp_path / "out")
     assert any(d["clip_id"] == "wlasl:00003" and d["reason"] == "missing_file" for d in drops)
     assert metrics["found"] == 174
-
-
-FSL105 = WLASL_SAMPLE.parent / "fsl105-dev"
-needs_fsl105 = pytest.mark.skipif(not FSL105.exists(), reason="shared fsl105-dev set not present")
 
 
 def test_metadata_filenames_are_paths_not_names(tmp_path):

@@ -22,8 +22,19 @@ EDGES = {
     "quantize": {"train", "extract", "resolve-config"},
     "evaluate": {"quantize", "extract", "resolve-config"},
     "mcu-check": {"quantize", "extract", "resolve-config"},
+    "enroll": {"quantize", "resolve-config"},
     "bless": {"quantize", "evaluate", "mcu-check", "resolve-config", "data-version"},
-    "report": {"ingest", "extract", "train", "quantize", "evaluate", "mcu-check", "bless", "resolve-config"},
+    "report": {
+        "ingest",
+        "extract",
+        "train",
+        "quantize",
+        "evaluate",
+        "mcu-check",
+        "enroll",
+        "bless",
+        "resolve-config",
+    },
 }
 
 
@@ -60,9 +71,9 @@ def test_resources_retries_caching_display_names(spec):
     assert executors["exec-extract"]["container"]["resources"]["resourceCpuLimit"] == "4"
     assert "accelerator" not in train
     for name, task in tasks.items():
-        assert task["cachingOptions"].get("enableCache", False) is (name not in ("bless", "data-version")), (
-            name
-        )
+        assert task["cachingOptions"].get("enableCache", False) is (
+            name not in ("bless", "data-version", "enroll")
+        ), name
         assert ("retryPolicy" in task) is (name in ("extract", "train")), name
         assert task["taskInfo"]["name"] and task["taskInfo"]["name"] != name, name
     assert tasks["train"]["retryPolicy"]["maxRetryCount"] == 2
@@ -151,8 +162,9 @@ def interface(spec: dict) -> dict:
 
 def test_interface_is_unchanged(spec):
     """tests/data/pipeline_interface.json pins the interface (written before the module restructuring,
-    updated once when data-version replaced the data_version parameter); change it only together with
-    a deliberate change of the pipeline's interface."""
+    updated when data-version replaced the data_version parameter and when the enroll step and its
+    enroll_data parameter were added); change it only together with a deliberate change of the
+    pipeline's interface."""
     expected = json.loads((Path(__file__).parent / "data" / "pipeline_interface.json").read_text())
     assert interface(spec) == expected
 

@@ -21,9 +21,9 @@ GLOSSES = ("hello", "thanks", "no")
 # Small and quick, yet learnable: 3 glosses x 8 signers, the streaming (MCU) model.
 PARAMS = {
     "model": "streaming",
-    "epochs": 30,
+    "epochs": 60,
     "learning_rate": 0.003,
-    "augment_copies": 1,
+    "augment_copies": 0,
     "min_per_class": 6,
     "fps_targets": [15, 30],
 }
@@ -36,15 +36,17 @@ TASKS = {
     "quantize",
     "evaluate",
     "mcu-check",
+    "enroll",
     "bless",
     "report",
 }
+NEW_GLOSSES = ("yes", "please")  # enrolled after training from a few clips each
 
 
-def write_videos(root: Path, signers: int = 8, first: int = 0) -> Path:
+def write_videos(root: Path, signers: int = 8, first: int = 0, glosses: tuple[str, ...] = GLOSSES) -> Path:
     """``<root>/<gloss>/<signer>.mp4`` rendered by the demo generator (deterministic)."""
     rng = np.random.default_rng(first)
-    for gloss in GLOSSES:
+    for gloss in glosses:
         (root / gloss).mkdir(parents=True, exist_ok=True)
         for signer in demo.make_signers(3)[first:signers]:
             demo.write_video(
@@ -73,7 +75,8 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
     data = write_videos(tmp_path / "data")
     before = fingerprint(str(data))
     out = tmp_path / "run"
-    first = run_local(data, out, PARAMS)
+    new_signs = write_videos(tmp_path / "new-signs", signers=6, glosses=NEW_GLOSSES)
+    first = run_local(data, out, {**PARAMS, "enroll_data": str(new_signs)})
 
     [run] = run_dirs(out)
     assert {p.name for p in run.iterdir() if p.is_dir()} == TASKS
@@ -94,7 +97,15 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
 
     html = Path(first["report"]).read_text()
     assert "BLESSED" in html and "Microcontroller budget" in html and "Drop report" in html
-    assert len(re.findall(r"src='data:image/png;base64,", html)) >= 4
+    assert len(re.findall(r"src='data:image/png;base64,", html)) >= 5
+    # the new signs were enrolled after training: accuracy against k and the head's MCU numbers
+    enrolled = json.loads((run / "enroll" / "executor_output.json").read_text())["artifacts"]
+    logged = enrolled["metrics"]["artifacts"][0]["metadata"]
+    assert logged["num_classes"] == 2 and logged["head_mcu.max_abs_diff_lsb"] <= 1
+    assert {"accuracy_vs_k.1.mean", "accuracy_vs_k.3.mean", "accuracy_vs_k.5.mean"} <= set(logged)
+    assert (
+        "Few-shot enrollment" in html and "accuracy against k" in html and "Prototype head on the MCU" in html
+    )
 
     # KFP UI-native outputs: metrics and the confusion matrix on the evaluate task, decision as Markdown
     outputs = json.loads((run / "evaluate" / "executor_output.json").read_text())["artifacts"]
@@ -108,8 +119,8 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
     rerun = run_dirs(out)[-1]
     assert rerun != run
     # unchanged data: every step came from the kfp.local cache except data-version (looks at the data),
-    # bless (reads the champion) and the report
-    assert {p.name for p in rerun.iterdir() if p.is_dir()} == {"data-version", "bless", "report"}
+    # enroll (looks at enroll_data; none this time), bless (reads the champion) and the report
+    assert {p.name for p in rerun.iterdir() if p.is_dir()} == {"data-version", "enroll", "bless", "report"}
     again = second["decision"]
     assert again["blessed"] and not again["pushed"] and "identical to champion" in again["reasons"][-1]
     assert {p.name for p in (out / "models").iterdir()} == {"champion.json", decision["version"]}

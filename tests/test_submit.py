@@ -124,6 +124,7 @@ def test_kfp_run_and_schedule_requests(package, params_file, monkeypatch, capsys
         tasks = body["pipeline_spec"]["root"]["dag"]["tasks"]  # compiled caching options, not overridden
         assert {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
             "data-version",
+            "enroll",
             "bless",
         }
         [experiment] = server.find("POST", r"/experiments$")
@@ -213,6 +214,7 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
         tasks = job.body["pipelineSpec"]["root"]["dag"]["tasks"]
         assert {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
             "data-version",
+            "enroll",
             "bless",
         }
         # EXPERIMENT: the run is associated with a Vertex AI Experiment (created on first use)

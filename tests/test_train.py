@@ -109,7 +109,10 @@ def test_run_train_writes_every_output_and_learns(pattern_records, tmp_path, nam
     )
     history = json.loads((out / "history.json").read_text())
     assert history["epoch"] == list(range(10)) and len(history["val_loss"]) == 10
-    assert history["learning_rate"] == [pytest.approx(TINY.learning_rate)] * 10
+    # the default schedule: linear warm-up over 5 epochs to learning_rate, then cosine decay to 0
+    rates = history["learning_rate"]
+    assert rates[:5] == sorted(rates[:5]) and rates[4] == pytest.approx(TINY.learning_rate)
+    assert rates[4:] == sorted(rates[4:], reverse=True) and rates[-1] == pytest.approx(0.0, abs=1e-9)
     # TensorBoard event files: loss, accuracy and learning rate per epoch, for train and validation
     assert _tensorboard_scalars(out / "tensorboard" / "train") >= {
         "epoch_loss",

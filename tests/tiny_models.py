@@ -12,7 +12,15 @@ from tinysign.config import Config
 from tinysign.quantize import run_quantize
 
 SMALL = Config(
-    num_frames=8, img_size=16, feature_dim=16, epochs=2, batch_size=8, calibration_samples=12, qat_epochs=1
+    num_frames=8,
+    img_size=16,
+    feature_dim=16,
+    epochs=2,
+    batch_size=8,
+    calibration_samples=12,
+    qat_epochs=1,
+    lr_schedule="constant",  # two epochs: no room for a warm-up and a decay
+    learning_rate=1e-3,
 )
 KINDS = ("s3dconv1d", "streaming")
 PER_SPLIT = {"train": 6, "val": 2, "test": 2}

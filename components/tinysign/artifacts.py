@@ -7,7 +7,7 @@ A stage's output folder holds its own files plus ``metrics.json`` (its typed sum
 from __future__ import annotations
 
 # The stages of a run, in pipeline order; a run folder holds one sub-folder per stage.
-STAGES = ("ingest", "records", "train", "quantize", "evaluate", "mcu", "bless")
+STAGES = ("ingest", "records", "train", "quantize", "evaluate", "mcu", "enroll", "bless")
 # Older or shorter folder names ``tinysign report --run`` also accepts.
 STAGE_ALIASES = {
     "records": ("extract",),

@@ -20,12 +20,23 @@ FRONT_ENDS = ("diff", "raw")  # see data/frontend.py
 BINNINGS = (1, 2, 4)
 QUANT_METHODS = ("ptq", "qat")
 STRATEGIES = ("default", "mirrored", "multiworker")
+LR_SCHEDULES = ("cosine", "constant")
+ACTIVATIONS = ("relu", "relu6")
 SPLIT_MODES = ("grouped", "video", "signer", "official")
 SPLITS = ("train", "val", "test")
 
 # The model's shape and what feeds it (front end + online augmentation): read wherever a model is
 # built or fed training clips.
-MODEL_KEYS = ("img_size", "num_frames", "feature_dim", "frame_filters", "head_filters", "dropout")
+MODEL_KEYS = (
+    "img_size",
+    "num_frames",
+    "feature_dim",
+    "frame_filters",
+    "head_filters",
+    "dropout",
+    "activation",
+    "activation_noise",
+)
 INPUT_KEYS = (
     "front_end",
     "binning",
@@ -73,6 +84,8 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "epochs",
         "batch_size",
         "learning_rate",
+        "lr_schedule",
+        "warmup_epochs",
         "patience",
         "strategy",
         "seed",
@@ -136,8 +149,10 @@ class Config:
     model: str = "s3dconv1d"
     epochs: int = 100
     batch_size: int = 32
-    learning_rate: float = 1e-3
-    patience: int = 10
+    learning_rate: float = 3e-3  # peak learning rate (after warm-up)
+    lr_schedule: str = "cosine"  # cosine = linear warm-up then cosine decay to 0; constant
+    warmup_epochs: int = 5
+    patience: int = 0  # 0 = train every epoch of the schedule, keep the last weights; N = early stopping
     strategy: str = "default"
     # streaming model: per-frame CNN (stride-2 convs + BN + ReLU -> GAP [-> dense feature_dim]) and a
     # temporal head (conv over 3 frames -> GAP -> dropout -> softmax) over the ring buffer
@@ -145,6 +160,8 @@ class Config:
     feature_dim: int = 0  # 0 = the pooled last conv (frame_filters[-1] values per frame)
     head_filters: int = 48
     dropout: float = 0.3
+    activation: str = "relu"  # relu | relu6 (conv blocks of the streaming model)
+    activation_noise: float = 0.0  # training-only Gaussian noise after each activation (int8 robustness)
     # quantize / MCU
     quantization: str = "ptq"
     calibration_samples: int = 100
@@ -184,6 +201,13 @@ class Config:
             f"binning must be one of {BINNINGS} and divide img_size",
         )
         _require(self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1")
+        _require(self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}")
+        _require(
+            self.activation_noise >= 0 and 0 <= self.dropout < 1,
+            "need activation_noise >= 0, 0 <= dropout < 1",
+        )
+        _require(self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}")
+        _require(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
 
     @property
     def split_ratios(self) -> dict[str, float]:

@@ -29,6 +29,7 @@ from tinysign.artifacts import CV_REPORT_MD, MANIFEST_FILE, REPORT_FILE
 from tinysign.config import MODEL_NAMES, Config
 from tinysign.data.manifest import Clip, read_manifest
 from tinysign.data.splits import Fold, cv_folds
+from tinysign.errors import TinysignError
 from tinysign.evaluate import run_evaluate
 from tinysign.extract import run_extract
 from tinysign.model.baselines import strongest
@@ -83,7 +84,11 @@ def run_fold_model(records: Path, out: Path, config: Config) -> dict[str, Any]:
 
 
 def run_cv(
-    manifest: str | Path, out_dir: str | Path, config: Config, models: list[str] | None = None
+    manifest: str | Path,
+    out_dir: str | Path,
+    config: Config,
+    models: list[str] | None = None,
+    only_folds: list[int] | None = None,
 ) -> CvSummary:
     """Cross-validate ``models`` (default ``config.model``) on the clips of ``manifest``.
 
@@ -92,6 +97,7 @@ def run_cv(
         out_dir: folder for every fold's outputs and the summary.
         config: the recipe; ``folds`` (0 = leave-one-signer-out, or 5 without signers), ``seed``.
         models: model names to compare on the same folds.
+        only_folds: run only these folds (1-based; default all), e.g. one fold for a quick check.
 
     Returns:
         The summary: per fold and model the val / float32 / INT8 accuracy, agreement and baselines;
@@ -107,9 +113,16 @@ def run_cv(
         if signers and not config.folds
         else f"{len(folds)} folds by {'signer' if signers else 'source video'} groups"
     )
-    print(f"cv: {protocol}, {len(folds)} folds, models {', '.join(models)}", flush=True)
+    chosen = sorted(set(only_folds or range(1, len(folds) + 1)))
+    if chosen[0] < 1 or chosen[-1] > len(folds):
+        raise TinysignError(f"folds {chosen}: this data has folds 1..{len(folds)}")
+    if len(chosen) < len(folds):
+        protocol += f", fold(s) {', '.join(map(str, chosen))} of {len(folds)}"
+    print(f"cv: {protocol}, models {', '.join(models)}", flush=True)
     fold_rows: list[CvFold] = []
     for k, fold in enumerate(folds, start=1):
+        if k not in chosen:
+            continue
         fold_dir = out / f"fold-{k}"
         records = fold_dir / "records"
         if not read_summary(records):
@@ -136,7 +149,7 @@ def run_cv(
             )
     summary: CvSummary = {
         "protocol": protocol,
-        "num_folds": len(folds),
+        "num_folds": len(chosen),
         "models": models,
         "folds": fold_rows,
         "mean": {m: _stats(fold_rows, m, np.mean) for m in models},
@@ -172,10 +185,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--models", nargs="+", choices=MODEL_NAMES, help="models to compare (default: --set model)"
     )
+    parser.add_argument("--folds", nargs="+", type=int, metavar="K", help="only these folds (1-based)")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    summary = run_cv(args.manifest, args.out, config, args.models)
+    summary = run_cv(args.manifest, args.out, config, args.models, args.folds)
     print(to_markdown(cv_tables(summary)[0]))
     print(f"cv: wrote {Path(args.out) / CV_REPORT_MD} and {Path(args.out) / REPORT_FILE}")
     return 0

@@ -48,6 +48,8 @@ from tinysign.runtime.streaming import StreamingClassifier
 
 METHOD = "prototypes"
 CHECK_WINDOWS = 16  # enrollment windows run through tflite-micro and LiteRT
+ENROLL_SHOTS = (1, 3, 5)  # clips per sign for the accuracy-against-k evaluation
+ENROLL_DRAWS = 5  # random draws of the k clips per value of k
 
 
 class Embedder:
@@ -94,22 +96,80 @@ def decode(clip: Clip, config: Config) -> np.ndarray:
     return extract_clip(row, config)[0].frames
 
 
-def prototypes_of(
+def windows_of(
     embedder: Embedder, clips: list[Clip], config: Config, progress: bool = True
-) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[Drop]]:
-    """``({sign: prototype}, raw windows (for calibration), drops)`` of decodable ``clips``."""
-    embeddings: dict[str, list[np.ndarray]] = defaultdict(list)
-    windows, drops = [], []
+) -> tuple[dict[str, list[np.ndarray]], list[Drop]]:
+    """``({sign: ring buffers of its clips}, drops)`` of decodable ``clips``."""
+    windows: dict[str, list[np.ndarray]] = defaultdict(list)
+    drops = []
     for clip in tqdm(clips, desc="enroll", unit="clip", disable=not progress):
         try:
             frames = decode(clip, config)
         except VideoError as exc:
             drops.append(Drop(clip.clip_id, clip.label, clip.path, exc.reason, exc.detail))
             continue
-        window = embedder.window(frames)
-        windows.append(window)
-        embeddings[clip.label].append(embedding(window))
-    return {sign: prototype(np.stack(e)) for sign, e in sorted(embeddings.items())}, windows, drops
+        windows[clip.label].append(embedder.window(frames))
+    return dict(sorted(windows.items())), drops
+
+
+def prototypes_of(windows: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """One prototype per sign: the normalised mean of its clips' embeddings."""
+    return {sign: prototype(np.stack([embedding(w) for w in ws])) for sign, ws in windows.items()}
+
+
+def head_accuracy(head: bytes, test: dict[str, list[np.ndarray]], labels: list[str]) -> float:
+    """Top-1 accuracy of an INT8 head (LiteRT) on the ring buffers of ``test`` ``{sign: windows}``."""
+    lite = LiteModel(head)
+    hits = [
+        labels[int(np.argmax(lite.invoke(quantize(w[np.newaxis], lite.input_qparams, lite.input_dtype))))]
+        == sign
+        for sign, windows in test.items()
+        for w in windows
+    ]
+    return float(np.mean(hits))
+
+
+def enrollment_draws(sizes: dict[str, int], k: int, draws: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """``draws`` random orders of each sign's clips ``{sign: permutation}``; the first ``k`` are enrolled.
+    Seeded by ``(seed, k)``, so a baseline can be measured on exactly the same clips."""
+    rng = np.random.default_rng([seed, k])
+    return [{sign: rng.permutation(n) for sign, n in sizes.items()} for _ in range(draws)]
+
+
+def accuracy_vs_k(
+    quant: QuantizedModel,
+    feature_range: tuple[float, float],
+    pool: dict[str, list[np.ndarray]],
+    ks: tuple[int, ...] = ENROLL_SHOTS,
+    draws: int = ENROLL_DRAWS,
+    test: dict[str, list[np.ndarray]] | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """INT8 prototype-head accuracy when each sign is enrolled from ``k`` clips drawn from ``pool``.
+
+    Each draw (:func:`enrollment_draws`) enrolls ``k`` clips per sign, exports the INT8 head from their
+    prototypes and tests it on ``test`` (default: every clip of ``pool`` not drawn). ``k`` values that
+    would leave a sign without a test clip are skipped. Returns ``{k: {mean, std, draws, test_clips}}``."""
+    results: dict[str, dict[str, Any]] = {}
+    sizes = {sign: len(windows) for sign, windows in pool.items()}
+    for k in ks:
+        if min(sizes.values()) < k + (test is None):
+            continue
+        scores, tested = [], 0
+        for picks in enrollment_draws(sizes, k, draws, seed):
+            enrolled = {sign: [pool[sign][i] for i in pick[:k]] for sign, pick in picks.items()}
+            held_out = test or {sign: [pool[sign][i] for i in pick[k:]] for sign, pick in picks.items()}
+            calibration = [w for ws in enrolled.values() for w in ws]
+            head = export_head(prototypes_of(enrolled), calibration, quant, feature_range)["int8"]
+            scores.append(head_accuracy(head, held_out, list(enrolled)))
+            tested = sum(len(ws) for ws in held_out.values())
+        results[str(k)] = {
+            "mean": float(np.mean(scores)),
+            "std": float(np.std(scores)),
+            "draws": scores,
+            "test_clips": tested,
+        }
+    return results
 
 
 def trained_prototypes(
@@ -156,6 +216,7 @@ def run_enroll(
     keep_trained: bool = False,
     records_dir: str | Path | None = None,
     progress: bool = True,
+    evaluate: bool = False,
 ) -> EnrollSummary:
     """Enroll the signs of ``sources``; write a quantize folder with the prototype head to ``out_dir``.
 
@@ -167,6 +228,8 @@ def run_enroll(
         keep_trained: also enroll the trained classes from their training clips in ``records_dir``.
         records_dir: extraction output the model was trained on (with ``keep_trained``).
         progress: progress bars.
+        evaluate: also measure accuracy against the number of enrollment clips per sign
+            (:func:`accuracy_vs_k`: k of a sign's clips enrolled, its other clips tested).
 
     Raises:
         TinysignError: a sign with no usable clip, a sign that is already a trained class, or clips
@@ -182,7 +245,9 @@ def run_enroll(
         raise TinysignError(
             f"{', '.join(collide[:5])}: already trained classes of {quant_dir}; give new signs other names"
         )
-    enrolled, windows, failed = prototypes_of(embedder, clips, config, progress)
+    sign_windows, failed = windows_of(embedder, clips, config, progress)
+    enrolled = prototypes_of(sign_windows)
+    windows = [w for ws in sign_windows.values() for w in ws]
     drops += failed
     empty = sorted(found - set(enrolled))
     if empty:
@@ -211,8 +276,23 @@ def run_enroll(
         )
     summary = _write(quant, head, vocabulary, list(enrolled), Path(out_dir), drops)
     summary.update(kept_trained=keep_trained, head_mcu=mcu)
+    if evaluate:
+        summary["accuracy_vs_k"] = accuracy_vs_k(quant, frame_range, sign_windows)
     write_summary(out_dir, summary)
     return summary
+
+
+def run_pipeline_enroll(
+    quant_dir: str | Path, enroll_data: str, out_dir: str | Path, config: Config
+) -> EnrollSummary:
+    """The pipeline's enroll step: enroll the signs of ``enroll_data`` and measure accuracy against k;
+    with no ``enroll_data`` only a ``skipped`` summary (the report then says no signs were enrolled)."""
+    if not enroll_data:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        summary: EnrollSummary = {"skipped": True}
+        write_summary(out_dir, summary)
+        return summary
+    return run_enroll(quant_dir, [enroll_data], out_dir, config, progress=False, evaluate=True)
 
 
 def _write(
@@ -289,12 +369,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--records", metavar="DIR", help="the records the model was trained on (--keep-trained)"
     )
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help=f"accuracy against k: enroll k in {ENROLL_SHOTS} clips per sign, test on its other clips",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     summary = run_enroll(
-        args.quant, args.examples, args.out, config, args.keep_trained, args.records, not args.quiet
+        args.quant,
+        args.examples,
+        args.out,
+        config,
+        args.keep_trained,
+        args.records,
+        not args.quiet,
+        args.evaluate,
     )
     mcu = summary["head_mcu"]
     print(f"wrote {args.out}: the frame model, the prototype head (+ head_data.cc/.h), labels.txt")
@@ -303,4 +395,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
         f"{summary['dropped']} clip(s) dropped): head {mcu['flash_bytes']:,} B flash, "
         f"{mcu['arena_bytes']:,} B arena, tflite-micro vs LiteRT <= {mcu['max_abs_diff_lsb']} LSB"
     )
+    for k, result in summary.get("accuracy_vs_k", {}).items():
+        print(
+            f"{k}-shot: INT8 head accuracy {result['mean']:.1%} ± {result['std']:.1%} "
+            f"({len(result['draws'])} draws, {result['test_clips']} test clips each)"
+        )
     return 0

@@ -7,7 +7,7 @@ with the trivial baselines, confusion matrices and classification reports, the M
 the blessing checks. A section whose input is missing says so instead of failing, so the report also
 works on a partial run.
 
-``tinysign report --run DIR`` reads ``DIR/{ingest,records,train,quantize,evaluate,mcu,bless}``;
+``tinysign report --run DIR`` reads ``DIR/{ingest,records,train,quantize,evaluate,mcu,enroll,bless}``;
 single folders can be given instead (``--train DIR`` ...).
 """
 
@@ -34,10 +34,16 @@ from tinysign.config import Config
 from tinysign.data.manifest import read_drop_report
 from tinysign.model.files import PRECISIONS
 from tinysign.reporting import html
-from tinysign.reporting.plots import plot_distribution, plot_history
+from tinysign.reporting.plots import plot_accuracy_vs_k, plot_distribution, plot_history
 from tinysign.reporting.summaries import read_decision, read_summary, scalar_metrics
 from tinysign.reporting.tables import Table, to_html
-from tinysign.reporting.views import blessing_table, evaluation_tables, mcu_tables, split_table
+from tinysign.reporting.views import (
+    blessing_table,
+    enrollment_tables,
+    evaluation_tables,
+    mcu_tables,
+    split_table,
+)
 
 MAX_DROP_ROWS = 25
 SETTINGS = ("model", "quantization", "epochs", "batch_size", "img_size", "num_frames", "fps_targets")
@@ -204,6 +210,19 @@ def _mcu(run: _Run) -> str:
     return "".join(to_html(t) for t in mcu_tables(mcu)) + _all_metrics(mcu) if mcu else run.absent("mcu")
 
 
+def _enrollment(run: _Run) -> str:
+    enrolled = run.summary("enroll")
+    if not enrolled or enrolled.get("skipped"):
+        return html.paragraph("No signs enrolled (the pipeline's enroll_data parameter was empty).")
+    parts = []
+    if enrolled.get("accuracy_vs_k"):
+        parts.append(
+            run.plot(lambda p: plot_accuracy_vs_k(enrolled["accuracy_vs_k"], p), "accuracy_vs_k.png")
+        )
+    parts += [to_html(table) for table in enrollment_tables(enrolled)]
+    return "".join(parts) + _all_metrics(enrolled)
+
+
 def _blessing(run: _Run) -> str:
     decision = read_decision(run.dir("bless")) if run.dir("bless") else None
     if not decision:
@@ -227,6 +246,7 @@ SECTIONS = (
     ("Training", _training),
     ("Evaluation: float32 vs INT8", _evaluation),
     ("Microcontroller budget", _mcu),
+    ("Few-shot enrollment", _enrollment),
     ("Blessing", _blessing),
 )
 
@@ -282,7 +302,7 @@ def stage_dirs_of_run(run_dir: str | Path) -> dict[str, Path | None]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--run", help="run folder holding ingest/ records/ train/ quantize/ evaluate/ mcu/ bless/"
+        "--run", help="run folder holding ingest/ records/ train/ quantize/ evaluate/ mcu/ enroll/ bless/"
     )
     for stage in STAGES:
         parser.add_argument(f"--{stage}", help=f"{stage} output folder (overrides --run)")

@@ -112,16 +112,21 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     with strategy.scope():
         model = build_model(config.model, len(labels), config)
         model.compile(
-            optimizer=k.optimizers.Adam(config.learning_rate),
+            optimizer=k.optimizers.Adam(learning_rate(config, -(-examples["train"] // config.batch_size))),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy", k.metrics.SparseTopKCategoricalAccuracy(top_k, name="top_k")],
         )
     checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=monitor, save_best_only=True)
-    early = k.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True)
+    early = (
+        k.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True)
+        if config.patience
+        else None
+    )
     log = _epoch_log_class()(work / EPOCH_LOG, monitor, checkpoint, early)
     # Order matters: an epoch is logged and checkpointed before it is backed up.
     tensorboard = k.callbacks.TensorBoard(str(work / TENSORBOARD_DIR), write_graph=False, update_freq="epoch")
-    callbacks = [_learning_rate_class()(), log, checkpoint, k.callbacks.BackupAndRestore(str(backup)), early]
+    callbacks = [_learning_rate_class()(), log, checkpoint, k.callbacks.BackupAndRestore(str(backup))]
+    callbacks += [early] if early else []
     callbacks.append(tensorboard)  # last: it writes every value the callbacks above put into the logs
 
     print(
@@ -135,7 +140,8 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     train_seconds = time.time() - started
 
     history = log.history()
-    best_epoch = int(np.argmin(history[monitor]))
+    # early stopping keeps the best epoch on val loss; a full schedule keeps its last epoch
+    best_epoch = int(np.argmin(history[monitor])) if early else len(history[monitor]) - 1
     final = build_model(config.model, len(labels), config)  # outside the strategy: plain model to save
     final.set_weights(_best_weights(model, out / BEST_CHECKPOINT, best_epoch, log.start_epoch))
     final.save(work / MODEL_FILE)
@@ -339,6 +345,20 @@ def _discard_stale_backup(out: Path, backup: Path, records_dir: str | Path, conf
 
 
 @functools.cache
+def learning_rate(config: Config, steps_per_epoch: int) -> Any:
+    """The optimizer's learning rate: ``config.learning_rate``, or (``lr_schedule=cosine``) a linear
+    warm-up over ``warmup_epochs`` to it, then a cosine decay to 0 at the last epoch."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    warmup = min(config.warmup_epochs, config.epochs - 1) * steps_per_epoch
+    return keras().optimizers.schedules.CosineDecay(
+        0.0 if warmup else config.learning_rate,
+        config.epochs * steps_per_epoch - warmup,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
 def _learning_rate_class() -> type:
     """A callback that adds the optimizer's current learning rate to each epoch's logs."""
 
@@ -386,9 +406,10 @@ def _epoch_log_class() -> type:
             if values:
                 best = int(np.argmin(values))
                 self.checkpoint.best = values[best]
-                self.early.best = values[best]
-                self.early.best_epoch = best
-                self.early.wait = epoch - 1 - best
+                if self.early is not None:
+                    self.early.best = values[best]
+                    self.early.best_epoch = best
+                    self.early.wait = epoch - 1 - best
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             entry = {

@@ -135,18 +135,34 @@ def _temporal_head(k: Any, x: Any, filters: int, num_classes: int, prefix: str) 
     return k.layers.Dense(num_classes, activation="softmax", name=f"{prefix}_classes")(x)
 
 
+def _activation(k: Any, config: Config, name: str) -> list[Any]:
+    """ReLU (or ReLU6: a bounded range, a finer int8 step) and, with ``activation_noise``, Gaussian
+    noise in training only: decisions that survive it survive int8 rounding too."""
+    layers = [k.layers.ReLU(max_value=6.0 if config.activation == "relu6" else None, name=f"{name}_relu")]
+    if config.activation_noise:
+        layers.append(k.layers.GaussianNoise(config.activation_noise, name=f"{name}_noise"))
+    return layers
+
+
+def _conv_block(k: Any, config: Config, filters: int, kernel: Any, strides: int, name: str) -> list[Any]:
+    """Conv (no bias) -> batch norm (folded into the conv at export) -> activation."""
+    return [
+        k.layers.Conv2D(
+            filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
+        ),
+        # few steps per epoch on small sets: a faster moving average than Keras' 0.99, or the
+        # inference-mode statistics lag far behind training (measured: constant predictions)
+        k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn"),
+        *_activation(k, config, name),
+    ]
+
+
 def _frame_layers(k: Any, config: Config) -> list[Any]:
-    """Per-frame CNN: stride-2 3x3 convs with batch norm (folded into the convs at export) and ReLU,
-    global average pooling, and an optional dense projection to ``feature_dim`` values."""
+    """Per-frame CNN: stride-2 3x3 conv blocks, global average pooling, and an optional dense
+    projection to ``feature_dim`` values."""
     layers: list[Any] = []
     for i, filters in enumerate(config.frame_filters, start=1):
-        layers += [
-            k.layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False, name=f"frame_conv{i}"),
-            # few steps per epoch on small sets: a faster moving average than Keras' 0.99, or the
-            # inference-mode statistics lag far behind training (measured: constant predictions)
-            k.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"frame_bn{i}"),
-            k.layers.ReLU(name=f"frame_relu{i}"),
-        ]
+        layers += _conv_block(k, config, filters, 3, 2, f"frame_{i}")
     layers.append(k.layers.GlobalAveragePooling2D(name="frame_pool"))
     if config.feature_dim:
         layers.append(k.layers.Dense(config.feature_dim, activation="relu", name="frame_features"))
@@ -167,7 +183,8 @@ def _build_streaming(num_classes: int, config: Config, batch_size: int | None) -
     for layer in _frame_layers(k, config):
         x = layer(x)
     x = batch_reshape((1, t, f), name="head_stack")(x)
-    x = k.layers.Conv2D(config.head_filters, (1, TEMPORAL_KERNEL), activation="relu", name="head_conv")(x)
+    for layer in _conv_block(k, config, config.head_filters, (1, TEMPORAL_KERNEL), 1, "head"):
+        x = layer(x)
     x = k.layers.GlobalAveragePooling2D(name="head_pool")(x)
     x = k.layers.Dropout(config.dropout, name="head_dropout")(x)
     x = k.layers.Dense(num_classes, activation="softmax", name="head_classes")(x)

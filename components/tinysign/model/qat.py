@@ -21,7 +21,7 @@ def _noop_quantize_config() -> type:
     import tensorflow_model_optimization as tfmot
 
     class NoOpQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
-        """Leave a layer unquantized (our ``BatchReshape``: a pure reshape)."""
+        """Leave a layer unquantized (``BatchReshape``: a pure reshape; ``GaussianNoise``: training only)."""
 
         def get_weights_and_quantizers(self, layer: Any) -> list[Any]:
             return []
@@ -48,7 +48,7 @@ def qat_model(model: Any, input_range: tuple[float, float] | None = None) -> Any
     """``tfmot`` quantize-aware copy of a float model (float weights kept).
 
     Args:
-        model: float ``tf_keras`` functional model (may contain ``BatchReshape``).
+        model: float ``tf_keras`` functional model (may contain ``BatchReshape``, ``GaussianNoise``).
         input_range: start the input quantizer at this range (it only widens during training).
     """
     import tensorflow_model_optimization as tfmot
@@ -56,10 +56,11 @@ def qat_model(model: Any, input_range: tuple[float, float] | None = None) -> Any
     k = keras()
     qk = tfmot.quantization.keras
     noop = _noop_quantize_config()
-    reshape_cls = custom_objects()["BatchReshape"]
+    # pure reshapes, and training-only noise (identity at inference), stay unquantized
+    passthrough = (custom_objects()["BatchReshape"], k.layers.GaussianNoise)
 
     def annotate(layer: Any) -> Any:
-        if isinstance(layer, reshape_cls):
+        if isinstance(layer, passthrough):
             return qk.quantize_annotate_layer(layer, quantize_config=noop())
         return layer
 

@@ -1,4 +1,5 @@
-"""PNG plots shared by the stages: training curves, per-class distributions, confusion matrices.
+"""PNG plots shared by the stages: training curves, per-class distributions, confusion matrices,
+few-shot accuracy against k.
 
 matplotlib runs on the Agg backend (no display needed); every function writes one PNG and returns
 its path. Figures are closed after saving so long pipelines do not leak memory.
@@ -139,4 +140,35 @@ def plot_confusion_matrix(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_accuracy_vs_k(
+    results: Mapping[str, Mapping[str, Any]], path: str | Path, reference: Mapping[str, float] | None = None
+) -> Path:
+    """Few-shot accuracy (mean ± std over draws) against the clips per sign ``k``.
+
+    Args:
+        results: ``{k: {"mean", "std"}}`` (an enroll summary's ``accuracy_vs_k``).
+        path: PNG to write.
+        reference: other curves or levels to draw as dashed lines, ``{name: accuracy}``.
+    """
+    plt = _pyplot()
+    ks = [int(k) for k in results]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.errorbar(
+        ks,
+        [results[str(k)]["mean"] for k in ks],
+        yerr=[results[str(k)]["std"] for k in ks],
+        fmt="-o",
+        capsize=3,
+        label="INT8 prototype head",
+    )
+    for name, level in (reference or {}).items():
+        ax.axhline(level, linestyle="--", linewidth=1, label=name, color="grey")
+    ax.set_xticks(ks)
+    ax.set_xlabel("enrollment clips per sign (k)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)

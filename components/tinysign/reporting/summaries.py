@@ -233,6 +233,8 @@ class EnrollSummary(TypedDict, total=False):
     head_flash_bytes: int
     bytes_per_sign: int  # one row of int8 numbers per sign
     head_mcu: dict[str, Any]  # flash_bytes, arena_bytes, max_abs_diff_lsb, windows_compared
+    accuracy_vs_k: dict[str, dict[str, Any]]  # with --evaluate: {k: {mean, std, draws, test_clips}}
+    skipped: bool  # the pipeline's enroll step without enroll_data
 
 
 # --- bless -------------------------------------------------------------------------------------------

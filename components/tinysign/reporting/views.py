@@ -12,6 +12,7 @@ from typing import Any
 from tinysign.reporting.summaries import (
     BlessDecision,
     CvSummary,
+    EnrollSummary,
     EvaluateSummary,
     IngestSummary,
     McuSummary,
@@ -201,6 +202,39 @@ def mcu_tables(mcu: McuSummary) -> list[Table]:
         note=note,
     )
     return [head, budgets, targets]
+
+
+def enrollment_tables(enrolled: EnrollSummary) -> list[Table]:
+    """Accuracy against the number of enrollment clips per sign, and the prototype head on an MCU."""
+    mcu = enrolled["head_mcu"]
+    tables = []
+    if enrolled.get("accuracy_vs_k"):
+        tables.append(
+            Table(
+                ("clips per sign (k)", "INT8 head accuracy (mean ± std)", "draws", "test clips per draw"),
+                [
+                    (k, f"{r['mean']:.1%} ± {r['std']:.1%}", len(r["draws"]), r["test_clips"])
+                    for k, r in enrolled["accuracy_vs_k"].items()
+                ],
+                title=f"{len(enrolled['enrolled'])} enrolled signs: accuracy against k",
+                note="Each draw enrolls k random clips per sign and tests the INT8 prototype head on the "
+                "sign's other clips.",
+            )
+        )
+    tables.append(
+        Table(
+            ("prototype head", "value"),
+            [
+                ("signs in the vocabulary", enrolled["num_classes"]),
+                ("flash", _kb(mcu["flash_bytes"])),
+                ("bytes per sign (one int8 row)", enrolled["bytes_per_sign"]),
+                ("tensor arena", _kb(mcu["arena_bytes"])),
+                ("tflite-micro vs LiteRT (reference kernels)", f"<= {mcu['max_abs_diff_lsb']} LSB"),
+            ],
+            title="Prototype head on the MCU",
+        )
+    )
+    return tables
 
 
 def tflm_agreement(exact: Mapping[str, Any]) -> str:
