@@ -16,8 +16,9 @@ from tests.tiny_models import KINDS, PER_SPLIT, SMALL, quantized_model, shared_r
 from tinysign.data import records
 from tinysign.data.frontend import ZERO_POINT
 from tinysign.errors import TinysignError
+from tinysign.model.architectures import load_model, split_streaming
 from tinysign.model.files import load_quantized, tflite_name
-from tinysign.quantize import run_quantize
+from tinysign.quantize import corrected_head, run_quantize
 from tinysign.runtime.litert import LiteModel
 from tinysign.runtime.streaming import lite_classifier
 
@@ -135,3 +136,20 @@ def test_records_of_another_model_are_one_clear_error(tmp_path_factory, tmp_path
         run_quantize(model_dir, other, tmp_path / "q", SMALL)
     with pytest.raises(TinysignError, match="tinysign train"):
         run_quantize(tmp_path / "missing", shared_records(tmp_path_factory), tmp_path / "q", SMALL)
+
+
+def test_bias_correction_removes_a_feature_offset_exactly(tmp_path_factory):
+    """The corrected head on features shifted by the INT8 frame model's mean error gives the float
+    head's output on the unshifted features (the float model itself is unchanged)."""
+    head = split_streaming(load_model(trained_model(tmp_path_factory, "streaming") / "model.keras"))[1]
+    rng = np.random.default_rng(0)
+    features = rng.uniform(0, 2, (4, *head.input_shape[1:])).astype(np.float32)
+    bias = rng.normal(0, 0.05, head.input_shape[-1]).astype(np.float32)
+    corrected = corrected_head(head, bias)
+    for window in features:
+        x = window[np.newaxis]
+        expected = head(x, training=False).numpy()
+        assert np.allclose(corrected(x + bias, training=False).numpy(), expected, atol=1e-5)
+        assert not np.allclose(head(x + bias, training=False).numpy(), expected, atol=1e-5)
+    summary = json.loads((quantized_model(tmp_path_factory, "streaming") / "metrics.json").read_text())
+    assert summary["bias_correction"]["applied"] and summary["bias_correction"]["max_abs_feature_bias"] >= 0

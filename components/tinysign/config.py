@@ -93,6 +93,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "quantize": (
         "quantization",
         "calibration_samples",
+        "bias_correction",
         "qat_epochs",
         "batch_size",
         "learning_rate",
@@ -165,6 +166,7 @@ class Config:
     # quantize / MCU
     quantization: str = "ptq"
     calibration_samples: int = 100
+    bias_correction: bool = True  # streaming: remove the INT8 frame model's mean feature error in the head
     qat_epochs: int = 3
     arena_budget_bytes: int = 16 * 1024
     flash_budget_bytes: int = 200 * 1024

@@ -39,7 +39,7 @@ from tinysign.model.export import anchored, convert, window_samples
 from tinysign.model.files import check_records, read_labels, tflite_name, write_labels
 from tinysign.model.qat import init_ranges, qat_model, set_input_range
 from tinysign.reporting.summaries import QuantizeSummary, read_summary, write_summary
-from tinysign.runtime.litert import LiteModel, int8_range
+from tinysign.runtime.litert import LiteModel, dequantize, int8_range, quantize
 
 QAT_LR_FACTOR = 0.1  # QAT fine-tunes at learning_rate * QAT_LR_FACTOR
 CALIBRATION_SPLIT = "train"
@@ -179,7 +179,7 @@ def run_quantize(
     inputs = model_inputs(clips, config)
     num_classes = len(labels)
     export = _export_whole if kind == "s3dconv1d" else _export_streaming
-    blobs, history = export(model, inputs, records_dir, config)
+    blobs, notes = export(model, inputs, records_dir, config)
 
     files: dict[str, dict[str, str]] = {}
     sizes: dict[str, int] = {}
@@ -212,12 +212,7 @@ def run_quantize(
         metrics["ring_buffer_identity"] = (
             metrics["int8_io"]["frame"]["output"] == metrics["int8_io"]["head"]["input"]
         )
-    if history is not None:
-        metrics["qat"] = {
-            "epochs": config.qat_epochs,
-            "learning_rate": config.learning_rate * QAT_LR_FACTOR,
-            "history": history,
-        }
+    metrics.update(notes)  # type: ignore[typeddict-item]  # qat, bias_correction
     write_summary(out, metrics)
     return metrics
 
@@ -232,7 +227,6 @@ def _trained_front_end(model_dir: Path, config: Config) -> Config:
 
 
 Blobs = dict[str, dict[str, bytes]]  # part -> precision -> .tflite bytes
-History = dict[str, list[float]] | None
 
 
 def _batch1_shape(model: Any) -> tuple[int, ...]:
@@ -242,7 +236,7 @@ def _batch1_shape(model: Any) -> tuple[int, ...]:
 
 def _export_whole(
     model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
-) -> tuple[Blobs, History]:
+) -> tuple[Blobs, dict[str, Any]]:
     """s3dconv1d: one INT8 (PTQ, or QAT fine-tuned) and one float32 model of the whole clip."""
     input_shape = _batch1_shape(model)
     int8_model, history = model, None
@@ -257,12 +251,14 @@ def _export_whole(
         int8=True,
         representative=lambda: anchored(clip_samples(inputs), *input_range(config.front_end)),
     )
-    return {"model": {"int8": int8, "float32": convert(model, input_shape, int8=False)}}, history
+    return {"model": {"int8": int8, "float32": convert(model, input_shape, int8=False)}}, _qat_notes(
+        history, config
+    )
 
 
 def _export_streaming(
     model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
-) -> tuple[Blobs, History]:
+) -> tuple[Blobs, dict[str, Any]]:
     """streaming: frame and head models, INT8 (PTQ, or QAT fine-tuned end to end) and float32."""
     frame, head = split_streaming(model)
     frame_shape, head_shape = _batch1_shape(frame), _batch1_shape(head)
@@ -279,17 +275,70 @@ def _export_streaming(
     feature_range = int8_range(LiteModel(frame_int8).output_qparams)  # type: ignore[arg-type]
     if config.quantization == "qat":
         set_input_range(q_head, feature_range)
-    features = _features(frame, inputs)
+    float_features = _features(frame, inputs)
+    features = int8_features(frame_int8, inputs)  # what the head really gets on the device
+    bias = (features - float_features).mean(axis=(0, 1))
+    corrected = config.bias_correction and config.quantization == "ptq"  # QAT trains on int8 features
+    if corrected:
+        q_head = corrected_head(q_head, bias)
     head_int8 = convert(
         q_head,
         head_shape,
         int8=True,
         representative=lambda: anchored(window_samples(features), *feature_range),
     )
-    return {
+    blobs = {
         "frame": {"int8": frame_int8, "float32": convert(frame, frame_shape, int8=False)},
         "head": {"int8": head_int8, "float32": convert(head, head_shape, int8=False)},
-    }, history
+    }
+    notes: dict[str, Any] = {
+        "bias_correction": {
+            "applied": corrected,
+            "max_abs_feature_bias": float(np.abs(bias).max()),
+            "mean_abs_feature_error": float(np.abs(features - float_features).mean()),
+        }
+    }
+    return blobs, {**notes, **_qat_notes(history, config)}
+
+
+def _qat_notes(history: dict[str, list[float]] | None, config: Config) -> dict[str, Any]:
+    if history is None:
+        return {}
+    return {
+        "qat": {
+            "epochs": config.qat_epochs,
+            "learning_rate": config.learning_rate * QAT_LR_FACTOR,
+            "history": history,
+        }
+    }
+
+
+def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Dequantized outputs of the INT8 frame model on front-end ``inputs`` ``(k, T, h, w, 1)``."""
+    model = LiteModel(frame_int8)
+    flat = inputs.reshape(-1, 1, *inputs.shape[2:])
+    out = [
+        dequantize(model.invoke(quantize(x, model.input_qparams, model.input_dtype)), model.output_qparams)
+        for x in flat
+    ]
+    return np.concatenate(out).reshape(*inputs.shape[:2], -1).astype(np.float32)
+
+
+def corrected_head(head: Any, bias: np.ndarray) -> Any:
+    """PTQ bias correction: a copy of the head whose first temporal conv expects features shifted by
+    ``bias`` (the INT8 frame model's mean error per feature channel on training clips).
+
+    The INT8 frame model's error is mostly systematic (the same per-channel mean on train and test),
+    so ``conv(x + bias) = conv(x) + conv(bias)`` is removed exactly by adding ``conv(bias)`` (a constant
+    per output channel with valid padding) to the following batch norm's moving mean. The float
+    model is unchanged."""
+    corrected = with_fixed_batch(head, 1)
+    conv, norm = corrected.get_layer("head_conv"), corrected.get_layer("head_bn")
+    kernel = conv.get_weights()[0]  # (1, taps, F, filters)
+    shift = np.einsum("ykco,c->o", kernel, bias.astype(np.float64))
+    gamma, beta, mean, variance = norm.get_weights()
+    norm.set_weights([gamma, beta, (mean + shift).astype(mean.dtype), variance])
+    return corrected
 
 
 def _features(frame_model: Any, inputs: np.ndarray) -> np.ndarray:

@@ -144,11 +144,13 @@ def _activation(k: Any, config: Config, name: str) -> list[Any]:
     return layers
 
 
-def _conv_block(k: Any, config: Config, filters: int, kernel: Any, strides: int, name: str) -> list[Any]:
+def _conv_block(
+    k: Any, config: Config, filters: int, kernel: Any, strides: int, padding: str, name: str
+) -> list[Any]:
     """Conv (no bias) -> batch norm (folded into the conv at export) -> activation."""
     return [
         k.layers.Conv2D(
-            filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
+            filters, kernel, strides=strides, padding=padding, use_bias=False, name=f"{name}_conv"
         ),
         # few steps per epoch on small sets: a faster moving average than Keras' 0.99, or the
         # inference-mode statistics lag far behind training (measured: constant predictions)
@@ -162,7 +164,7 @@ def _frame_layers(k: Any, config: Config) -> list[Any]:
     projection to ``feature_dim`` values."""
     layers: list[Any] = []
     for i, filters in enumerate(config.frame_filters, start=1):
-        layers += _conv_block(k, config, filters, 3, 2, f"frame_{i}")
+        layers += _conv_block(k, config, filters, 3, 2, "same", f"frame_{i}")
     layers.append(k.layers.GlobalAveragePooling2D(name="frame_pool"))
     if config.feature_dim:
         layers.append(k.layers.Dense(config.feature_dim, activation="relu", name="frame_features"))
@@ -183,7 +185,8 @@ def _build_streaming(num_classes: int, config: Config, batch_size: int | None) -
     for layer in _frame_layers(k, config):
         x = layer(x)
     x = batch_reshape((1, t, f), name="head_stack")(x)
-    for layer in _conv_block(k, config, config.head_filters, (1, TEMPORAL_KERNEL), 1, "head"):
+    # valid padding: every output sees 3 real frames (no zero padding at the ends of the window)
+    for layer in _conv_block(k, config, config.head_filters, (1, TEMPORAL_KERNEL), 1, "valid", "head"):
         x = layer(x)
     x = k.layers.GlobalAveragePooling2D(name="head_pool")(x)
     x = k.layers.Dropout(config.dropout, name="head_dropout")(x)

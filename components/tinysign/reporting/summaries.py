@@ -125,6 +125,7 @@ class QuantizeSummary(TypedDict, total=False):
     feature_dim: int
     ring_buffer_identity: bool
     qat: dict[str, Any]
+    bias_correction: dict[str, Any]  # streaming: applied, max_abs_feature_bias, mean_abs_feature_error
 
 
 # --- evaluate ----------------------------------------------------------------------------------------
