@@ -28,26 +28,14 @@ COMMANDS = (
     ("evaluate", "tinysign.evaluate", "INT8/float32 TFLite evaluation on the test split"),
     ("mcu", "tinysign.mcu", "run the INT8 model in tflite-micro: arena, flash, ops, C array"),
     ("enroll", "tinysign.enroll", "teach new signs from a few clips: an INT8 nearest-prototype head"),
-    (
-        "firmware",
-        "tinysign.firmware",
-        "build the firmware (tflite-micro + CMSIS-NN), run it on an emulated Cortex-M",
-    ),
+    ("firmware", "tinysign.firmware", "tflite-micro + CMSIS-NN firmware run on an emulated Cortex-M"),
     ("predict", "tinysign.predict", "top-k glosses for a video with the INT8 model(s)"),
     ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
     ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
     ("runs", "tinysign.ops.runs", "list pipeline runs (local, Vertex AI or KFP) side by side; --compare A B"),
     ("cv", "tinysign.crossval", "cross-validation by signer (or source video): mean ± std with baselines"),
-    (
-        "submit",
-        "tinysign.ops.submit",
-        "submit the compiled pipeline as a run to Kubeflow Pipelines or Vertex AI",
-    ),
-    (
-        "schedule",
-        "tinysign.ops.schedule",
-        "recurring retraining on KFP / Vertex AI: create, list, pause, delete",
-    ),
+    ("submit", "tinysign.ops.submit", "submit the compiled pipeline as a run to Kubeflow or Vertex AI"),
+    ("schedule", "tinysign.ops.schedule", "recurring retraining on KFP / Vertex AI: create, list, pause"),
 )
 
 

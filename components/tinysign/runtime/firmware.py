@@ -541,87 +541,76 @@ def _defines(ref: dict[str, Any], dump_frame: int | None = None) -> str:
     return " ".join(defs)
 
 
-def check_target(
-    target: Target,
-    paths: BuildPaths,
-    quant: QuantizedModel,
-    models: tuple[bytes, bytes],
-    ref: dict[str, Any],
-    clips: np.ndarray,
-    timeout: float,
-    dump_frame: int | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Check:
+    """One target's check: where to build, the models, the Python reference and the clips it played."""
+
+    target: Target
+    paths: BuildPaths
+    quant: QuantizedModel
+    models: tuple[bytes, bytes]
+    ref: dict[str, Any]
+    clips: np.ndarray
+    timeout: float
+
+    def build_and_run(self, arena: int | str, dump_frame: int | None = None) -> tuple[str, float, float]:
+        """Build the firmware (``arena`` bytes; ``""`` = the generated default), run it under QEMU:
+        ``(output, build seconds, run seconds)``."""
+        defines = {"ARENA_BYTES": arena, "TS_EXTRA_DEFS": _defines(self.ref, dump_frame)}
+        built = make(["firmware"], self.paths, [self.target.name], defines)
+        text, ran = run_qemu(self.paths.elf(self.target.name), self.target, self.timeout)
+        return text, built, ran
+
+
+def check_target(check: Check, dump_frame: int | None = None) -> dict[str, Any]:
     """Build (default arena), run, right-size the arena to the measured use, rebuild, run and compare.
     On a mismatch beyond tolerance (or for ``dump_frame``) compare every op's output at one frame."""
-    elf = paths.elf(target.name)
+    target, clips = check.target, check.clips
     seconds: dict[str, float] = {}
-    defs = _defines(ref)
-    seconds["build_firmware"] = make(
-        ["firmware"], paths, [target.name], {"ARENA_BYTES": "", "TS_EXTRA_DEFS": defs}
-    )
-    text, seconds["qemu_first"] = run_qemu(elf, target, timeout)
+    text, seconds["build_firmware"], seconds["qemu_first"] = check.build_and_run("")
     used = parse_output(text)["arena"]["used"]
     arena = (used + 16 + 15) // 16 * 16  # TFLM: arena_used_bytes() + 16 for alignment
-    seconds["build_firmware_tight"] = make(
-        ["firmware"], paths, [target.name], {"ARENA_BYTES": arena, "TS_EXTRA_DEFS": defs}
-    )
-    text, seconds["qemu"] = run_qemu(elf, target, timeout)
-    (paths.build_dir / target.name / "qemu_output.txt").write_text(text)
+    text, seconds["build_firmware_tight"], seconds["qemu"] = check.build_and_run(arena)
+    (check.paths.build_dir / target.name / "qemu_output.txt").write_text(text)
     fw = parse_output(text)
     ends = [(k + 1) * clips.shape[1] - 1 for k in range(len(clips))]  # each clip's last stream frame
     result: dict[str, Any] = {
         "clip_end_outputs": [fw["head"][end].tolist() if end in fw["head"] else None for end in ends],
         "target": target.name,
         "core": target.core,
-        "elf": str(elf),
-        "sizes": section_sizes(elf),
+        "elf": str(check.paths.elf(target.name)),
+        "sizes": section_sizes(check.paths.elf(target.name)),
         "arena": fw["arena"],
         "memory": fw["mem"],
         "timing": timing(fw, target),
-        "comparison": compare(fw, ref),
+        "comparison": compare(fw, check.ref),
         "top": fw["top"],
         "tensors": fw["tensors"],
         "seconds": seconds,
     }
     if not result["comparison"]["within_tolerance"] or dump_frame is not None:
-        result["divergence"] = locate_divergence(
-            target, paths, quant, models, fw, ref, clips, timeout, arena, dump_frame
-        )
+        result["divergence"] = locate_divergence(check, fw, arena, dump_frame)
     return result
 
 
 def locate_divergence(
-    target: Target,
-    paths: BuildPaths,
-    quant: QuantizedModel,
-    models: tuple[bytes, bytes],
-    fw: dict[str, Any],
-    ref: dict[str, Any],
-    clips: np.ndarray,
-    timeout: float,
-    arena: int,
-    frame: int | None = None,
+    check: Check, fw: dict[str, Any], arena: int, frame: int | None = None
 ) -> dict[str, Any]:
     """Rebuild with ``TS_DUMP_FRAME`` at ``frame`` (default: the worst one), run, and name the first op whose
     output differs by more than the tolerance (and the first that differs at all) from Python tflite-micro."""
+    ref, clips, models = check.ref, check.clips, check.models
     comparison = compare(fw, ref)
     part = max(("features", "head"), key=lambda p: comparison[p]["max_abs_diff_lsb"] or 0)
     if frame is None:
         frame = comparison[part]["worst_stream_frame"]
+    text, _, _ = check.build_and_run(arena, frame)
     make(
-        ["firmware"],
-        paths,
-        [target.name],
-        {"ARENA_BYTES": arena, "TS_EXTRA_DEFS": _defines(ref, frame)},
-    )
-    text, _ = run_qemu(paths.elf(target.name), target, timeout)
-    make(
-        ["firmware"], paths, [target.name], {"ARENA_BYTES": arena, "TS_EXTRA_DEFS": _defines(ref)}
-    )  # normal build
+        ["firmware"], check.paths, [check.target.name], {"ARENA_BYTES": arena, "TS_EXTRA_DEFS": _defines(ref)}
+    )  # leave the normal build behind
     dumped = parse_output(text)["ops"]
     flat = clips.reshape(-1, *clips.shape[2:])
     first = frame == 0 or (ref["reset_per_clip"] and frame % clips.shape[1] == 0)
-    front = FrontEndStream(quant.front_end, quant.binning)
+    front = FrontEndStream(check.quant.front_end, check.quant.binning)
     if not first:
         front.push(flat[frame - 1])
     frame_model = MicroModel(models[0], REFERENCE_ARENA)
@@ -634,9 +623,7 @@ def locate_divergence(
         ),
         "head": None,
     }
-    if (
-        frame in fw["head"]
-    ):  # the head on the firmware's own window (its features), so only the head is compared
+    if frame in fw["head"]:  # the head on the firmware's own window (its features): only the head compared
         t = MicroModel(models[1], REFERENCE_ARENA).input_shape[1]
         window = np.stack([fw["features"][k] for k in range(frame - t + 1, frame + 1)])[np.newaxis]
         result["head"] = first_divergent_op(models[1], window, [d for d in dumped if d["model"] == "head"])
@@ -726,7 +713,8 @@ def run(
         "targets": {},
     }
     for name in targets:
-        result = check_target(TARGETS[name], paths, quant, models, ref, clips, timeout, dump_frame)
+        check = Check(TARGETS[name], paths, quant, models, ref, clips, timeout)
+        result = check_target(check, dump_frame)
         result["top_matches_project"] = [t["top"] for t in result["top"]] == project_top
         # exact when resetting per clip, or when the front end does not look at the previous frame
         result["clip_outputs_equal_project"] = all(
