@@ -34,8 +34,8 @@ FLAT_RSS = ("ingest", "extract", "train streaming", "train s3dconv1d")
 COMMON = ["--set", "min_per_class=2", "--set", "max_per_class=100000", "--set", "epochs=1"]
 
 
-def run_stage(args: list[str]) -> tuple[float, float]:
-    """Run ``tinysign ARGS`` as a child; return (wall seconds, peak RSS MiB of that child)."""
+def run_stage(args: list[str]) -> tuple[float, float, float]:
+    """Run ``tinysign ARGS`` as a child; return (wall seconds, CPU seconds, peak RSS MiB of that child)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(TINYSIGN), *args, *COMMON], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -44,7 +44,7 @@ def run_stage(args: list[str]) -> tuple[float, float]:
     seconds = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"tinysign {' '.join(args)} failed:\n{process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def ladder_step(size: int, work: Path) -> dict[str, dict[str, float]]:
@@ -117,10 +117,16 @@ def ladder_step(size: int, work: Path) -> dict[str, dict[str, float]]:
     results = {}
     for name, args in stages.items():
         shutil.rmtree(args[args.index("--out") + 1], ignore_errors=True)  # a fresh run, never a resume
-        seconds, rss = run_stage(args)
-        results[name] = {"seconds": seconds, "clips_per_s": size / seconds, "rss_mib": rss}
+        seconds, cpu, rss = run_stage(args)
+        results[name] = {
+            "seconds": seconds,
+            "cpu_seconds": cpu,
+            "clips_per_s": size / seconds,
+            "rss_mib": rss,
+        }
         print(
-            f"  n={size:5d} {name:16s} {seconds:7.1f} s {size / seconds:7.1f} clips/s peak RSS {rss:.0f} MiB",
+            f"  n={size:5d} {name:16s} {seconds:7.1f} s (CPU {cpu:7.1f} s) {size / seconds:7.1f} clips/s "
+            f"peak RSS {rss:.0f} MiB",
             flush=True,
         )
     return results
@@ -134,8 +140,8 @@ def exponent(sizes: list[int], seconds: list[float]) -> float:
 def beam_workers_ratio(root: Path) -> tuple[float, bool]:
     """Extraction with 2 DirectRunner workers vs in-process on the same manifest: speed ratio, identical?"""
     manifest = root / "ingest" / "manifest.jsonl"
-    one, _ = run_stage(["extract", "--manifest", str(manifest), "--out", str(root / "records-1")])
-    two, _ = run_stage(
+    one, _, _ = run_stage(["extract", "--manifest", str(manifest), "--out", str(root / "records-1")])
+    two, _, _ = run_stage(
         ["extract", "--manifest", str(manifest), "--out", str(root / "records-2"), "--set", "beam_workers=2"]
     )
     same = all(
@@ -150,6 +156,7 @@ def input_pipeline_ratio(records: Path, model_name: str, steps: int = 30) -> flo
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     from tinysign.config import Config
     from tinysign.data import records as rec
+    from tinysign.data.augment import model_input
     from tinysign.model.architectures import build_model
     from tinysign.model.backend import keras
 
@@ -157,7 +164,11 @@ def input_pipeline_ratio(records: Path, model_name: str, steps: int = 30) -> flo
     config = Config(model=model_name)
     model = build_model(model_name, len(schema["labels"]), config)
     model.compile(optimizer=keras().optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    dataset = rec.make_dataset(records, "train", config.batch_size, shuffle=True, repeat=True)
+    # the real training input: shards -> front end -> online augmentation, as train reads them
+    transform = model_input(config, training=True)
+    dataset = rec.make_dataset(
+        records, "train", config.batch_size, shuffle=True, repeat=True, transform=transform
+    )
     batches = list(dataset.take(steps))
 
     def timed(source: object) -> float:
@@ -181,20 +192,21 @@ def main() -> int:
     print(
         "\n| stage | "
         + " | ".join(f"n={s} s (clips/s, MiB)" for s in args.sizes)
-        + " | time exponent | RSS ratio |"
+        + " | time exponent (CPU) | RSS ratio |"
     )
     print("|---|" + "---:|" * (len(args.sizes) + 2))
     verdicts = []
     for stage in table[args.sizes[0]]:
         seconds = [table[s][stage]["seconds"] for s in args.sizes]
         k = exponent(args.sizes, seconds)
+        k_cpu = exponent(args.sizes, [table[s][stage]["cpu_seconds"] for s in args.sizes])
         rss = table[args.sizes[-1]][stage]["rss_mib"] / table[args.sizes[0]][stage]["rss_mib"]
         cells = [
             f"{table[s][stage]['seconds']:.1f} ({table[s][stage]['clips_per_s']:.0f}, "
             f"{table[s][stage]['rss_mib']:.0f})"
             for s in args.sizes
         ]
-        print(f"| {stage} | " + " | ".join(cells) + f" | {k:.2f} | {rss:.2f} |")
+        print(f"| {stage} | " + " | ".join(cells) + f" | {k:.2f} ({k_cpu:.2f}) | {rss:.2f} |")
         verdicts.append(k <= 1.1 and (stage not in FLAT_RSS or rss <= 1.3))
     middle = args.work / f"n{args.sizes[len(args.sizes) // 2]}"
     speedup, same = beam_workers_ratio(middle)
