@@ -120,6 +120,9 @@ bench-quantize: ## INT8 vs float32 LiteRT latency + the MCU table (arena, flash,
 bench-enroll: ## few-shot enrollment on fsl105-dev: 10 new signs from k=1/3/5 clips, unseen signer; vs 1-NN
 	$(bin)/python tests/benchmarks/bench_enroll.py
 
+bench-accuracy: ## unseen-signer accuracy on fsl105-dev: LOSO, both models, baselines, agreement (ablations=1 adds the ablation table)
+	$(bin)/python tests/benchmarks/bench_accuracy.py $(if $(ablations),--ablations)
+
 bench-scale: ## 200/800/3,200 clips: time, clips/s, peak RSS per stage, exponents; beam_workers; input pipeline
 	$(bin)/python tests/benchmarks/bench_scale.py
 

@@ -80,7 +80,7 @@ def test_resources_retries_caching_display_names(spec):
     assert tasks["train"]["taskInfo"]["name"] == "Train"
 
 
-def test_parameters_default_to_the_seed_config(spec):
+def test_parameters_default_to_the_config(spec):
     params = spec["root"]["inputDefinitions"]["parameters"]
     d = Config()
     assert "defaultValue" not in params["data"] and not params["data"].get("isOptional")
@@ -92,10 +92,10 @@ def test_parameters_default_to_the_seed_config(spec):
         "train_ratio": 0.7,
         "val_ratio": 0.2,
         "test_ratio": 0.1,
-        "epochs": 100,
+        "epochs": 40,
         "batch_size": 32,
         "quantization": "ptq",
-        "model": "s3dconv1d",
+        "model": "streaming",
         "arena_budget_bytes": d.arena_budget_bytes,
         "flash_budget_bytes": d.flash_budget_bytes,
         "min_int8_accuracy": d.min_int8_accuracy,

@@ -186,7 +186,7 @@ def test_full_report_is_self_contained(tmp_path):
     assert "Cortex-M4" in text and "bit-exact" in text
     assert "FAIL: tensor arena within budget: 25000 B > 20000 B" in text
     assert "baselines.nearest_neighbour.accuracy 0.5000" in text
-    assert "model=s3dconv1d" in text  # the run's config, read back from bless.json
+    assert "model=streaming" in text  # the run's config, read back from bless.json
 
 
 def test_missing_stages_are_reported_not_fatal(tmp_path):

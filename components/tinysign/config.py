@@ -130,7 +130,7 @@ class Config:
     seed: int = 42
     folds: int = 0  # tinysign cv: 0 = leave-one-signer-out (or 5 source-video folds without signers)
     # extract / augment
-    augment_copies: int = 2
+    augment_copies: int = 0  # offline augmented copies per train clip (online augmentation is the default)
     augment_flip: bool = False  # a flip turns a right-handed sign into a left-handed one
     num_shards: int = 2
     beam_workers: int = 1  # local extraction: 1 = in-process; N > 1 = DirectRunner with N worker processes
@@ -147,8 +147,8 @@ class Config:
     augment_brightness: float = 15.0
     augment_noise: float = 2.0
     # train
-    model: str = "s3dconv1d"
-    epochs: int = 100
+    model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
+    epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 3e-3  # peak learning rate (after warm-up)
     lr_schedule: str = "cosine"  # cosine = linear warm-up then cosine decay to 0; constant
@@ -161,8 +161,8 @@ class Config:
     feature_dim: int = 0  # 0 = the pooled last conv (frame_filters[-1] values per frame)
     head_filters: int = 48
     dropout: float = 0.3
-    activation: str = "relu"  # relu | relu6 (conv blocks of the streaming model)
-    activation_noise: float = 0.0  # training-only Gaussian noise after each activation (int8 robustness)
+    activation: str = "relu6"  # relu6 | relu (conv blocks of the streaming model); relu6 bounds int8 ranges
+    activation_noise: float = 0.02  # training-only Gaussian noise after each activation (int8 robustness)
     # quantize / MCU
     quantization: str = "ptq"
     calibration_samples: int = 100
