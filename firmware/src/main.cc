@@ -182,6 +182,29 @@ void ToHeadInput(const TfLiteTensor* frame_out, const TfLiteTensor* head_in, int
   }
 }
 
+// Invokes one model and prints its "TS <kind> stream_frame clip frame prepare_ticks invoke_ticks <int8 output>"
+// line (and, at TS_DUMP_FRAME, every op's output). False if Invoke failed.
+bool InvokeAndReport(char kind, const char* name, const tflite::Model* model, tflite::MicroInterpreter& interpreter,
+                     int stream_frame, int clip, int f, uint64_t prepare_ticks) {
+  const uint64_t start = platform_ticks();
+  if (interpreter.Invoke() != kTfLiteOk) {
+    printf("TS ERROR %s Invoke\n", name);
+    return false;
+  }
+  const uint64_t invoke_ticks = platform_ticks() - start;
+  const TfLiteTensor* out = interpreter.output(0);
+  char prefix[64];
+  snprintf(prefix, sizeof(prefix), "TS %c %d %d %d %lu %lu ", kind, stream_frame, clip, f,
+           static_cast<unsigned long>(prepare_ticks), static_cast<unsigned long>(invoke_ticks));
+  PrintHex(prefix, out->data.int8, Elements(out));
+#if TS_DUMP_FRAME >= 0
+  if (stream_frame == TS_DUMP_FRAME) DumpOps(name, model, interpreter, stream_frame);
+#else
+  (void)model;
+#endif
+  return true;
+}
+
 int Run() {
   // Unbuffered console: newlib then needs no malloc'd stdio buffer (heap stays unused), and output up to
   // a crash is not lost in a buffer.
@@ -266,34 +289,19 @@ int Run() {
     for (int f = 0; f < kTestClipFrames; ++f, ++stream_frame) {
       const uint8_t* cur = g_test_clips[clip][f];
 
-      uint64_t t0 = platform_ticks();
+      uint64_t start = platform_ticks();
       frontend(prev, cur, frame_in->data.int8, kImageSize, kImageSize);
-      uint64_t t1 = platform_ticks();
-      if (!Check(frame.Invoke() == kTfLiteOk, "frame Invoke")) return 4;
-      uint64_t t2 = platform_ticks();
+      if (!InvokeAndReport('F', "frame", frame_model, frame, stream_frame, clip, f, platform_ticks() - start))
+        return 4;
       ToHeadInput(frame_out, head_in, g_feature);
       g_ring.Push(g_feature);
       prev = cur;
-      char prefix[64];
-      snprintf(prefix, sizeof(prefix), "TS F %d %d %d %lu %lu ", stream_frame, clip, f,
-               static_cast<unsigned long>(t1 - t0), static_cast<unsigned long>(t2 - t1));
-      PrintHex(prefix, frame_out->data.int8, kFeatureDim);
-#if TS_DUMP_FRAME >= 0
-      if (stream_frame == TS_DUMP_FRAME) DumpOps("frame", frame_model, frame, stream_frame);
-#endif
       if (!g_ring.Full()) continue;
 
-      t0 = platform_ticks();
+      start = platform_ticks();
       g_ring.CopyOldestFirst(head_in->data.int8);
-      t1 = platform_ticks();
-      if (!Check(head.Invoke() == kTfLiteOk, "head Invoke")) return 4;
-      t2 = platform_ticks();
-      snprintf(prefix, sizeof(prefix), "TS H %d %d %d %lu %lu ", stream_frame, clip, f,
-               static_cast<unsigned long>(t1 - t0), static_cast<unsigned long>(t2 - t1));
-      PrintHex(prefix, head_out->data.int8, kNumClasses);
-#if TS_DUMP_FRAME >= 0
-      if (stream_frame == TS_DUMP_FRAME) DumpOps("head", head_model, head, stream_frame);
-#endif
+      if (!InvokeAndReport('H', "head", head_model, head, stream_frame, clip, f, platform_ticks() - start))
+        return 4;
       if (f == kTestClipFrames - 1) {
         int best = 0;
         for (int c = 1; c < kNumClasses; ++c)
