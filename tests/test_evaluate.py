@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
 
+from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
 from tinysign.data import records
 from tinysign.data.frontend import FrontEndStream, front_end
+from tinysign.errors import TinysignError
 from tinysign.evaluate import run_evaluate, softmax_sanity
+from tinysign.model.baselines import FeatureBank, TrivialBaselines
 from tinysign.model.files import load_quantized
 from tinysign.runtime.litert import LiteModel, dequantize, quantize
 from tinysign.runtime.streaming import RingBuffer, StreamingClassifier
@@ -82,3 +86,25 @@ def test_quantize_dequantize_round_trip_and_softmax_sanity():
     raw = np.array([[127, -128, -128], [0, 0, 0]], dtype=np.int8)
     sanity = softmax_sanity(raw, dequantize(raw, (1 / 256, -128)))
     assert sanity["all_equal_fraction"] == 0.5 and sanity["max_prob_max"] == pytest.approx(255 / 256)
+
+
+def test_trivial_baselines_score_test_clips_one_at_a_time():
+    rng = np.random.default_rng(0)
+    train = FeatureBank()
+    for label in (0, 2, 2):  # class 2 is the majority
+        train.add(pattern_clip(label, rng, 8, 16), label)
+    trivial = TrivialBaselines(train)
+    for label in (0, 2):  # a new clip of each class: its square moves the same way, the noise differs
+        trivial.score(pattern_clip(label, rng, 8, 16), label)
+    results = trivial.results()
+    assert results["majority"] == {"accuracy": 0.5, "class": 2}
+    assert results["motion_nn"]["accuracy"] == 1.0 and trivial.count == 2
+
+
+def test_evaluate_without_a_train_split_is_one_line(tmp_path_factory, tmp_path):
+    records_dir = tmp_path / "records"
+    shutil.copytree(shared_records(tmp_path_factory), records_dir)
+    for shard in records_dir.glob("train-*"):
+        shard.unlink()
+    with pytest.raises(TinysignError, match="no train shards .* run `tinysign extract` first"):
+        run_evaluate(quantized_model(tmp_path_factory, "streaming"), records_dir, tmp_path / "eval", SMALL)

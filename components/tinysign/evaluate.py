@@ -25,7 +25,7 @@ from tinysign.arguments import add_folders
 from tinysign.config import Config
 from tinysign.data import records
 from tinysign.errors import TinysignError
-from tinysign.model.baselines import REFERENCES_PER_CLASS, FeatureBank, strongest, trivial_baselines
+from tinysign.model.baselines import REFERENCES_PER_CLASS, FeatureBank, TrivialBaselines, strongest
 from tinysign.model.files import PRECISIONS, check_records, load_quantized
 from tinysign.reporting.metrics import classification_outputs
 from tinysign.reporting.summaries import EvaluateSummary, write_summary
@@ -75,7 +75,14 @@ def run_evaluate(
     raws: dict[str, list[np.ndarray]] = {precision: [] for precision in PRECISIONS}
     seconds = dict.fromkeys(PRECISIONS, 0.0)
     labels: list[int] = []
-    test_bank = FeatureBank()
+    # 1-NN references: a bounded sample of the train split (REFERENCES_PER_CLASS clips per class)
+    references = FeatureBank().add_records(
+        records.iter_records(records_dir, "train"), per_label=REFERENCES_PER_CLASS
+    )
+    if not references.labels:
+        raise TinysignError(records.empty_split_message(records_dir, "train"))
+    trivial = TrivialBaselines(references)
+    del references  # the baselines keep the matrices they need
     for record in tqdm(
         records.iter_records(records_dir, "test"), desc="test clips", unit="clip", leave=False
     ):
@@ -84,13 +91,10 @@ def run_evaluate(
             raws[precision].append(classifier.classify(record.frames).reshape(-1))
             seconds[precision] += time.perf_counter() - started
         labels.append(record.label)
-        test_bank.add(record.frames, record.label)
+        trivial.score(record.frames, record.label)
     if not labels:
         raise TinysignError(records.empty_split_message(records_dir, "test"))
-    train_bank = FeatureBank().add_records(
-        records.iter_records(records_dir, "train"), per_label=REFERENCES_PER_CLASS
-    )
-    baselines = trivial_baselines(train_bank, test_bank)
+    baselines = trivial.results()
     strongest_name, strongest_accuracy = strongest(baselines)
     results: dict[str, Any] = {}
     predictions: dict[str, np.ndarray] = {}

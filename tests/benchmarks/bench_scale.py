@@ -151,8 +151,9 @@ def beam_workers_ratio(root: Path) -> tuple[float, bool]:
     return one / two, same
 
 
-def input_pipeline_ratio(records: Path, model_name: str, steps: int = 30) -> float:
-    """Step time on batches held in memory / step time reading the real tf.data pipeline (1.0 = no wait)."""
+def input_pipeline_ratio(records: Path, model_name: str, augmented: bool, steps: int = 30) -> float:
+    """Step time on batches held in memory / step time reading the real tf.data pipeline (1.0 = no wait);
+    ``augmented``: the training input (online augmentation + front end), else shards + front end only."""
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     from tinysign.config import Config
     from tinysign.data import records as rec
@@ -164,8 +165,8 @@ def input_pipeline_ratio(records: Path, model_name: str, steps: int = 30) -> flo
     config = Config(model=model_name)
     model = build_model(model_name, len(schema["labels"]), config)
     model.compile(optimizer=keras().optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    # the real training input: shards -> front end -> online augmentation, as train reads them
-    transform = model_input(config, training=True)
+    # the real training input: shards -> online augmentation -> front end, as train reads them
+    transform = model_input(config, training=augmented)
     dataset = rec.make_dataset(
         records, "train", config.batch_size, shuffle=True, repeat=True, transform=transform
     )
@@ -186,8 +187,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 800, 3200])
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-scale")
+    parser.add_argument(
+        "--ratios-only",
+        action="store_true",
+        help="only the beam_workers and input-pipeline ratios (needs a ladder)",
+    )
     args = parser.parse_args()
     print(f"bench-scale: sizes {args.sizes}, {CLASSES} classes, {os.cpu_count()} CPUs, work {args.work}")
+    middle = args.work / f"n{args.sizes[len(args.sizes) // 2]}"
+    if args.ratios_only:
+        return int(not ratios(middle))
     table = {size: ladder_step(size, args.work) for size in args.sizes}
     print(
         "\n| stage | "
@@ -208,19 +217,28 @@ def main() -> int:
         ]
         print(f"| {stage} | " + " | ".join(cells) + f" | {k:.2f} ({k_cpu:.2f}) | {rss:.2f} |")
         verdicts.append(k <= 1.1 and (stage not in FLAT_RSS or rss <= 1.3))
-    middle = args.work / f"n{args.sizes[len(args.sizes) // 2]}"
-    speedup, same = beam_workers_ratio(middle)
-    print(f"\nextraction, beam_workers=2 vs in-process ({middle.name}): {speedup:.2f}x; same shards: {same}")
-    ratios = {name: input_pipeline_ratio(middle / "records", name) for name in ("streaming", "s3dconv1d")}
-    for name, ratio in ratios.items():
-        print(f"input pipeline: in-memory / tf.data step time, {name}: {ratio:.2f}")
-    ok = all(verdicts) and speedup >= 1.6 and same and all(r >= 0.9 for r in ratios.values())
+    ok = ratios(middle) and all(verdicts)
     print(
         json.dumps(
             {"targets_met": ok, "per_stage_ok": dict(zip(table[args.sizes[0]], verdicts, strict=True))}
         )
     )
     return 0
+
+
+def ratios(middle: Path) -> bool:
+    """Print the beam_workers=2 speed-up and the input-pipeline ratios on ``middle``; targets met?"""
+    speedup, same = beam_workers_ratio(middle)
+    print(f"\nextraction, beam_workers=2 vs in-process ({middle.name}): {speedup:.2f}x; same shards: {same}")
+    inputs = {
+        (name, augmented): input_pipeline_ratio(middle / "records", name, augmented)
+        for name in ("streaming", "s3dconv1d")
+        for augmented in (True, False)
+    }
+    for (name, augmented), ratio in inputs.items():
+        what = "training input (online augmentation + front end)" if augmented else "shards + front end"
+        print(f"input pipeline, {name}, {what}: in-memory / tf.data step time {ratio:.2f}")
+    return speedup >= 1.6 and same and all(r >= 0.9 for r in inputs.values())
 
 
 if __name__ == "__main__":

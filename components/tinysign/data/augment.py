@@ -1,6 +1,7 @@
 """Online augmentation of training clips in ``tf.data``: a fresh draw every epoch, train split only.
 
-One clip ``(T, H, W)`` float32 in grey levels gets, with the same transform for all its frames:
+Each clip ``(T, H, W)`` of a batch, float32 in grey levels, gets its own draw, the same for all its
+frames:
 
 * temporal: a random sub-window (start and end each moved by up to ``augment_time`` of the length),
   ``T`` indices evenly inside it, each jittered by up to one frame (kept in order);
@@ -49,76 +50,78 @@ class Augmentation:
 
 
 def model_input(config: Config, training: bool) -> Any:
-    """The ``tf.data`` transform from a record's uint8 frames ``(T, H, W)`` to the model input
-    ``(T, H/b, W/b, 1)``: online augmentation (training, when ``config.augment_online``), then the
-    front end."""
+    """The ``tf.data`` transform of a BATCH of records' uint8 frames ``(B, T, H, W)`` to the model
+    input ``(B, T, H/b, W/b, 1)``: online augmentation (training, when ``config.augment_online``), then
+    the front end. Batched ops do the same per-clip work at about half the CPU of a per-clip map."""
     aug = Augmentation.from_config(config) if training and config.augment_online else None
 
     def transform(frames: Any) -> Any:
         import tensorflow as tf
 
-        clip = tf.cast(frames, tf.float32)
+        clips = tf.cast(frames, tf.float32)
         if aug is not None:
-            clip = augment_clip(clip, aug)
-        return front_end_tf(clip, config.front_end, config.binning)
+            clips = augment_batch(clips, aug)
+        return front_end_tf(clips, config.front_end, config.binning)
 
     return transform
 
 
-def augment_clip(clip: Any, aug: Augmentation) -> Any:
-    """One augmented draw of ``clip`` (float32 ``(T, H, W)``, grey levels) as a float32 tensor."""
+def augment_batch(clips: Any, aug: Augmentation) -> Any:
+    """One augmented draw of each clip of ``clips`` (float32 ``(B, T, H, W)``, grey levels): every clip
+    gets its own random transform, the same for all its frames."""
+    clips = _temporal(clips, aug.time)
+    clips = _affine(clips, aug)
+    return _photometric(clips, aug)
+
+
+def _temporal(clips: Any, crop: float) -> Any:
     import tensorflow as tf
 
-    t = tf.shape(clip)[0]
-    clip = _temporal(clip, t, aug.time)
-    clip = _affine(clip, aug)
-    return _photometric(clip, aug)
-
-
-def _temporal(clip: Any, t: Any, crop: float) -> Any:
-    import tensorflow as tf
-
+    shape = tf.shape(clips)
+    b, t = shape[0], shape[1]
     last = tf.cast(t - 1, tf.float32)
-    start = tf.random.uniform((), 0.0, crop) * last
-    end = last - tf.random.uniform((), 0.0, crop) * last
-    positions = tf.linspace(start, end, t) + tf.random.uniform((t,), -1.0, 1.0)
-    indices = tf.cast(tf.clip_by_value(tf.round(tf.sort(positions)), 0.0, last), tf.int32)
-    return tf.gather(clip, indices)
+    start = tf.random.uniform((b, 1), 0.0, crop) * last
+    end = last - tf.random.uniform((b, 1), 0.0, crop) * last
+    steps = tf.linspace(0.0, 1.0, t)[tf.newaxis]
+    positions = start + (end - start) * steps + tf.random.uniform((b, t), -1.0, 1.0)
+    indices = tf.cast(tf.clip_by_value(tf.round(tf.sort(positions, axis=1)), 0.0, last), tf.int32)
+    return tf.gather(clips, indices, batch_dims=1)
 
 
-def _affine(clip: Any, aug: Augmentation) -> Any:
-    """Rotation, scale and shift about the centre, one matrix for every frame."""
+def _affine(clips: Any, aug: Augmentation) -> Any:
+    """Rotation, scale and shift about the centre, one matrix per clip for all its frames."""
     import tensorflow as tf
 
-    size = tf.cast(tf.shape(clip)[1], tf.float32)
-    angle = tf.random.uniform((), -aug.rotate, aug.rotate) * (math.pi / 180)
-    scale = 1.0 + tf.random.uniform((), -aug.scale, aug.scale)
-    shift = tf.random.uniform((2,), -aug.shift, aug.shift) * size
+    shape = tf.shape(clips)
+    b, t, h, w = shape[0], shape[1], shape[2], shape[3]
+    size = tf.cast(h, tf.float32)
+    angle = tf.random.uniform((b,), -aug.rotate, aug.rotate) * (math.pi / 180)
+    scale = 1.0 + tf.random.uniform((b,), -aug.scale, aug.scale)
+    shift = tf.random.uniform((2, b), -aug.shift, aug.shift) * size
     centre = (size - 1) / 2
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     # output pixel (x, y) samples the input at R(-angle) / scale * ((x, y) - centre - shift) + centre
     ox, oy = centre + shift[0], centre + shift[1]
-    transform = tf.stack(
-        [cos, sin, centre - cos * ox - sin * oy, -sin, cos, centre + sin * ox - cos * oy, 0.0, 0.0]
+    zero = tf.zeros_like(cos)
+    transforms = tf.stack(
+        [cos, sin, centre - cos * ox - sin * oy, -sin, cos, centre + sin * ox - cos * oy, zero, zero], axis=1
     )
-    images = clip[..., tf.newaxis]
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images,
-        transforms=tf.reshape(transform, (1, 8)),
-        output_shape=tf.shape(clip)[1:3],
+        images=tf.reshape(clips, (b * t, h, w, 1)),
+        transforms=tf.repeat(transforms, t, axis=0),  # frame i of clip c uses clip c's matrix
+        output_shape=tf.stack([h, w]),
         fill_value=0.0,
         interpolation="BILINEAR",
         fill_mode="NEAREST",
     )
-    return warped[..., 0]
+    return tf.reshape(warped, shape)
 
 
-def _photometric(clip: Any, aug: Augmentation) -> Any:
+def _photometric(clips: Any, aug: Augmentation) -> Any:
     import tensorflow as tf
 
-    contrast = 1.0 + tf.random.uniform((), -aug.contrast, aug.contrast)
-    brightness = tf.random.uniform((), -aug.brightness, aug.brightness)
-    noisy = (
-        (clip - 128.0) * contrast + 128.0 + brightness + tf.random.normal(tf.shape(clip), stddev=aug.noise)
-    )
-    return tf.clip_by_value(noisy, 0.0, 255.0)
+    per_clip = (tf.shape(clips)[0], 1, 1, 1)
+    contrast = 1.0 + tf.random.uniform(per_clip, -aug.contrast, aug.contrast)
+    brightness = tf.random.uniform(per_clip, -aug.brightness, aug.brightness)
+    noise = tf.random.normal(tf.shape(clips), stddev=aug.noise)
+    return tf.clip_by_value((clips - 128.0) * contrast + 128.0 + brightness + noise, 0.0, 255.0)

@@ -70,19 +70,20 @@ class FrontEndStream:
 
 
 def front_end_tf(frames: Any, kind: str, binning: int) -> Any:
-    """The same front end in TensorFlow for ``tf.data``: uint8 or float clips ``(T, H, W)`` (float
-    input is rounded to the nearest grey level first, as a camera would deliver it) -> float32
-    ``(T, H/b, W/b, 1)``."""
+    """The same front end in TensorFlow for ``tf.data``: a batch of uint8 or float clips ``(B, T, H, W)``
+    (float input is rounded to the nearest grey level first, as a camera would deliver it) -> float32
+    ``(B, T, H/b, W/b, 1)``."""
     import tensorflow as tf
 
     x = tf.cast(tf.clip_by_value(tf.round(tf.cast(frames, tf.float32)), 0.0, 255.0), tf.int32)
     shape = tf.shape(x)
-    t, h, w = shape[0], shape[1], shape[2]
-    sums = tf.reduce_sum(tf.reshape(x, (t, h // binning, binning, w // binning, binning)), axis=(2, 4))
+    b, t, h, w = shape[0], shape[1], shape[2], shape[3]
+    blocks = tf.reshape(x, (b, t, h // binning, binning, w // binning, binning))
+    sums = tf.reduce_sum(blocks, axis=(3, 5))
     area, half = binning * binning, binning * binning // 2
     if kind == "raw":
         values = tf.math.floordiv(sums + half, area)
     else:
-        previous = tf.concat([sums[:1], sums[:-1]], axis=0)
+        previous = tf.concat([sums[:, :1], sums[:, :-1]], axis=1)
         values = tf.clip_by_value(tf.math.floordiv(sums - previous + half, area), -128, 127)
     return (tf.cast(values, tf.float32) * SCALE)[..., tf.newaxis]

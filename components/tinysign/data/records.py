@@ -245,8 +245,9 @@ def make_dataset(
 ) -> Any:
     """A ``tf.data.Dataset`` of ``(model input float32 (B, ...), label int64 (B,))``.
 
-    ``transform`` maps a record's uint8 frames ``(T, H, W)`` to the model input (augmentation, the
-    front end: :func:`tinysign.data.augment.model_input`); without one, frames / 255 with a channel axis.
+    ``transform`` maps a batch of records' uint8 frames ``(B, T, H, W)`` to the model input
+    (augmentation, the front end: :func:`tinysign.data.augment.model_input`); without one, frames / 255
+    with a channel axis.
     """
     import tensorflow as tf
 
@@ -257,10 +258,12 @@ def make_dataset(
 
     def parse(payload: Any) -> tuple[Any, Any]:
         example = tf.io.parse_single_example(payload, spec)
-        frames = tf.reshape(tf.io.decode_raw(example["frames"], tf.uint8), shape)
+        return tf.reshape(tf.io.decode_raw(example["frames"], tf.uint8), shape), example["label"]
+
+    def model_input(frames: Any, labels: Any) -> tuple[Any, Any]:  # a whole batch at once
         if transform is not None:
-            return transform(frames), example["label"]
-        return tf.cast(frames, tf.float32)[..., tf.newaxis] / 255.0, example["label"]
+            return transform(frames), labels
+        return tf.cast(frames, tf.float32)[..., tf.newaxis] / 255.0, labels
 
     ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 4))
     if shuffle:  # a bounded window (shards are in hash order already): memory does not grow with the split
@@ -268,4 +271,5 @@ def make_dataset(
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if repeat:
         ds = ds.repeat()
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(model_input, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -71,24 +71,35 @@ class FeatureBank:
         return np.stack(self.features[name]).astype(np.float32)
 
 
-def trivial_baselines(train: FeatureBank, test: FeatureBank) -> dict[str, dict[str, object]]:
-    """Accuracy of each baseline on ``test``, fitted on ``train`` only.
+class TrivialBaselines:
+    """Majority class and the two 1-NN baselines fitted on ``train``; test clips are scored one at a
+    time (:meth:`score`), so the test split is never held in memory."""
 
-    Returns:
-        ``{"majority": {"accuracy", "class"}, "nearest_neighbour": {"accuracy", "features"},
-        "motion_nn": {...}}``.
-    """
-    test_labels = np.asarray(test.labels)
-    majority = int(np.bincount(train.labels).argmax())
-    results: dict[str, dict[str, object]] = {
-        "majority": {"accuracy": float(np.mean(test_labels == majority)), "class": majority}
-    }
-    train_labels = np.asarray(train.labels)
-    for name, description in FEATURES.items():
-        similarity = test.matrix(name) @ train.matrix(name).T
-        predicted = train_labels[similarity.argmax(axis=1)]
-        results[name] = {"accuracy": float(np.mean(predicted == test_labels)), "features": description}
-    return results
+    def __init__(self, train: FeatureBank) -> None:
+        self.train_labels = np.asarray(train.labels)
+        self.majority = int(np.bincount(train.labels).argmax())
+        self.references = {name: train.matrix(name) for name in FEATURES}
+        self.hits: Counter[str] = Counter()
+        self.count = 0
+
+    def score(self, frames: np.ndarray, label: int) -> None:
+        """Count the hits of every baseline on one test clip ``(T, H, W)``."""
+        self.count += 1
+        self.hits["majority"] += int(label == self.majority)
+        for name, vector in clip_features(frames).items():
+            nearest = int(np.argmax(self.references[name] @ vector.astype(np.float32)))
+            self.hits[name] += int(self.train_labels[nearest] == label)
+
+    def results(self) -> dict[str, dict[str, object]]:
+        """``{"majority": {"accuracy", "class"}, "nearest_neighbour": {"accuracy", "features"},
+        "motion_nn": {...}}`` over the clips scored so far."""
+        accuracy = {name: self.hits[name] / max(self.count, 1) for name in BASELINES}
+        results: dict[str, dict[str, object]] = {
+            "majority": {"accuracy": accuracy["majority"], "class": self.majority}
+        }
+        for name, description in FEATURES.items():
+            results[name] = {"accuracy": accuracy[name], "features": description}
+        return results
 
 
 def strongest(baselines: dict[str, dict[str, object]]) -> tuple[str, float]:

@@ -1,0 +1,62 @@
+"""Online augmentation and the front end in tf.data, on whole batches: the same integers as the
+device's front end, one draw per clip shared by its frames, frame order kept, train only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinysign.config import Config
+from tinysign.data.augment import model_input
+from tinysign.data.frontend import front_end
+
+STILL = {  # every augmentation off
+    "augment_time": 0.0,
+    "augment_rotate": 0.0,
+    "augment_scale": 0.0,
+    "augment_shift": 0.0,
+    "augment_contrast": 0.0,
+    "augment_brightness": 0.0,
+    "augment_noise": 0.0,
+}
+
+
+def batch(clips: int = 3, frames: int = 8, size: int = 16, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (clips, frames, size, size), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("kind", ["diff", "raw"])
+def test_front_end_on_a_batch_equals_the_device_front_end(kind):
+    clips = batch()
+    config = Config(front_end=kind, binning=2)  # augmentation configured, but val/test never get it
+    out = model_input(config, training=False)(clips).numpy()
+    assert out.shape == (3, 8, 8, 8, 1)
+    for clip, got in zip(clips, out, strict=True):
+        np.testing.assert_array_equal(got[..., 0], front_end(clip, kind, 2))
+
+
+def test_with_every_range_at_zero_only_the_one_frame_jitter_remains():
+    clips = batch()
+    config = Config(**STILL, front_end="raw", binning=1)
+    augmented = np.round(model_input(config, training=True)(clips).numpy()[..., 0] * 255).astype(np.uint8)
+    for clip, out in zip(clips, augmented, strict=True):
+        for t, frame in enumerate(out):  # every output frame is an input frame at most one step away
+            assert any(np.array_equal(frame, clip[s]) for s in range(max(0, t - 1), min(len(clip), t + 2)))
+
+
+def test_one_brightness_draw_per_clip_shared_by_its_frames():
+    clips = np.full((6, 8, 16, 16), 100, dtype=np.uint8)
+    config = Config(**{**STILL, "augment_brightness": 40.0}, front_end="raw", binning=1)
+    grey = model_input(config, training=True)(clips).numpy()[..., 0] * 255  # raw front end: q / 255
+    per_clip = grey.reshape(6, -1)
+    assert np.allclose(per_clip, per_clip[:, :1], atol=1e-3)  # one value per clip, every frame and pixel
+    assert len(np.unique(np.round(per_clip[:, 0]))) > 1  # different clips, different draws
+
+
+def test_temporal_crop_keeps_frame_order():
+    frames = np.arange(24, dtype=np.uint8) * 10  # frame i is uniformly grey level 10 i
+    clips = np.broadcast_to(frames[None, :, None, None], (4, 24, 16, 16)).copy()
+    config = Config(**{**STILL, "augment_time": 0.15}, front_end="raw", binning=1)
+    levels = np.round(model_input(config, training=True)(clips).numpy()[:, :, 0, 0, 0] * 255)
+    assert (np.diff(levels, axis=1) >= 0).all()  # in order, repeats allowed
+    assert (levels[:, 0] <= 10 * 4).all() and (levels[:, -1] >= 10 * 19).all()  # crop <= 15 % (+1 jitter)
