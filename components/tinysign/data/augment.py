@@ -58,10 +58,9 @@ def model_input(config: Config, training: bool) -> Any:
     def transform(frames: Any) -> Any:
         import tensorflow as tf
 
-        clips = tf.cast(frames, tf.float32)
         if aug is not None:
-            clips = augment_batch(clips, aug)
-        return front_end_tf(clips, config.front_end, config.binning)
+            frames = augment_batch(tf.cast(frames, tf.float32), aug)
+        return front_end_tf(frames, config.front_end, config.binning)
 
     return transform
 

@@ -75,7 +75,11 @@ def front_end_tf(frames: Any, kind: str, binning: int) -> Any:
     ``(B, T, H/b, W/b, 1)``."""
     import tensorflow as tf
 
-    x = tf.cast(tf.clip_by_value(tf.round(tf.cast(frames, tf.float32)), 0.0, 255.0), tf.int32)
+    frames = tf.convert_to_tensor(frames)
+    if frames.dtype.is_integer:  # camera frames as recorded
+        x = tf.cast(frames, tf.int32)
+    else:  # augmented grey levels: round to what a camera would deliver
+        x = tf.cast(tf.clip_by_value(tf.round(frames), 0.0, 255.0), tf.int32)
     shape = tf.shape(x)
     b, t, h, w = shape[0], shape[1], shape[2], shape[3]
     blocks = tf.reshape(x, (b, t, h // binning, binning, w // binning, binning))
