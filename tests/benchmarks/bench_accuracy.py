@@ -36,7 +36,7 @@ ABLATIONS: dict[str, list[str]] = {
     "no temporal crop / speed": ["augment_time=0"],
     "no rotation / scale / shift": ["augment_rotate=0", "augment_scale=0", "augment_shift=0"],
     "no contrast / brightness / noise": ["augment_contrast=0", "augment_brightness=0", "augment_noise=0"],
-    "no dropout": ["dropout=0"],
+    "dropout 0.3 before the softmax": ["dropout=0.3"],
     "constant learning rate 1e-3, early stopping (seed)": [
         "lr_schedule=constant",
         "learning_rate=0.001",
