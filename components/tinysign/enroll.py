@@ -42,7 +42,7 @@ from tinysign.model.prototypes import build_head, embedding, prototype
 from tinysign.reporting.summaries import EnrollSummary, write_summary
 from tinysign.runtime.arena import probe_arena
 from tinysign.runtime.carrays import c_array_name, write_c_arrays
-from tinysign.runtime.litert import LiteModel, dequantize, int8_range, quantize
+from tinysign.runtime.litert import LiteModel, dequantize, int8_range, runner_input
 from tinysign.runtime.micro import TOLERANCE_LSB, MicroModel
 from tinysign.runtime.streaming import StreamingClassifier
 
@@ -121,8 +121,7 @@ def head_accuracy(head: bytes, test: dict[str, list[np.ndarray]], labels: list[s
     """Top-1 accuracy of an INT8 head (LiteRT) on the ring buffers of ``test`` ``{sign: windows}``."""
     lite = LiteModel(head)
     hits = [
-        labels[int(np.argmax(lite.invoke(quantize(w[np.newaxis], lite.input_qparams, lite.input_dtype))))]
-        == sign
+        labels[int(np.argmax(lite.invoke(runner_input(lite, w))))] == sign
         for sign, windows in test.items()
         for w in windows
     ]
@@ -340,7 +339,7 @@ def head_mcu(head: bytes, windows: list[np.ndarray]) -> dict[str, Any]:
     micro, lite = MicroModel(head, arena), LiteModel(head, reference=True)
     worst = 0
     for window in windows[:CHECK_WINDOWS]:
-        x = quantize(window[np.newaxis], lite.input_qparams, lite.input_dtype)
+        x = runner_input(lite, window)
         worst = max(
             worst, int(np.abs(micro.invoke(x).astype(np.int32) - lite.invoke(x).astype(np.int32)).max())
         )

@@ -39,7 +39,7 @@ from tinysign.model.export import anchored, convert, window_samples
 from tinysign.model.files import check_records, read_labels, tflite_name, write_labels
 from tinysign.model.qat import init_ranges, qat_model, set_input_range
 from tinysign.reporting.summaries import QuantizeSummary, read_summary, write_summary
-from tinysign.runtime.litert import LiteModel, dequantize, int8_range, quantize
+from tinysign.runtime.litert import LiteModel, dequantize, int8_range, runner_input
 
 QAT_LR_FACTOR = 0.1  # QAT fine-tunes at learning_rate * QAT_LR_FACTOR
 CALIBRATION_SPLIT = "train"
@@ -317,10 +317,7 @@ def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
     """Dequantized outputs of the INT8 frame model on front-end ``inputs`` ``(k, T, h, w, 1)``."""
     model = LiteModel(frame_int8)
     flat = inputs.reshape(-1, 1, *inputs.shape[2:])
-    out = [
-        dequantize(model.invoke(quantize(x, model.input_qparams, model.input_dtype)), model.output_qparams)
-        for x in flat
-    ]
+    out = [dequantize(model.invoke(runner_input(model, x)), model.output_qparams) for x in flat]
     return np.concatenate(out).reshape(*inputs.shape[:2], -1).astype(np.float32)
 
 

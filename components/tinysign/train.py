@@ -112,7 +112,9 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     with strategy.scope():
         model = build_model(config.model, len(labels), config)
         model.compile(
-            optimizer=k.optimizers.Adam(learning_rate(config, -(-examples["train"] // config.batch_size))),
+            optimizer=k.optimizers.Adam(
+                learning_rate(config, steps_per_epoch(examples["train"], config.batch_size))
+            ),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy", k.metrics.SparseTopKCategoricalAccuracy(top_k, name="top_k")],
         )
@@ -291,7 +293,7 @@ def _distributed(dataset: Any, count: int, batch_size: int, replicas: int) -> An
     import tensorflow as tf
 
     if replicas > 1:
-        steps = -(-count // batch_size)
+        steps = steps_per_epoch(count, batch_size)
         dataset = dataset.unbatch().repeat().take(steps * batch_size).batch(batch_size, drop_remainder=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -344,21 +346,26 @@ def _discard_stale_backup(out: Path, backup: Path, records_dir: str | Path, conf
     resume_file.write_text(json.dumps(fingerprint, indent=1) + "\n")
 
 
-@functools.cache
-def learning_rate(config: Config, steps_per_epoch: int) -> Any:
+def steps_per_epoch(count: int, batch_size: int) -> int:
+    """Batches in one pass over ``count`` examples (the last one may be short)."""
+    return -(-count // batch_size)
+
+
+def learning_rate(config: Config, steps: int) -> Any:
     """The optimizer's learning rate: ``config.learning_rate``, or (``lr_schedule=cosine``) a linear
-    warm-up over ``warmup_epochs`` to it, then a cosine decay to 0 at the last epoch."""
+    warm-up over ``warmup_epochs`` to it, then a cosine decay to 0 at the last epoch (``steps`` per epoch)."""
     if config.lr_schedule == "constant":
         return config.learning_rate
-    warmup = min(config.warmup_epochs, config.epochs - 1) * steps_per_epoch
+    warmup = min(config.warmup_epochs, config.epochs - 1) * steps
     return keras().optimizers.schedules.CosineDecay(
         0.0 if warmup else config.learning_rate,
-        config.epochs * steps_per_epoch - warmup,
+        config.epochs * steps - warmup,
         warmup_target=config.learning_rate if warmup else None,
         warmup_steps=warmup,
     )
 
 
+@functools.cache
 def _learning_rate_class() -> type:
     """A callback that adds the optimizer's current learning rate to each epoch's logs."""
 

@@ -143,15 +143,12 @@ def plot_confusion_matrix(
     return _save(fig, path)
 
 
-def plot_accuracy_vs_k(
-    results: Mapping[str, Mapping[str, Any]], path: str | Path, reference: Mapping[str, float] | None = None
-) -> Path:
+def plot_accuracy_vs_k(results: Mapping[str, Mapping[str, Any]], path: str | Path) -> Path:
     """Few-shot accuracy (mean ± std over draws) against the clips per sign ``k``.
 
     Args:
         results: ``{k: {"mean", "std"}}`` (an enroll summary's ``accuracy_vs_k``).
         path: PNG to write.
-        reference: other curves or levels to draw as dashed lines, ``{name: accuracy}``.
     """
     plt = _pyplot()
     ks = [int(k) for k in results]
@@ -164,8 +161,6 @@ def plot_accuracy_vs_k(
         capsize=3,
         label="INT8 prototype head",
     )
-    for name, level in (reference or {}).items():
-        ax.axhline(level, linestyle="--", linewidth=1, label=name, color="grey")
     ax.set_xticks(ks)
     ax.set_xlabel("enrollment clips per sign (k)")
     ax.set_ylabel("accuracy")
