@@ -26,13 +26,27 @@ def batch(clips: int = 3, frames: int = 8, size: int = 16, seed: int = 0) -> np.
 
 
 @pytest.mark.parametrize("kind", ["diff", "raw"])
-def test_front_end_on_a_batch_equals_the_device_front_end(kind):
+@pytest.mark.parametrize("binning", [1, 2, 4])
+def test_front_end_on_a_batch_equals_the_device_front_end(kind, binning):
     clips = batch()
-    config = Config(front_end=kind, binning=2)  # augmentation configured, but val/test never get it
+    config = Config(front_end=kind, binning=binning)  # augmentation configured, but val/test never get it
     out = model_input(config, training=False)(clips).numpy()
+    assert out.shape == (3, 8, 16 // binning, 16 // binning, 1)
+    for clip, got in zip(clips, out, strict=True):
+        np.testing.assert_array_equal(got[..., 0], front_end(clip, kind, binning))
+
+
+def test_augmented_clips_are_binned_like_the_device():
+    clips = batch()
+    config = Config(**STILL, front_end="raw", binning=2)
+    out = model_input(config, training=True)(clips).numpy()  # only the one-frame jitter is left
     assert out.shape == (3, 8, 8, 8, 1)
     for clip, got in zip(clips, out, strict=True):
-        np.testing.assert_array_equal(got[..., 0], front_end(clip, kind, 2))
+        binned = front_end(clip, "raw", 2)
+        for t, frame in enumerate(got[..., 0]):
+            assert any(
+                np.abs(frame - binned[s]).max() <= 1 / 255 + 1e-6 for s in range(max(0, t - 1), min(8, t + 2))
+            )  # within one grey level (the mean is rounded once, after augmenting)
 
 
 def test_with_every_range_at_zero_only_the_one_frame_jitter_remains():
