@@ -1,17 +1,19 @@
 """Online augmentation of training clips in ``tf.data``: a fresh draw every epoch, train split only.
 
-Each clip ``(T, H, W)`` of a batch, float32 in grey levels, gets its own draw, the same for all its
-frames:
+Each clip ``(T, H, W)`` of a batch gets its own draw, the same for all its frames:
 
 * temporal: a random sub-window (start and end each moved by up to ``augment_time`` of the length),
   ``T`` indices evenly inside it, each jittered by up to one frame (kept in order);
 * spatial: rotation ``±augment_rotate`` degrees, scale ``1 ± augment_scale``, shift ``±augment_shift``
-  of the side (edge pixels repeated);
+  of the side (edge pixels repeated), at full resolution;
+* then the front end's area resize (``binning``), so the photometric draw works on a quarter of the
+  pixels at ``binning=2``;
 * photometric: contrast ``×(1 ± augment_contrast)`` around mid-grey, brightness ``±augment_brightness``
-  grey levels, Gaussian noise of ``augment_noise`` grey levels per pixel.
+  grey levels, Gaussian noise of ``augment_noise`` grey levels per camera pixel, drawn as its
+  average over a block: ``augment_noise / b`` on the mean of ``b²`` pixels.
 
-The result stays in grey levels; the front end (:mod:`tinysign.data.frontend`) rounds it to what a
-camera would deliver and computes the model input, exactly as on the device.
+The result is in grey levels at the binned resolution; the front end (:mod:`tinysign.data.frontend`)
+rounds it to whole grey levels and computes the model input, as on the device.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinysign.config import Config
-from tinysign.data.frontend import front_end_tf
+from tinysign.data.frontend import binned_means_tf, front_end_tf
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,21 @@ def model_input(config: Config, training: bool) -> Any:
     aug = Augmentation.from_config(config) if training and config.augment_online else None
 
     def transform(frames: Any) -> Any:
-        import tensorflow as tf
-
-        if aug is not None:
-            frames = augment_batch(tf.cast(frames, tf.float32), aug)
-        return front_end_tf(frames, config.front_end, config.binning)
+        if aug is None:
+            return front_end_tf(frames, config.front_end, config.binning)
+        return front_end_tf(augment_batch(frames, aug, config.binning), config.front_end, 1)
 
     return transform
 
 
-def augment_batch(clips: Any, aug: Augmentation) -> Any:
-    """One augmented draw of each clip of ``clips`` (float32 ``(B, T, H, W)``, grey levels): every clip
-    gets its own random transform, the same for all its frames."""
-    clips = _temporal(clips, aug.time)
-    clips = _affine(clips, aug)
-    return _photometric(clips, aug)
+def augment_batch(frames: Any, aug: Augmentation, binning: int) -> Any:
+    """One augmented draw of each clip of a batch of frames ``(B, T, H, W)`` (uint8 or grey levels):
+    float32 grey levels ``(B, T, H/b, W/b)``, every clip its own random transform for all its frames."""
+    import tensorflow as tf
+
+    clips = tf.cast(_temporal(frames, aug.time), tf.float32)
+    clips = binned_means_tf(_affine(clips, aug), binning)
+    return _photometric(clips, aug, noise=aug.noise / binning)
 
 
 def _temporal(clips: Any, crop: float) -> Any:
@@ -116,11 +118,11 @@ def _affine(clips: Any, aug: Augmentation) -> Any:
     return tf.reshape(warped, shape)
 
 
-def _photometric(clips: Any, aug: Augmentation) -> Any:
+def _photometric(clips: Any, aug: Augmentation, noise: float) -> Any:
     import tensorflow as tf
 
     per_clip = (tf.shape(clips)[0], 1, 1, 1)
     contrast = 1.0 + tf.random.uniform(per_clip, -aug.contrast, aug.contrast)
     brightness = tf.random.uniform(per_clip, -aug.brightness, aug.brightness)
-    noise = tf.random.normal(tf.shape(clips), stddev=aug.noise)
-    return tf.clip_by_value((clips - 128.0) * contrast + 128.0 + brightness + noise, 0.0, 255.0)
+    jitter = tf.random.normal(tf.shape(clips), stddev=noise)
+    return tf.clip_by_value((clips - 128.0) * contrast + 128.0 + brightness + jitter, 0.0, 255.0)
