@@ -38,7 +38,7 @@ from tinysign.data.video import VideoError
 from tinysign.errors import TinysignError
 from tinysign.model.export import anchored, convert, window_samples
 from tinysign.model.files import PRECISIONS, QuantizedModel, load_quantized, tflite_name, write_labels
-from tinysign.model.prototypes import build_head, embedding, prototype
+from tinysign.model.prototypes import build_head, embedding, offset_of, prototype
 from tinysign.reporting.summaries import EnrollSummary, write_summary
 from tinysign.runtime.arena import probe_arena
 from tinysign.runtime.carrays import c_array_name, write_c_arrays
@@ -148,24 +148,27 @@ def accuracy_vs_k(
 
     Each draw (:func:`enrollment_draws`) enrolls ``k`` clips per sign, exports the INT8 head from their
     prototypes and tests it on ``test`` (default: every clip of ``pool`` not drawn). ``k`` values that
-    would leave a sign without a test clip are skipped. Returns ``{k: {mean, std, draws, test_clips}}``."""
+    would leave a sign without a test clip are skipped. Returns ``{k: {mean, std, draws, float32_mean,
+    test_clips}}`` (``float32_mean``: the same prototypes through the float32 head)."""
     results: dict[str, dict[str, Any]] = {}
     sizes = {sign: len(windows) for sign, windows in pool.items()}
     for k in ks:
         if min(sizes.values()) < k + (test is None):
             continue
-        scores, tested = [], 0
+        scores, float_scores, tested = [], [], 0
         for picks in enrollment_draws(sizes, k, draws, seed):
             enrolled = {sign: [pool[sign][i] for i in pick[:k]] for sign, pick in picks.items()}
             held_out = test or {sign: [pool[sign][i] for i in pick[k:]] for sign, pick in picks.items()}
             calibration = [w for ws in enrolled.values() for w in ws]
-            head = export_head(prototypes_of(enrolled), calibration, quant, feature_range)["int8"]
-            scores.append(head_accuracy(head, held_out, list(enrolled)))
+            head = export_head(prototypes_of(enrolled), calibration, quant, feature_range)
+            scores.append(head_accuracy(head["int8"], held_out, list(enrolled)))
+            float_scores.append(head_accuracy(head["float32"], held_out, list(enrolled)))
             tested = sum(len(ws) for ws in held_out.values())
         results[str(k)] = {
             "mean": float(np.mean(scores)),
             "std": float(np.std(scores)),
             "draws": scores,
+            "float32_mean": float(np.mean(float_scores)),  # the same prototypes, float32 head
             "test_clips": tested,
         }
     return results
@@ -329,6 +332,8 @@ def _write(
         "dropped": len(drops),
         "head_flash_bytes": len(head["int8"]),
         "bytes_per_sign": int(next(iter(vocabulary.values())).size),
+        # a sign added later is the int8 row of (its prototype - this offset), on the head's weight scale
+        "prototype_offset": [round(float(v), 6) for v in offset_of(np.stack(list(vocabulary.values())))],
     }
 
 

@@ -3,11 +3,16 @@ picks the nearest prototype.
 
 The embedding of a clip is what the device already computes: the INT8 frame model's outputs in the
 ring buffer (the last ``T`` frames), averaged over time and L2-normalised. A sign's prototype is the
-normalised mean of its clips' embeddings. The head takes the ring buffer, averages it over time,
-L2-normalises it and multiplies it with the prototype matrix (a normalised dot product = cosine
-similarity, one output per sign); the top output is the sign. Its weights are the prototypes as one
-row of int8 numbers per sign (one scale for the whole matrix, since every row has norm 1), so adding
-a sign adds a row and removing one deletes it.
+normalised mean of its clips' embeddings; the nearest prototype is the one of highest cosine similarity.
+
+The head takes the ring buffer, averages it over time and multiplies it with the prototype matrix
+minus its mean row ``m`` (the offset): ``(p_c - m) . x``. That picks the same sign as the cosine
+``p_c . x / |x|`` — dividing every score of a clip by the same ``|x|`` and subtracting the same
+``m . x`` from each cannot change the argmax — but it is what survives int8: the frame model's features
+are non-negative (ReLU6), so every embedding points the same way, all cosines lie in 0.95-1.0 and the
+gaps between signs (~0.001) are finer than int8 steps of the cosines themselves; ``p_c - m`` keeps only
+the differences. Its weights are one row of int8 numbers per sign (one scale for the whole matrix);
+adding a sign adds the row ``p - m`` with the offset stored beside the head, removing one deletes it.
 """
 
 from __future__ import annotations
@@ -30,16 +35,20 @@ def prototype(embeddings: np.ndarray) -> np.ndarray:
     return embedding(embeddings)
 
 
-def build_head(prototypes: np.ndarray, num_frames: int) -> Any:
-    """Keras head ``(1, T, F) -> (1, C)`` cosine similarities with the ``(C, F)`` prototypes."""
-    import tensorflow as tf
+def offset_of(prototypes: np.ndarray) -> np.ndarray:
+    """The head's offset ``m``: the mean of the prototype rows ``(C, F)`` -> ``(F,)``."""
+    return np.asarray(prototypes, dtype=np.float32).mean(axis=0)
 
+
+def build_head(prototypes: np.ndarray, num_frames: int) -> Any:
+    """Keras head ``(1, T, F) -> (1, C)``: scores ``(p_c - m) . mean_t(x)`` whose argmax is the cosine
+    nearest of the ``(C, F)`` prototypes (see the module docstring)."""
     k = keras()
     classes, features = prototypes.shape
     inputs = k.Input((num_frames, features), batch_size=1, name="features")
     x = k.layers.GlobalAveragePooling1D(name="time_average")(inputs)
-    x = k.layers.Lambda(lambda v: tf.math.l2_normalize(v, axis=-1), name="unit_length")(x)
     dense = k.layers.Dense(classes, use_bias=False, name="prototypes")
     outputs = dense(x)
-    dense.set_weights([np.asarray(prototypes, dtype=np.float32).T])
+    rows = np.asarray(prototypes, dtype=np.float32) - offset_of(prototypes)
+    dense.set_weights([rows.T])
     return k.Model(inputs, outputs, name="prototype_head")

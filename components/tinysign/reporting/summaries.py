@@ -233,8 +233,9 @@ class EnrollSummary(TypedDict, total=False):
     dropped: int
     head_flash_bytes: int
     bytes_per_sign: int  # one row of int8 numbers per sign
+    prototype_offset: list[float]  # m: the head's rows are (prototype - m), see model/prototypes.py
     head_mcu: dict[str, Any]  # flash_bytes, arena_bytes, max_abs_diff_lsb, windows_compared
-    accuracy_vs_k: dict[str, dict[str, Any]]  # with --evaluate: {k: {mean, std, draws, test_clips}}
+    accuracy_vs_k: dict[str, dict[str, Any]]  # --evaluate: {k: {mean, std, draws, float32_mean, test_clips}}
     skipped: bool  # the pipeline's enroll step without enroll_data
 
 
