@@ -211,14 +211,26 @@ def enrollment_tables(enrolled: EnrollSummary) -> list[Table]:
     if enrolled.get("accuracy_vs_k"):
         tables.append(
             Table(
-                ("clips per sign (k)", "INT8 head accuracy (mean ± std)", "draws", "test clips per draw"),
+                (
+                    "clips per sign (k)",
+                    "INT8 head accuracy (mean ± std)",
+                    "float32 head",
+                    "draws",
+                    "test clips per draw",
+                ),
                 [
-                    (k, f"{r['mean']:.1%} ± {r['std']:.1%}", len(r["draws"]), r["test_clips"])
+                    (
+                        k,
+                        f"{r['mean']:.1%} ± {r['std']:.1%}",
+                        f"{r['float32_mean']:.1%}" if "float32_mean" in r else "-",
+                        len(r["draws"]),
+                        r["test_clips"],
+                    )
                     for k, r in enrolled["accuracy_vs_k"].items()
                 ],
                 title=f"{len(enrolled['enrolled'])} enrolled signs: accuracy against k",
                 note="Each draw enrolls k random clips per sign and tests the INT8 prototype head on the "
-                "sign's other clips.",
+                "sign's other clips; the float32 head (same prototypes) shows what INT8 costs.",
             )
         )
     tables.append(
