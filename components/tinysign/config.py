@@ -24,6 +24,11 @@ LR_SCHEDULES = ("cosine", "constant")
 ACTIVATIONS = ("relu", "relu6")
 SPLIT_MODES = ("grouped", "video", "signer", "official")
 SPLITS = ("train", "val", "test")
+# Classes a model learns but the recognizer never says (runtime/recognizer.py): no sign, and signs
+# outside the vocabulary.
+REST_LABEL = "rest"
+UNKNOWN_LABEL = "unknown"
+SILENT_LABELS = (REST_LABEL, UNKNOWN_LABEL)
 
 # The model's shape and what feeds it (front end + online augmentation): read wherever a model is
 # built or fed training clips.
@@ -173,6 +178,10 @@ class Config:
     # blessing
     min_int8_accuracy: float = 0.5
     max_int8_drop: float = 0.05
+    # live spotting: the recognizer after the head (runtime/recognizer.py), in stream frames
+    spot_window: int = 4  # frames whose head scores are averaged
+    spot_threshold: float = 0.6  # the least average probability of the top class to say it
+    spot_suppression: int = 10  # frames after a sign during which nothing else is said
     # runtime
     image: str = "tinysign:0.1.0"
 
@@ -210,6 +219,10 @@ class Config:
         )
         _require(self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}")
         _require(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
+        _require(
+            self.spot_window >= 1 and self.spot_suppression >= 0 and 0 < self.spot_threshold <= 1,
+            "need spot_window >= 1, spot_suppression >= 0 and 0 < spot_threshold <= 1",
+        )
 
     @property
     def split_ratios(self) -> dict[str, float]:
