@@ -15,7 +15,7 @@ from tinysign import cli
 from tinysign.artifacts import FAILURES_FILE
 from tinysign.config import Config
 from tinysign.data.manifest import read_manifest
-from tinysign.data.runners import DASK_RUNNER, runner_args
+from tinysign.data.runners import DASK_RUNNER, runner_args, runs_elsewhere
 from tinysign.extract import run_extract
 from tinysign.ingest import run_ingest
 
@@ -42,6 +42,14 @@ def test_runner_options_name_the_engine():
         "--dask_client_address=tcp://10.0.0.5:8786",
     ]
     assert runner_args("dataflow") == ["--runner=DataflowRunner"]
+
+
+def test_shards_go_to_shared_storage_when_the_work_runs_elsewhere():
+    """The KFP extract step writes to the artifact's gs:// URI for these, to its local path otherwise."""
+    assert not runs_elsewhere([]) and not runs_elsewhere(["--runner=DirectRunner", "--direct_num_workers=2"])
+    assert runs_elsewhere(["--runner", "DataflowRunner", "--project", "p"])
+    assert runs_elsewhere(runner_args("portable", "localhost:50000"))
+    assert runs_elsewhere(runner_args("dask", "tcp://10.0.0.5:8786"))
 
 
 @pytest.mark.parametrize(

@@ -156,8 +156,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     if args.runner == "dataflow" and not storage.is_remote(args.out):
         raise TinysignError("--runner dataflow: Dataflow workers cannot write a local --out; use gs://...")
-    beam_args = runner_args(args.runner, args.address) + [a for a in args.beam_args if a != "--"]
-    check_engine(args.runner, args.address)
+    extra = [a for a in args.beam_args if a != "--"]
+    beam_args = runner_args(args.runner, args.address) + extra
+    if not any(a.startswith("--job_endpoint") for a in extra):  # a job server, not we, reaches that pool
+        check_engine(args.runner, args.address)
     metrics = run_extract(args.manifest, args.out, config, beam_args)
     print(
         f"clips in manifest {metrics['clips_in_manifest']} = extracted {metrics['clips_extracted']} "

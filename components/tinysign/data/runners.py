@@ -69,6 +69,14 @@ def check_engine(runner: str, address: str, timeout: float = 10.0) -> None:
         ) from None
 
 
+def runs_elsewhere(beam_args: list[str]) -> bool:
+    """Whether ``beam_args`` send the work to other machines (any runner but Beam's local ones): then
+    what the workers write must go where every worker reaches it (``gs://``), not to a local path."""
+    runners = [a.partition("=")[2] for a in beam_args if a.startswith("--runner=")]
+    runners += [beam_args[i + 1] for i, a in enumerate(beam_args[:-1]) if a == "--runner"]
+    return any(runner not in ("DirectRunner", LOCAL_RUNNER) for runner in runners)
+
+
 def beam_options(beam_args: list[str] | None, workers: int = 1) -> Any:
     """Pipeline options: ``beam_args`` as given, else the in-process runner, or with ``workers`` > 1 the
     DirectRunner with that many worker processes."""
