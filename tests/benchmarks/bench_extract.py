@@ -21,12 +21,16 @@ import cv2
 from tinysign.config import Config
 from tinysign.data import records
 from tinysign.data.clips import extract_clip
-from tinysign.data.manifest import read_manifest
+from tinysign.data.manifest import clip_of, read_manifest
 from tinysign.demo import generate_demo
 from tinysign.extract import run_extract
 from tinysign.ingest import run_ingest
 
 WLASL_SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "wlasl-sample"
+
+
+def extract_row(row: dict, config: Config) -> list[records.ClipRecord]:
+    return extract_clip(clip_of(row), row["split"], int(row["label_index"]), config)
 
 
 def decode_only(path: str) -> int:
@@ -47,7 +51,7 @@ def interleaved_clips_per_second(rows: list[dict], config: Config, rounds: int =
             start = time.perf_counter()
             decode_only(row["path"])
             middle = time.perf_counter()
-            [records.serialize(x) for x in extract_clip(row, config)]
+            [records.serialize(x) for x in extract_row(row, config)]
             decode_s += middle - start
             extract_s += time.perf_counter() - middle
     return rounds * len(rows) / decode_s, rounds * len(rows) / extract_s
@@ -57,7 +61,7 @@ def measure(name: str, rows: list[dict], root: Path, config: Config) -> None:
     """Decode-only vs extraction clips/s over the same ``rows``, printed as ratios."""
     root.mkdir(parents=True)
     (root / "subset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    records.serialize(extract_clip(rows[0], config)[0])  # warm-up: TensorFlow proto import
+    records.serialize(extract_row(rows[0], config)[0])  # warm-up: TensorFlow proto import
     decode, extract = interleaved_clips_per_second(rows, config)
     start = time.perf_counter()
     run_extract(root / "subset.jsonl", root / "records", config)
