@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model, shared_records
+from tinysign.data.clips import eval_frames
 from tinysign.enroll import (
     Embedder,
-    decode,
     example_clips,
     head_accuracy,
     run_enroll,
@@ -68,7 +68,7 @@ def test_enrolled_head_runs_in_predict_and_on_the_mcu(streaming, tmp_path_factor
     # embeds too weakly to assert the sign itself; make bench-enroll measures accuracy on real video).
     clips, _ = example_clips([str(examples)], SMALL, progress=False)
     clip = next(c for c in clips if c.label == "wave")
-    window = Embedder(quant).window(decode(clip, SMALL))
+    window = Embedder(quant).window(eval_frames(clip, SMALL))
     predicted = run_predict([str(tmp_path / "enrolled")], clip.path, SMALL)["top_k"][0][0]
     assert head_accuracy(quant.read("head", "int8"), {predicted: [window]}, quant.labels) == 1.0
     # the MCU check runs the head in tflite-micro (any records of the right clip shape drive it)

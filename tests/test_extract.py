@@ -14,7 +14,7 @@ from tests.conftest import WLASL_SAMPLE
 from tinysign.config import Config
 from tinysign.data import records
 from tinysign.data.clips import extract_clip
-from tinysign.data.manifest import read_manifest
+from tinysign.data.manifest import clip_of, read_manifest
 from tinysign.extract import run_extract
 from tinysign.ingest import run_ingest
 
@@ -133,9 +133,25 @@ def test_real_wlasl_sample_extracts(tmp_path):
 def test_wrong_probed_length_falls_back_to_full_decode(demo_ingest):
     row = next(r for r in read_manifest(demo_ingest / "manifest.jsonl") if r["split"] == "train")
     config = Config()
-    planned = extract_clip(row, config)
+    planned = extract_clip(clip_of(row), "train", 0, config)
     for wrong in ({"frame_count": row["frame_count"] + 7}, {"frame_count": 0}, {"fps": 12.0}):
-        again = extract_clip({**row, **wrong}, config)
+        again = extract_clip(clip_of({**row, **wrong}), "train", 0, config)
         assert [r.augmentation for r in again] == [r.augmentation for r in planned]
         for a, b in zip(again, planned, strict=True):
             np.testing.assert_array_equal(a.frames, b.frames)
+
+
+def test_augmented_copies_draw_within_the_config_ranges(demo_ingest):
+    """With every ``augment_copy_*`` range at 0 an augmented copy is exactly its plain FPS variant;
+    with the defaults it is not."""
+    row = next(r for r in read_manifest(demo_ingest / "manifest.jsonl") if r["split"] == "train")
+    ranges = ("time", "rotate", "scale", "shift", "contrast", "brightness")
+    for config, same in (
+        (Config(augment_copies=2, **{f"augment_copy_{name}": 0.0 for name in ranges}), True),
+        (Config(augment_copies=2), False),
+    ):
+        recs = extract_clip(clip_of(row), "train", 0, config)
+        plain = {r.fps_variant: r.frames for r in recs if r.augmentation == "none"}
+        copies = [r for r in recs if r.augmentation != "none"]
+        assert len(copies) == 2
+        assert all(np.array_equal(r.frames, plain[r.fps_variant]) == same for r in copies)

@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model
 from tinysign.cli import main
-from tinysign.data.video import read_frames, sample_clip
+from tinysign.data.sampling import sample_clip
+from tinysign.data.video import read_frames
 from tinysign.errors import TinysignError
 from tinysign.model.files import load_quantized
 from tinysign.predict import run_predict

@@ -24,6 +24,9 @@ LR_SCHEDULES = ("cosine", "constant")
 ACTIVATIONS = ("relu", "relu6")
 SPLIT_MODES = ("grouped", "video", "signer", "official")
 SPLITS = ("train", "val", "test")
+# How far an augmentation draw may go (data/augment.py): the keys augment_<name> (online, + noise)
+# and augment_copy_<name> (offline copies).
+AUGMENT_RANGES = ("time", "rotate", "scale", "shift", "contrast", "brightness")
 # Classes a model learns but the recognizer never says (runtime/recognizer.py): no sign, and signs
 # outside the vocabulary.
 REST_LABEL = "rest"
@@ -79,6 +82,12 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "seed",
         "augment_copies",
         "augment_flip",
+        "augment_copy_time",
+        "augment_copy_rotate",
+        "augment_copy_scale",
+        "augment_copy_shift",
+        "augment_copy_contrast",
+        "augment_copy_brightness",
         "num_shards",
         "beam_workers",
     ),
@@ -137,6 +146,13 @@ class Config:
     # extract / augment
     augment_copies: int = 0  # offline augmented copies per train clip (online augmentation is the default)
     augment_flip: bool = False  # a flip turns a right-handed sign into a left-handed one
+    # the ranges of each offline copy's draw (see data/augment.py)
+    augment_copy_time: float = 0.1  # fraction of the length trimmed at each end
+    augment_copy_rotate: float = 8.0  # degrees
+    augment_copy_scale: float = 0.1  # 1 ± scale
+    augment_copy_shift: float = 0.06  # fraction of the side
+    augment_copy_contrast: float = 0.2  # 1 ± contrast, around mid-grey
+    augment_copy_brightness: float = 20.0  # grey levels
     num_shards: int = 2
     beam_workers: int = 1  # local extraction: 1 = in-process; N > 1 = DirectRunner with N worker processes
     # model input: the front end a device computes per frame (see data/frontend.py)
@@ -227,6 +243,16 @@ class Config:
     @property
     def split_ratios(self) -> dict[str, float]:
         return {"train": self.train_ratio, "val": self.val_ratio, "test": self.test_ratio}
+
+    @property
+    def online_ranges(self) -> dict[str, float]:
+        """The ranges of the online augmentation: ``augment_<name>``, ``AUGMENT_RANGES`` + noise."""
+        return {name: getattr(self, f"augment_{name}") for name in (*AUGMENT_RANGES, "noise")}
+
+    @property
+    def copy_ranges(self) -> dict[str, float]:
+        """The ranges of an offline augmented copy: ``augment_copy_<name>`` for each of ``AUGMENT_RANGES``."""
+        return {name: getattr(self, f"augment_copy_{name}") for name in AUGMENT_RANGES}
 
     def replace(self, **changes: object) -> Config:
         """A copy with ``changes`` applied (values are coerced and validated)."""

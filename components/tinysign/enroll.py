@@ -30,7 +30,7 @@ from tinysign.arguments import add_folders
 from tinysign.artifacts import DROP_REPORT_FILE, LABELS_FILE
 from tinysign.config import Config
 from tinysign.data import records
-from tinysign.data.clips import extract_clip
+from tinysign.data.clips import eval_frames
 from tinysign.data.datasets import find_clips, probe_clips
 from tinysign.data.frontend import FrontEndStream
 from tinysign.data.manifest import Clip, Drop, write_drop_report
@@ -80,22 +80,6 @@ def example_clips(sources: list[str], config: Config, progress: bool = True) -> 
     return usable, drops + bad
 
 
-def decode(clip: Clip, config: Config) -> np.ndarray:
-    """One clip as the ``T`` frames a test record would hold (``eval_fps``)."""
-    row = {
-        "clip_id": clip.clip_id,
-        "label": clip.label,
-        "label_index": 0,
-        "path": clip.path,
-        "split": "test",
-        "frame_start": clip.frame_start,
-        "frame_end": clip.frame_end,
-        "fps": clip.fps,
-        "frame_count": clip.frame_count,
-    }
-    return extract_clip(row, config)[0].frames
-
-
 def windows_of(
     embedder: Embedder, clips: list[Clip], config: Config, progress: bool = True
 ) -> tuple[dict[str, list[np.ndarray]], list[Drop]]:
@@ -104,7 +88,7 @@ def windows_of(
     drops = []
     for clip in tqdm(clips, desc="enroll", unit="clip", disable=not progress):
         try:
-            frames = decode(clip, config)
+            frames = eval_frames(clip, config)
         except VideoError as exc:
             drops.append(Drop(clip.clip_id, clip.label, clip.path, exc.reason, exc.detail))
             continue

@@ -3,7 +3,7 @@
 ``tinysign predict --model s3d_conv1d_int8_N.tflite VIDEO`` (one whole-clip model) or
 ``--model streaming_frame_int8_N.tflite streaming_head_int8_N.tflite VIDEO`` (streaming pair; the
 order does not matter) or ``--model QUANT_DIR`` (a quantize output). The clip goes through
-``video.read_frames`` + ``video.sample_clip`` at ``config.eval_fps`` like the records; labels come
+``video.read_frames`` + ``sampling.sample_clip`` at ``config.eval_fps`` like the records; labels come
 from ``labels.txt`` beside the model unless ``--labels`` is given.
 
 Streaming mode also prints a rolling prediction as frames arrive: the video is resampled to
@@ -108,7 +108,7 @@ def read_video(path: str, img_size: int) -> tuple[np.ndarray, float]:
 
 def classify_video(predictor: Predictor, frames: np.ndarray, fps: float, config: Config) -> np.ndarray:
     """Class probabilities for the clip sampled like training (``eval_fps``, ``T`` frames)."""
-    from tinysign.data.video import sample_clip
+    from tinysign.data.sampling import sample_clip
 
     clip = sample_clip(frames, fps, config.eval_fps, predictor.num_frames)
     classifier = predictor.classifier()

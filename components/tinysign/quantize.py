@@ -30,7 +30,7 @@ import numpy as np
 from tinysign.arguments import add_folders
 from tinysign.artifacts import LABELS_FILE, MODEL_FILE
 from tinysign.config import MODEL_NAMES, Config
-from tinysign.data import augment, records
+from tinysign.data import inputs, records
 from tinysign.data.frontend import front_end, input_range
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import batch_reshape_class, load_model, split_streaming, with_fixed_batch
@@ -87,11 +87,11 @@ def _datasets(records_dir: str | Path, config: Config) -> tuple[Any, Any]:
         config.batch_size,
         shuffle=True,
         seed=config.seed,
-        transform=augment.model_input(config, training=True),
+        transform=inputs.model_input(config, training=True),
     )
     try:
         val = records.make_dataset(
-            records_dir, "val", config.batch_size, transform=augment.model_input(config, training=False)
+            records_dir, "val", config.batch_size, transform=inputs.model_input(config, training=False)
         )
     except TinysignError:
         val = None  # no val shards: fine-tune without monitoring

@@ -42,7 +42,7 @@ from tinysign.artifacts import (
     TRAINING_CURVES,
 )
 from tinysign.config import Config
-from tinysign.data import augment, records
+from tinysign.data import inputs, records
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import build_model, count_macs, load_model
 from tinysign.model.backend import keras
@@ -208,7 +208,7 @@ def _test_report(
     batches = [
         (model(x, training=False).numpy(), y.numpy())
         for x, y in records.make_dataset(
-            records_dir, "test", config.batch_size, transform=augment.model_input(config, training=False)
+            records_dir, "test", config.batch_size, transform=inputs.model_input(config, training=False)
         )
     ]
     probs, y_true = np.concatenate([p for p, _ in batches]), np.concatenate([y for _, y in batches])
@@ -278,7 +278,7 @@ def _split_dataset(records_dir: str | Path, split: str, count: int, config: Conf
         config.batch_size,
         shuffle=training,
         seed=config.seed,
-        transform=augment.model_input(config, training=training),  # augmented: train only
+        transform=inputs.model_input(config, training=training),  # augmented: train only
     )
     return _distributed(dataset, count, config.batch_size, replicas)
 

@@ -35,7 +35,7 @@ from tests.engines import dask_cluster, worker_pool  # noqa: E402
 from tinysign.config import Config  # noqa: E402
 from tinysign.data import records  # noqa: E402
 from tinysign.data.clips import extract_clip  # noqa: E402
-from tinysign.data.manifest import read_manifest  # noqa: E402
+from tinysign.data.manifest import clip_of, read_manifest  # noqa: E402
 from tinysign.data.runners import runner_args  # noqa: E402
 from tinysign.demo import generate_demo  # noqa: E402
 from tinysign.extract import run_extract  # noqa: E402
@@ -43,6 +43,10 @@ from tinysign.ingest import run_ingest  # noqa: E402
 
 WLASL_SAMPLE = ROOT.parent / "shared" / "data" / "wlasl-sample"
 FSL105 = ROOT.parent / "shared" / "data" / "fsl105-dev"
+
+
+def extract_row(row: dict, config: Config) -> list[records.ClipRecord]:
+    return extract_clip(clip_of(row), row["split"], int(row["label_index"]), config)
 
 
 def decode_only(path: str) -> int:
@@ -63,7 +67,7 @@ def interleaved_clips_per_second(rows: list[dict], config: Config, rounds: int =
             start = time.perf_counter()
             decode_only(row["path"])
             middle = time.perf_counter()
-            [records.serialize(x) for x in extract_clip(row, config)]
+            [records.serialize(x) for x in extract_row(row, config)]
             decode_s += middle - start
             extract_s += time.perf_counter() - middle
     return rounds * len(rows) / decode_s, rounds * len(rows) / extract_s
@@ -73,7 +77,7 @@ def measure(name: str, rows: list[dict], root: Path, config: Config) -> None:
     """Decode-only vs extraction clips/s over the same ``rows``, printed as ratios."""
     root.mkdir(parents=True)
     (root / "subset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    records.serialize(extract_clip(rows[0], config)[0])  # warm-up: TensorFlow proto import
+    records.serialize(extract_row(rows[0], config)[0])  # warm-up: TensorFlow proto import
     decode, extract = interleaved_clips_per_second(rows, config)
     start = time.perf_counter()
     run_extract(root / "subset.jsonl", root / "records", config)

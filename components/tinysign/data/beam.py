@@ -25,6 +25,7 @@ from tinysign.config import Config
 from tinysign.data import records, storage
 from tinysign.data.clips import extract_clip, shard_of
 from tinysign.data.hashing import stable_hash
+from tinysign.data.manifest import clip_of
 from tinysign.data.video import VideoError
 
 CLIPS_DIR = "clips"  # per-clip record files under the run's temporary folder
@@ -81,7 +82,7 @@ class ExtractFn(beam.DoFn):
 
     def process(self, row: dict[str, Any]) -> Iterator[Any]:
         try:
-            clip_records = extract_clip(row, self.config)
+            clip_records = extract_clip(clip_of(row), row["split"], int(row["label_index"]), self.config)
         except (VideoError, OSError) as exc:
             self.clips_failed.inc()
             reason, detail = (

@@ -30,7 +30,8 @@ from tinysign.artifacts import CSV_METADATA, WLASL_METADATA, WLASL_MISSING
 from tinysign.config import Config
 from tinysign.data import storage
 from tinysign.data.manifest import Clip, Drop, Found
-from tinysign.data.video import VIDEO_EXTENSIONS, VideoError, probe, segment_length
+from tinysign.data.sampling import segment_length
+from tinysign.data.video import VIDEO_EXTENSIONS, VideoError, probe
 from tinysign.errors import TinysignError
 
 LAYOUTS = ("wlasl", "kimpinde", "folder")

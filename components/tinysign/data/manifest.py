@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,12 @@ def write_manifest(path: Path, clips: list[Clip], splits: dict[str, str], labels
         for clip in sorted(clips, key=lambda c: c.clip_id):
             row = {**asdict(clip), "label_index": index[clip.label], "split": splits[clip.clip_id]}
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def clip_of(row: dict[str, Any]) -> Clip:
+    """The :class:`Clip` a manifest row holds (rows written before a field existed get its default)."""
+    names = {field.name for field in fields(Clip)}
+    return Clip(**{"source_video": "", **{key: value for key, value in row.items() if key in names}})
 
 
 def write_drop_report(path: Path, drops: list[Drop]) -> None:

@@ -246,7 +246,7 @@ def make_dataset(
     """A ``tf.data.Dataset`` of ``(model input float32 (B, ...), label int64 (B,))``.
 
     ``transform`` maps a batch of records' uint8 frames ``(B, T, H, W)`` to the model input
-    (augmentation, the front end: :func:`tinysign.data.augment.model_input`); without one, frames / 255
+    (augmentation, the front end: :func:`tinysign.data.inputs.model_input`); without one, frames / 255
     with a channel axis.
     """
     import tensorflow as tf

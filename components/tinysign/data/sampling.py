@@ -1,0 +1,48 @@
+"""Frame-index arithmetic: which frames of a decoded segment a clip of ``num_frames`` uses.
+
+Pure functions over frame counts and rates, no decoding: the 1-based segment of a video
+(``frame_start``/``frame_end``), FPS simulation (resample to a target rate, then take
+``num_frames`` evenly across the sign) and temporal windows inside a segment (trimming).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def segment_length(frame_start: int, frame_end: int, frame_count: int) -> int:
+    """Frames in the 1-based inclusive segment of a ``frame_count``-frame video (-1 = to the end)."""
+    end = frame_count if frame_end == -1 else min(frame_end, frame_count)
+    return max(0, end - frame_start + 1)
+
+
+def resample_indices(num_source: int, src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
+    """Indices into the source frames for one FPS-simulated clip of ``num_frames``.
+
+    The clip is first resampled to ``target_fps`` (a 10 fps variant holds each frame longer, a 50 fps
+    one repeats none), then ``num_frames`` are taken evenly across the whole sign.
+    """
+    duration = num_source / src_fps
+    resampled = max(1, round(duration * target_fps))
+    at_target = np.minimum(num_source - 1, np.floor(np.arange(resampled) * src_fps / target_fps))
+    picks = np.round(np.linspace(0, resampled - 1, num_frames)).astype(int)
+    return at_target[picks].astype(int)
+
+
+def sample_clip(frames: np.ndarray, src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
+    """FPS-simulated clip: uint8 ``(num_frames, H, W)`` from decoded ``frames`` (N, H, W)."""
+    return frames[resample_indices(len(frames), src_fps, target_fps, num_frames)]
+
+
+def trimmed_window(count: int, trim_start: float, trim_end: float) -> tuple[int, int]:
+    """``[start, end)`` of ``count`` frames without the fractions ``trim_start`` and ``trim_end`` at
+    its ends; the whole segment when fewer than 2 frames would remain."""
+    start = int(count * trim_start)
+    end = count - int(count * trim_end)
+    return (start, end) if end - start >= 2 else (0, count)
+
+
+def window_indices(window: tuple[int, int], src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
+    """:func:`resample_indices` inside the frames ``[start, end)`` of a segment."""
+    start, end = window
+    return start + resample_indices(end - start, src_fps, target_fps, num_frames)
