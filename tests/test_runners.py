@@ -9,7 +9,6 @@ import os
 
 import pytest
 
-from tests.conftest import FSL105, needs_fsl105
 from tests.engines import dask_cluster, free_port, worker_pool
 from tinysign import cli
 from tinysign.artifacts import FAILURES_FILE
@@ -17,7 +16,6 @@ from tinysign.config import Config
 from tinysign.data.manifest import read_manifest
 from tinysign.data.runners import DASK_RUNNER, runner_args, runs_elsewhere
 from tinysign.extract import run_extract
-from tinysign.ingest import run_ingest
 
 ENGINES = {"portable": worker_pool, "dask": dask_cluster}
 
@@ -103,18 +101,13 @@ def test_demo_shards_are_byte_identical_on_every_runner(
 
 
 @pytest.mark.slow
-@needs_fsl105
-def test_fsl105_shards_are_byte_identical_on_every_runner(tmp_path):
+def test_fsl105_shards_are_byte_identical_on_every_runner(fsl105_extracted, tmp_path):
     """600 real clips (30 signs x 4 signers x 5 takes): in-process, on a worker pool, on Dask."""
-    config = Config(
-        split_mode="signer", test_signers=("s4",), val_signers=("s3",), augment_copies=0, fps_targets=(30,)
-    )
-    run_ingest([str(FSL105)], tmp_path / "ingest", config, progress=False)
-    manifest = tmp_path / "ingest" / "manifest.jsonl"
-    direct = run_extract(manifest, tmp_path / "direct", config)
-    assert direct["clips_extracted"] == 600 and direct["records"] == {"train": 300, "val": 150, "test": 150}
+    manifest = fsl105_extracted.ingest / "manifest.jsonl"
     for runner, engine in ENGINES.items():
         with engine(tmp_path / f"{runner}-workers") as address:
-            metrics = run_extract(manifest, tmp_path / runner, config, runner_args(runner, address))
+            metrics = run_extract(
+                manifest, tmp_path / runner, fsl105_extracted.config, runner_args(runner, address)
+            )
         assert metrics["clips_extracted"] == 600, runner
-        assert_same_shards(tmp_path / "direct", tmp_path / runner)
+        assert_same_shards(fsl105_extracted.records, tmp_path / runner)

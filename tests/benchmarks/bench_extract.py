@@ -96,7 +96,7 @@ def measure_runners(name: str, manifest: Path, root: Path, config: Config) -> No
     pays the workers' start-up: imports of Beam, OpenCV, TensorFlow); shards compared byte for byte."""
     clips = len(read_manifest(manifest))
     print(f"{name}: {clips} clips, the whole pipeline per runner on 2 cores: clips/s (seconds)")
-    print(f"  {'runner':38s}  {'first run':>16s}  {'second run':>16s}  shards")
+    print(f"  {'runner':38s}  {'first run':>17s}  {'second run':>17s}  shards")
     with ExitStack() as engines:
         pool = engines.enter_context(worker_pool(root / "pool"))
         scheduler = engines.enter_context(dask_cluster(root / "dask", workers=2))
