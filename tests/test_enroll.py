@@ -19,10 +19,10 @@ from tinysign.model.export import convert
 from tinysign.model.files import load_quantized
 from tinysign.model.prototypes import build_head, embedding
 from tinysign.predict import run_predict
-from tinysign.reporting.summaries import read_summary
 from tinysign.runtime.enrollment import Embedder, head_accuracy
 from tinysign.runtime.flatbuffer import model_ops
 from tinysign.runtime.litert import LiteModel, runner_input
+from tinysign.summaries import read_summary
 
 
 def sign_clips(root: Path, signs: dict[str, int], per_sign: int = 3, frames: int = 12) -> Path:

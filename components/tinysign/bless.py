@@ -30,9 +30,9 @@ from tinysign.config import Config
 from tinysign.data import storage
 from tinysign.errors import TinysignError
 from tinysign.ops.registry import register_model
-from tinysign.reporting.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import BASELINE_NAMES, blessing_table, outcome_text
+from tinysign.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
 
 CHAMPION_KEYS = (
     "version",
@@ -79,8 +79,8 @@ def blessing_checks(
     """Every blessing criterion for a challenger.
 
     Args:
-        evaluation: the evaluate stage's summary (:class:`~tinysign.reporting.summaries.EvaluateSummary`).
-        mcu: the MCU check's summary (:class:`~tinysign.reporting.summaries.McuSummary`).
+        evaluation: the evaluate stage's summary (:class:`~tinysign.summaries.EvaluateSummary`).
+        mcu: the MCU check's summary (:class:`~tinysign.summaries.McuSummary`).
         config: thresholds (``min_int8_accuracy``, ``max_int8_drop``, ``*_budget_bytes``).
         champion: the current ``champion.json`` (``None`` = no champion yet).
         labels: the challenger's class names (champion comparison needs the same label set).
@@ -195,7 +195,7 @@ def run_bless(
             in the decision, ``champion.json`` and the registry version.
 
     Returns:
-        The decision (:class:`~tinysign.reporting.summaries.BlessDecision`): ``blessed``, ``outcome``
+        The decision (:class:`~tinysign.summaries.BlessDecision`): ``blessed``, ``outcome``
         (``pushed`` | ``unchanged`` | ``kept_local`` | ``refused``), every check, the champion before.
     """
     quant, evaluation_dir, mcu_path = Path(quant_dir), Path(eval_dir), Path(mcu_dir)

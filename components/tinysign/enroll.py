@@ -39,12 +39,12 @@ from tinysign.data.video import VideoError
 from tinysign.errors import TinysignError
 from tinysign.model.files import PRECISIONS, QuantizedModel, load_quantized, tflite_name, write_labels
 from tinysign.model.prototypes import embedding, export_head, offset_of, prototype, prototypes_of
-from tinysign.reporting.summaries import EnrollSummary, write_summary
 from tinysign.runtime.arena import probe_arena
 from tinysign.runtime.carrays import c_array_name, write_c_arrays
 from tinysign.runtime.enrollment import ENROLL_SHOTS, Embedder, accuracy_vs_k
 from tinysign.runtime.litert import int8_range
 from tinysign.runtime.micro import TOLERANCE_LSB, compare_model
+from tinysign.summaries import EnrollSummary, write_summary
 
 METHOD = "prototypes"
 CHECK_WINDOWS = 16  # enrollment windows run through tflite-micro and LiteRT

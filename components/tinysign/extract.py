@@ -31,7 +31,7 @@ from tinysign.config import SPLITS, Config
 from tinysign.data import records, storage
 from tinysign.data.manifest import read_manifest
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import ExtractSummary, write_summary
+from tinysign.summaries import ExtractSummary, write_summary
 
 # --- commit + stats ---------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from tinysign.data.hashing import stable_hash
 from tinysign.data.manifest import Clip, Drop, Found, write_drop_report, write_manifest
 from tinysign.data.splits import leak_counts, split_clips, splittable
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import IngestSummary, write_summary
+from tinysign.summaries import IngestSummary, write_summary
 
 
 def drop_duplicates(clips: list[Clip]) -> Found:

@@ -39,9 +39,9 @@ from tinysign.model.bias_correction import corrected_head, feature_bias
 from tinysign.model.export import anchored, clip_samples, convert, frame_samples, window_samples
 from tinysign.model.files import check_records, read_labels, tflite_name, write_labels
 from tinysign.model.qat import fine_tune, init_ranges, qat_model, qat_notes, set_input_range, streaming_qat
-from tinysign.reporting.summaries import QuantizeSummary, read_summary, write_summary
 from tinysign.runtime.litert import LiteModel, int8_range
 from tinysign.runtime.streaming import int8_features
+from tinysign.summaries import QuantizeSummary, read_summary, write_summary
 
 CALIBRATION_SPLIT = "train"
 Blobs = dict[str, dict[str, bytes]]  # part -> precision -> .tflite bytes

@@ -46,7 +46,7 @@ from tinysign.model.training import (
 )
 from tinysign.reporting.metrics import TOP_K, classification_outputs
 from tinysign.reporting.plots import plot_distribution, plot_history
-from tinysign.reporting.summaries import TrainSummary, write_summary
+from tinysign.summaries import TrainSummary, write_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

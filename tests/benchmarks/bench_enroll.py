@@ -41,9 +41,9 @@ from tinysign.model.baselines import FEATURES, clip_features  # noqa: E402
 from tinysign.model.files import load_quantized  # noqa: E402
 from tinysign.model.prototypes import export_head  # noqa: E402
 from tinysign.quantize import run_quantize  # noqa: E402
-from tinysign.reporting.summaries import read_summary  # noqa: E402
 from tinysign.runtime.enrollment import ENROLL_SHOTS, Embedder, accuracy_vs_k, enrollment_draws  # noqa: E402
 from tinysign.runtime.litert import int8_range  # noqa: E402
+from tinysign.summaries import read_summary  # noqa: E402
 from tinysign.train import run_train  # noqa: E402
 
 TRAIN_SPLITS = {"s1": "train", "s2": "train", "s3": "val", "s4": "test"}
