@@ -139,7 +139,9 @@ def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: i
 def _move(start: list[Point], end: list[Point], frames: int) -> list[list[Point]]:
     """``frames`` poses in between ``start`` and ``end`` (straight lines; one rest hand stands for each
     hand of a two-handed sign)."""
-    pairs = list(zip(start * len(end), end, strict=True) if len(start) == 1 else zip(start, end * len(start)))
+    pairs = list(
+        zip(start * len(end), end, strict=True) if len(start) == 1 else zip(start, end, strict=False)
+    )
     return [
         [(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f) for a, b in pairs]
         for f in ((k + 1) / (frames + 1) for k in range(frames))

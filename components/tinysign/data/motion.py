@@ -3,8 +3,9 @@
 Real clips are filmed with the signer at rest before and after the sign (fsl105-dev: ~1.6 s before,
 ~0.7 s after a ~1.8 s sign). The motion of a frame is the share of its pixels that changed by more than
 ``MOTION_LEVEL`` grey levels since the previous frame (sensor noise rarely does, moving hands do);
-smoothed over ~0.2 s, it sits near zero at rest and rises far above it while the hands move. The sign's span is the first to the last frame whose smoothed energy
-exceeds ``floor + RELATIVE_THRESHOLD * (peak - floor)`` (floor: 10th percentile, peak: 95th). A clip
+smoothed over ~0.2 s, it sits near zero at rest and rises far above it while the hands move. The
+sign's span is the first to the last frame whose smoothed motion exceeds ``floor + RELATIVE_THRESHOLD *
+(peak - floor)`` (floor: 10th percentile, peak: 95th). A clip
 with no clear rest (trimmed tightly, motion throughout) spans the whole clip.
 """
 
