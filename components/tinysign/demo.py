@@ -139,11 +139,10 @@ def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: i
 def _move(start: list[Point], end: list[Point], frames: int) -> list[list[Point]]:
     """``frames`` poses in between ``start`` and ``end`` (straight lines; one rest hand stands for each
     hand of a two-handed sign)."""
-    pairs = list(
-        zip(start * len(end), end, strict=True) if len(start) == 1 else zip(start, end, strict=False)
-    )
+    count = max(len(start), len(end))
+    start, end = (start * count if len(start) == 1 else start), (end * count if len(end) == 1 else end)
     return [
-        [(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f) for a, b in pairs]
+        [(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f) for a, b in zip(start, end, strict=True)]
         for f in ((k + 1) / (frames + 1) for k in range(frames))
     ]
 
