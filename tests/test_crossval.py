@@ -10,11 +10,11 @@ import pytest
 
 from tests.conftest import FSL105, needs_fsl105
 from tinysign.config import Config
-from tinysign.crossval import run_cv
 from tinysign.data.manifest import Clip
 from tinysign.data.splits import cv_folds
 from tinysign.errors import TinysignError
 from tinysign.ingest import run_ingest
+from tinysign.workflows.crossval import run_cv
 
 FEW_EPOCHS = 12  # the recipe's schedule compressed: enough to beat the baselines, minutes on 2 cores
 

@@ -12,22 +12,17 @@ import pytest
 from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model, shared_records
 from tinysign.data.clips import eval_frames
-from tinysign.enroll import (
-    Embedder,
-    example_clips,
-    head_accuracy,
-    run_enroll,
-    run_pipeline_enroll,
-)
+from tinysign.enroll import example_clips, run_enroll, run_pipeline_enroll
 from tinysign.errors import TinysignError
 from tinysign.mcu import run_mcu_check
 from tinysign.model.export import convert
 from tinysign.model.files import load_quantized
 from tinysign.model.prototypes import build_head, embedding
 from tinysign.predict import run_predict
-from tinysign.reporting.summaries import read_summary
+from tinysign.runtime.enrollment import Embedder, head_accuracy
 from tinysign.runtime.flatbuffer import model_ops
 from tinysign.runtime.litert import LiteModel, runner_input
+from tinysign.summaries import read_summary
 
 
 def sign_clips(root: Path, signs: dict[str, int], per_sign: int = 3, frames: int = 12) -> Path:

@@ -1,7 +1,7 @@
 """Every artifact file name and folder name the stages write or read: one place, no literals elsewhere.
 
 A stage's output folder holds its own files plus ``metrics.json`` (its typed summary,
-:mod:`tinysign.reporting.summaries`). The stage folders of a run are named after :data:`STAGES`.
+:mod:`tinysign.summaries`). The stage folders of a run are named after :data:`STAGES`.
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ from tinysign.errors import TinysignError
 from tinysign.model.baselines import REFERENCES_PER_CLASS, FeatureBank, TrivialBaselines, strongest
 from tinysign.model.files import PRECISIONS, check_records, load_quantized
 from tinysign.reporting.metrics import classification_outputs
-from tinysign.reporting.summaries import EvaluateSummary, write_summary
 from tinysign.reporting.views import BASELINE_NAMES
 from tinysign.runtime.litert import dequantize
 from tinysign.runtime.streaming import lite_classifier
+from tinysign.summaries import EvaluateSummary, write_summary
 
 
 def softmax_sanity(raw: np.ndarray, probs: np.ndarray) -> dict[str, float]:

@@ -33,7 +33,7 @@ from tinysign.data import records, storage
 from tinysign.data.manifest import read_manifest
 from tinysign.data.runners import RUNNERS, check_engine, runner_args
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import ExtractSummary, write_summary
+from tinysign.summaries import ExtractSummary, write_summary
 
 # --- commit + stats ---------------------------------------------------------------------------------
 

@@ -28,9 +28,9 @@ from tinysign.config import Config
 from tinysign.data.frontend import FrontEndStream
 from tinysign.errors import TinysignError
 from tinysign.model.files import load_quantized, read_labels
-from tinysign.reporting.summaries import read_summary
 from tinysign.runtime.litert import LiteModel, dequantize
 from tinysign.runtime.streaming import ClipClassifier, StreamingClassifier
+from tinysign.summaries import read_summary
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
     python tests/benchmarks/bench_accuracy.py [--data ../shared/data/fsl105-dev] [--work runs/bench-accuracy]
         [--models streaming s3dconv1d] [--folds 1 2 3 4] [--ablations [NAME ...]] [--set key=value ...]
 
-Runs ``tinysign cv`` (:mod:`tinysign.crossval`) with the default recipe: 4 folds, fold k tests signer
-s<k> and validates on the next signer (never the test one), trains on the other two. Prints per model
+Runs ``tinysign cv`` (:mod:`tinysign.workflows.crossval`) with the default recipe: 4 folds, fold k tests
+signer s<k> and validates on the next signer (never the test one), trains on the other two. Prints per model
 and fold the validation accuracy, float32 and INT8 test accuracy, INT8 - float and prediction agreement
 beside the trivial baselines (majority, raw-pixel and motion cosine 1-NN on the same train/test), then
 mean ± std, the MCU numbers of the INT8 streaming pair (fold 1) and the wall time, and checks the
@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 from tinysign.config import Config  # noqa: E402
-from tinysign.crossval import run_cv  # noqa: E402
 from tinysign.ingest import run_ingest  # noqa: E402
 from tinysign.mcu import run_mcu_check  # noqa: E402
 from tinysign.model.baselines import strongest  # noqa: E402
 from tinysign.reporting.tables import to_markdown  # noqa: E402
 from tinysign.reporting.views import cv_tables  # noqa: E402
+from tinysign.workflows.crossval import run_cv  # noqa: E402
 
 # One element of the recipe removed (or replaced by the seed's choice) at a time.
 ABLATIONS: dict[str, list[str]] = {

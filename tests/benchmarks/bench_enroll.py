@@ -34,15 +34,16 @@ sys.path.insert(0, str(ROOT))
 from tinysign.config import Config  # noqa: E402
 from tinysign.data import records  # noqa: E402
 from tinysign.data.manifest import Clip, write_manifest  # noqa: E402
-from tinysign.enroll import ENROLL_SHOTS, Embedder, accuracy_vs_k, enrollment_draws, export_head  # noqa: E402
 from tinysign.evaluate import run_evaluate  # noqa: E402
 from tinysign.extract import run_extract  # noqa: E402
 from tinysign.ingest import run_ingest  # noqa: E402
 from tinysign.model.baselines import FEATURES, clip_features  # noqa: E402
 from tinysign.model.files import load_quantized  # noqa: E402
+from tinysign.model.prototypes import export_head  # noqa: E402
 from tinysign.quantize import run_quantize  # noqa: E402
-from tinysign.reporting.summaries import read_summary  # noqa: E402
+from tinysign.runtime.enrollment import ENROLL_SHOTS, Embedder, accuracy_vs_k, enrollment_draws  # noqa: E402
 from tinysign.runtime.litert import int8_range  # noqa: E402
+from tinysign.summaries import read_summary  # noqa: E402
 from tinysign.train import run_train  # noqa: E402
 
 TRAIN_SPLITS = {"s1": "train", "s2": "train", "s3": "val", "s4": "test"}
@@ -162,7 +163,7 @@ def main() -> None:
         f"sign{i}": v / np.linalg.norm(v) for i, v in enumerate(rng.normal(size=(HEAD_SIGNS, width)))
     }
     head_bytes = len(
-        export_head(random_protos, [w for ws in pool.values() for w in ws], quant, range_)["int8"]
+        export_head(random_protos, [w for ws in pool.values() for w in ws], quant.num_frames, range_)["int8"]
     )
 
     tested = sum(len(v) for v in test.values())

@@ -233,6 +233,31 @@ def load_arrays(records_dir: str | Path, split: str) -> tuple[np.ndarray, np.nda
     return frames, labels, [r.clip_id for r in records]
 
 
+def label_counts(records_dir: str | Path, split: str, labels: list[str]) -> np.ndarray:
+    """Examples per class index in ``split`` (zeros when the split has no shards).
+
+    Read from the extraction's ``stats.json`` when it has the split; else by reading every record.
+    """
+    num_classes = len(labels)
+    counts = np.zeros(num_classes, dtype=np.int64)
+    if not list(Path(records_dir).glob(shard_pattern(split))):
+        return counts
+    stats = read_stats(records_dir)
+    per_label = (stats.get("counts") or {}).get(split) if stats else None
+    if isinstance(per_label, dict) and set(per_label) <= set(labels):
+        for label, kinds in per_label.items():
+            counts[labels.index(label)] = sum(kinds.values())
+        return counts
+    for record in iter_records(records_dir, split):
+        if not 0 <= record.label < num_classes:
+            raise TinysignError(
+                f"{records_dir}: {split} clip {record.clip_id} has label {record.label}, "
+                f"outside schema.json's {num_classes} labels; re-run extraction"
+            )
+        counts[record.label] += 1
+    return counts
+
+
 def make_dataset(
     records_dir: str | Path,
     split: str,

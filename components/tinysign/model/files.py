@@ -13,7 +13,7 @@ from pathlib import Path
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.data import records
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import read_summary
+from tinysign.summaries import read_summary
 
 PRECISIONS = ("int8", "float32")
 PARTS = {"s3dconv1d": ("model",), "streaming": ("frame", "head")}

@@ -1,6 +1,6 @@
 """Views of the stage summaries, built once: the CLI, the KFP Markdown and the HTML report render these.
 
-Each function turns a typed summary (:mod:`tinysign.reporting.summaries`) into :class:`Table`\\ s or
+Each function turns a typed summary (:mod:`tinysign.summaries`) into :class:`Table`\\ s or
 one line of text; none reads files or parses prose.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tinysign.reporting.summaries import (
+from tinysign.reporting.tables import Table, Verdict
+from tinysign.summaries import (
     BlessDecision,
     CvSummary,
     EnrollSummary,
@@ -18,7 +19,6 @@ from tinysign.reporting.summaries import (
     McuSummary,
     failed_checks,
 )
-from tinysign.reporting.tables import Table, Verdict
 
 # --- data ------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ rerun reuses every fold/model whose evaluation is complete for the same config (
 run continues), and training itself resumes after a kill.
 
 Writes ``OUT/fold-<k>/{manifest.jsonl,records,<model>/{train,quantize,evaluate}}``, ``OUT/metrics.json``
-(:class:`~tinysign.reporting.summaries.CvSummary`), ``OUT/cv_report.md`` and ``OUT/report.html``.
+(:class:`~tinysign.summaries.CvSummary`), ``OUT/cv_report.md`` and ``OUT/report.html``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from tinysign.extract import run_extract
 from tinysign.model.baselines import strongest
 from tinysign.quantize import run_quantize
 from tinysign.reporting import html
-from tinysign.reporting.summaries import CvFold, CvSummary, read_summary, write_summary
 from tinysign.reporting.tables import to_html, to_markdown
 from tinysign.reporting.views import cv_tables
+from tinysign.summaries import CvFold, CvSummary, read_summary, write_summary
 from tinysign.train import run_train
 
 DONE_FILE = "cv_done.json"
