@@ -6,10 +6,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from tinysign.config import Config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -109,9 +112,12 @@ def demo_ingest(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @dataclass(frozen=True)
 class Extracted:
+    """A set ingested and extracted once per session: both output folders, the config they were made
+    with and the extraction's metrics."""
+
     ingest: Path
     records: Path
-    config: Any
+    config: Config
     metrics: dict[str, Any]
 
 
