@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -143,6 +144,7 @@ def main() -> None:
                 measure("real WLASL sample (288x192 .. 1920x1080)", rows, root / "wlasl", config)
             print("target: extraction >= 0.80 x decode-only (single process)\n")
         cv2.setNumThreads(-1)  # the runners as the CLI runs them: OpenCV's default threads everywhere
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)  # the SDK workers' start-up warnings
         if Path(args.fsl105).exists():
             config = Config(split_mode="signer", test_signers=("s4",), val_signers=("s3",))
             run_ingest([args.fsl105], root / "fsl105-ingest", config, progress=False)
