@@ -18,7 +18,7 @@ sudo := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo ingest extract train quantize evaluate mcu firmware firmware-deps run runs tensorboard test test-fast lint \
-	bench bench-extract bench-train bench-quantize bench-scale bench-enroll bench-accuracy compile submit schedule \
+	bench bench-extract bench-train bench-quantize bench-scale bench-enroll bench-accuracy bench-spotting compile submit schedule \
 	image push deploy undeploy clean
 
 help: ## list the targets
@@ -122,6 +122,9 @@ bench-enroll: ## few-shot enrollment on fsl105-dev: 10 new signs from k=1/3/5 cl
 
 bench-accuracy: ## unseen-signer accuracy on fsl105-dev: LOSO, both models, baselines, agreement (ablations=1 adds the ablation table)
 	$(bin)/python tests/benchmarks/bench_accuracy.py $(if $(ablations),--ablations)
+
+bench-spotting: ## live spotting on fsl105-dev streams of an unseen signer: recall, precision, false emissions, latency
+	$(bin)/python tests/benchmarks/bench_spotting.py
 
 bench-scale: ## 200/800/3,200 clips: time, clips/s, peak RSS per stage, exponents; beam_workers; input pipeline
 	$(bin)/python tests/benchmarks/bench_scale.py

@@ -50,7 +50,12 @@ def test_impossible_vocabularies_are_one_line_errors(config, message):
         choose_vocabulary(SIGNS, config)
 
 
-def test_no_unknown_when_the_share_is_zero_and_a_sign_named_rest_is_refused():
+def test_no_unknown_when_the_share_is_zero_or_two_signs_cannot_spare_one():
     assert choose_vocabulary(SIGNS, Config(unknown_share=0)).unknown == ()
+    assert choose_vocabulary(SIGNS[:2], Config()).unknown == ()
+    assert len(choose_vocabulary(SIGNS[:3], Config(unknown_share=0.01)).unknown) == 1
+
+
+def test_a_sign_named_rest_is_refused():
     with pytest.raises(TinysignError, match="named 'rest'"):
         choose_vocabulary([*SIGNS, "rest"], Config())

@@ -47,6 +47,8 @@ DISTRIBUTION_PLOT = "distribution.png"
 # evaluate / train: per-precision files are f"{prefix}_{suffix}"
 CLASSIFICATION_REPORT = "classification_report.csv"
 CONFUSION_MATRIX = "confusion_matrix"  # .npy and .png
+SPOTTING_CURVE = "spotting_precision_recall.png"  # live spotting on the test streams
+SPOTTING_TIMELINE = "spotting_timeline.png"
 
 # mcu
 MCU_REPORT_JSON = "mcu_report.json"

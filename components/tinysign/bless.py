@@ -103,9 +103,29 @@ def blessing_checks(
         _at_most("tensor arena within budget", arena, config.arena_budget_bytes, "MCU metrics", " B")
     )
     checks.append(_at_most("flash within budget", flash, config.flash_budget_bytes, "MCU metrics", " B"))
+    checks += _spotting_checks(evaluation.get("spotting"), config)
     if champion:
         checks += _champion_check(champion, int8, labels)
     return checks
+
+
+def _spotting_checks(spotting: Mapping[str, Any] | None, config: Config) -> list[Check]:
+    """Live spotting on the test streams (streaming models): precision of what is said, false emissions
+    per minute of rest. A whole-clip model is not spotted, so it has no such checks."""
+    if spotting is None:
+        return []
+    source = "the evaluation's spotting metrics"
+    return [
+        _at_least(
+            "spotting precision", _number(spotting.get("precision")), config.min_spot_precision, source
+        ),
+        _at_most(
+            "false emissions per minute of rest",
+            _number(spotting.get("false_per_minute")),
+            config.max_false_per_minute,
+            source,
+        ),
+    ]
 
 
 def _beats_baselines(baselines: Mapping[str, Any], int8: float | None) -> Check:

@@ -78,6 +78,8 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "seed",
     ),
     "extract": (
+        "stream_fps",
+        "rest_class",
         "img_size",
         "num_frames",
         "fps_targets",
@@ -119,9 +121,17 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         *MODEL_KEYS,
         *INPUT_KEYS,
     ),
-    "evaluate": (),
+    "evaluate": ("spot_window", "spot_threshold", "spot_suppression", "seed"),
     "mcu": ("arena_budget_bytes", "flash_budget_bytes", "eval_fps"),
-    "bless": ("min_int8_accuracy", "max_int8_drop", "arena_budget_bytes", "flash_budget_bytes", "image"),
+    "bless": (
+        "min_spot_precision",
+        "max_false_per_minute",
+        "min_int8_accuracy",
+        "max_int8_drop",
+        "arena_budget_bytes",
+        "flash_budget_bytes",
+        "image",
+    ),
 }
 
 
@@ -133,7 +143,9 @@ class Config:
     img_size: int = 64
     num_frames: int = 24
     fps_targets: tuple[int, ...] = (10, 15, 30, 50)
-    eval_fps: int = 30
+    eval_fps: int = 30  # the camera rate simulated for val/test clips
+    stream_fps: int = 10  # frames a second the device's frame model sees: records are windows of them
+    rest_class: bool = True  # learn `rest` (no sign) from the still frames around every clip's sign
     min_per_class: int = 18
     max_per_class: int = 25
     min_clip_frames: int = 8
@@ -199,6 +211,8 @@ class Config:
     arena_budget_bytes: int = 16 * 1024
     flash_budget_bytes: int = 200 * 1024
     # blessing
+    min_spot_precision: float = 0.85  # of the signs said on the test streams (live spotting)
+    max_false_per_minute: float = 1.0  # signs said per minute of the signer at rest
     min_int8_accuracy: float = 0.5
     max_int8_drop: float = 0.05
     # live spotting: the recognizer after the head (runtime/recognizer.py), in stream frames
@@ -215,7 +229,7 @@ class Config:
             len(self.fps_targets) > 0 and min(self.fps_targets) > 0,
             "fps_targets must be a non-empty list of positive frame rates",
         )
-        _require(self.eval_fps > 0, "eval_fps must be positive")
+        _require(self.eval_fps > 0 and self.stream_fps > 0, "eval_fps and stream_fps must be positive")
         _require(1 <= self.min_per_class <= self.max_per_class, "need 1 <= min_per_class <= max_per_class")
         ratios = (self.train_ratio, self.val_ratio, self.test_ratio)
         _require(

@@ -32,7 +32,7 @@ from tinysign.arguments import add_folders
 from tinysign.artifacts import DROP_REPORT_FILE, LABELS_FILE
 from tinysign.config import Config
 from tinysign.data import records
-from tinysign.data.clips import eval_frames
+from tinysign.data.clips import sign_frames
 from tinysign.data.datasets import find_clips, probe_clips
 from tinysign.data.manifest import Clip, Drop, write_drop_report
 from tinysign.data.video import VideoError
@@ -65,7 +65,7 @@ def windows_of(
     drops = []
     for clip in tqdm(clips, desc="enroll", unit="clip", disable=not progress):
         try:
-            frames = eval_frames(clip, config)
+            frames = sign_frames(clip, config)
         except VideoError as exc:
             drops.append(Drop(clip.clip_id, clip.label, clip.path, exc.reason, exc.detail))
             continue

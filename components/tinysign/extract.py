@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tinysign.artifacts import FAILURES_FILE, STATS_FILE, TMP_PREFIX
-from tinysign.config import SPLITS, Config
+from tinysign.config import REST_LABEL, SPLITS, Config
 from tinysign.data import records, storage
 from tinysign.data.manifest import read_manifest
 from tinysign.data.runners import RUNNERS, check_engine, runner_args
@@ -38,11 +38,14 @@ from tinysign.summaries import ExtractSummary, write_summary
 # --- commit + stats ---------------------------------------------------------------------------------
 
 
+SHARD_SETS = (*SPLITS, *(records.stream_split(s) for s in SPLITS if s != "train"))
+
+
 def _commit(tmp_dir: str, out_dir: str, config: Config) -> tuple[dict[str, Any], list[list[str]]]:
     """Move the finished shards into ``out_dir`` (replacing any older set) and merge their counts."""
-    stats: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SPLITS}
+    stats: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SHARD_SETS}
     storage.delete(storage.glob(storage.join(out_dir, "*-of-*.tfrecord")))
-    for split in SPLITS:
+    for split in SHARD_SETS:
         for shard in range(config.num_shards):
             name = records.shard_name(split, shard, config.num_shards)
             source = storage.join(tmp_dir, name)
@@ -71,7 +74,7 @@ def run_extract(
     from tinysign.data.runners import beam_options, run_to_completion
 
     rows = read_manifest(manifest)
-    labels = _labels(rows)
+    labels = _labels(rows) + ([REST_LABEL] if config.rest_class else [])
     out = str(out_dir)
     if not storage.is_remote(out):
         try:
@@ -81,7 +84,7 @@ def run_extract(
     storage.delete(storage.glob(storage.join(out, TMP_PREFIX + "*")))  # leftovers of a crashed run
     tmp_dir = storage.join(out, TMP_PREFIX + uuid.uuid4().hex[:12])
     pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
-    build_pipeline(pipeline, rows, config, tmp_dir)
+    build_pipeline(pipeline, rows, labels, config, tmp_dir)
     started = time.monotonic()
     counters = run_to_completion(pipeline)
     collect_failures(tmp_dir)
@@ -95,7 +98,7 @@ def run_extract(
         "clips_extracted": len(rows) - len(failures),
         "clips_failed": len(failures),
         "failure_reasons": dict(Counter(f[3] for f in failures)),
-        "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SPLITS},
+        "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SHARD_SETS},
         "clips": {s: clips[s] - failed[s] for s in SPLITS},
         "num_shards": config.num_shards,
         "beam_counters": dict(sorted(counters.items())),
@@ -113,6 +116,7 @@ def run_extract(
         config.img_size,
         fps_targets=list(config.fps_targets),
         eval_fps=config.eval_fps,
+        stream_fps=config.stream_fps,
         augment_copies=config.augment_copies,
         seed=config.seed,
     )

@@ -118,6 +118,9 @@ def run_quantize(
         "img_size": input_shape[2] * config.binning,  # the records' frames; the model sees img_size / binning
         "front_end": config.front_end,
         "binning": config.binning,
+        "stream_fps": int(
+            records.read_schema(records_dir).get("stream_fps", 0)
+        ),  # the rate it was trained at
         "batch_size": 1,
         "files": files,
         "sizes_bytes": {

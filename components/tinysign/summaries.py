@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -120,6 +120,7 @@ class QuantizeSummary(TypedDict, total=False):
     num_frames: int
     img_size: int
     batch_size: int
+    stream_fps: int  # frames a second the model sees (the records' stream_fps)
     files: dict[str, dict[str, str]]  # part -> precision -> file name
     sizes_bytes: dict[str, int]
     int8_io: dict[str, dict[str, list[float] | None]]
@@ -143,6 +144,40 @@ class EvaluatedPrecision(Classification, total=False):
     seconds_per_clip: float
 
 
+class CurvePoint(TypedDict):
+    threshold: float
+    precision: float | None
+    recall: float
+    unknown_trigger_rate: float | None
+
+
+class SpottingSummary(TypedDict):
+    """Live spotting on the test split's streams (runtime/spotting.py), at the configured recognizer."""
+
+    protocol: str
+    stream_fps: int
+    window: int
+    threshold: float
+    suppression: int
+    vocabulary_clips: int
+    recalled: int
+    recall: float
+    emissions: int
+    wrong_emissions: int
+    precision: float | None
+    latency_median_s: float | None
+    latency_p90_s: float | None
+    rest_minutes: float
+    rest_false_emissions: int
+    false_per_minute: float | None  # on the rest stream
+    unknown_clips: int
+    unknown_triggered: int
+    unknown_trigger_rate: float | None
+    curve: list[CurvePoint]
+    curve_png: str
+    timeline_png: str
+
+
 class EvaluateSummary(TypedDict):
     model: str
     method: str
@@ -161,6 +196,7 @@ class EvaluateSummary(TypedDict):
     deployment_path: str
     int8: EvaluatedPrecision
     float32: EvaluatedPrecision
+    spotting: NotRequired[SpottingSummary]  # streaming models: the live-spotting protocol on the test streams
 
 
 # --- mcu ---------------------------------------------------------------------------------------------

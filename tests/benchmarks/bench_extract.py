@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # tests.engines
 
 from tests.engines import dask_cluster, worker_pool  # noqa: E402
-from tinysign.config import Config  # noqa: E402
+from tinysign.config import REST_LABEL, Config  # noqa: E402
 from tinysign.data import records  # noqa: E402
 from tinysign.data.clips import extract_clip  # noqa: E402
 from tinysign.data.manifest import clip_of, read_manifest  # noqa: E402
@@ -47,7 +47,7 @@ FSL105 = ROOT.parent / "shared" / "data" / "fsl105-dev"
 
 
 def extract_row(row: dict, config: Config) -> list[records.ClipRecord]:
-    return extract_clip(clip_of(row), row["split"], int(row["label_index"]), config)
+    return extract_clip(clip_of(row), row["split"], [row["label"], REST_LABEL], config).records
 
 
 def decode_only(path: str) -> int:

@@ -33,8 +33,11 @@ FAILED_DIR = "failed"  # per-clip failure rows under the run's temporary folder
 FAILURE_COLUMNS = ("clip_id", "label", "path", "reason", "detail")
 
 
-def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: Config, tmp_dir: str) -> None:
+def build_pipeline(
+    pipeline: beam.Pipeline, rows: list[dict[str, Any]], classes: list[str], config: Config, tmp_dir: str
+) -> None:
     """Add the named extraction steps to ``pipeline``; everything is written under ``tmp_dir``.
+    ``classes`` is the schema's label list (the manifest's classes, then ``rest``).
 
     Local paths are made absolute here, on the launcher, so a worker in another directory (or on
     another machine sharing the volume) reads and writes the same files.
@@ -44,7 +47,7 @@ def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: 
     (
         pipeline
         | "ReadManifest" >> beam.Create(rows)  # reshuffled: clips spread over the workers
-        | "DecodeSampleAugment" >> beam.ParDo(ExtractFn(config, tmp_dir))
+        | "DecodeSampleAugment" >> beam.ParDo(ExtractFn(config, tmp_dir, classes))
         | "GroupByShard" >> beam.GroupByKey()
         | "WriteShard" >> beam.ParDo(WriteShardFn(tmp_dir, config.num_shards))
     )
@@ -66,23 +69,25 @@ def _csv(rows: Iterable[Iterable[str]]) -> str:
 
 class ExtractFn(beam.DoFn):
     """Manifest row -> its records in one small TFRecord file of its own under ``tmp_dir/clips/``, and
-    ((split, shard), (clip_id, that file, counts)) for the shard writer.
+    ((split, shard), (clip_id, that file, counts)) for the shard writer; a val/test clip's stream record
+    the same way under the split ``stream-<split>``.
 
     The records travel through the file, not through the shuffle, so no step ever holds more than one
     clip's records in memory. A clip that cannot be decoded leaves a row with the reason under
     ``tmp_dir/failed/`` instead (see :func:`collect_failures`).
     """
 
-    def __init__(self, config: Config, tmp_dir: str) -> None:
+    def __init__(self, config: Config, tmp_dir: str, classes: list[str]) -> None:
         self.config = config
         self.tmp_dir = tmp_dir
+        self.classes = classes
         self.clips_ok = Metrics.counter("extract", "clips_extracted")
         self.clips_failed = Metrics.counter("extract", "clips_failed")
         self.records_out = Metrics.counter("extract", "records_written")
 
     def process(self, row: dict[str, Any]) -> Iterator[Any]:
         try:
-            clip_records = extract_clip(clip_of(row), row["split"], int(row["label_index"]), self.config)
+            extracted = extract_clip(clip_of(row), row["split"], self.classes, self.config)
         except (VideoError, OSError) as exc:
             self.clips_failed.inc()
             reason, detail = (
@@ -95,17 +100,30 @@ class ExtractFn(beam.DoFn):
         self.clips_ok.inc()
         split, clip_id = row["split"], row["clip_id"]
         shard = shard_of(clip_id, self.config)
+        counts: Counter[str] = Counter()
+        payloads = []
+        for record in extracted.records:
+            payloads.append(records.serialize(record))
+            kind = "augmented" if record.augmentation != "none" else f"fps{record.fps_variant}"
+            counts[f"{record.label_name}\x00{kind}"] += 1
+            self.records_out.inc()
+        yield self._write(split, shard, clip_id, payloads, counts)
+        if extracted.stream is not None:
+            stream = Counter({f"{extracted.stream.label_name}\x00stream": 1})
+            payload = records.serialize_stream(extracted.stream)
+            yield self._write(records.stream_split(split), shard, clip_id, [payload], stream)
+
+    def _write(
+        self, split: str, shard: int, clip_id: str, payloads: list[bytes], counts: Counter[str]
+    ) -> tuple[tuple[str, int], tuple[str, str, dict[str, int]]]:
+        """The clip's records of ``split`` in a file of their own; the shard writer's key and value."""
         path = storage.join(
             self.tmp_dir, CLIPS_DIR, f"{split}-{shard}", f"{stable_hash(clip_id):016x}.tfrecord"
         )
-        counts: Counter[str] = Counter()
         with storage.open_write(path) as stream:  # a retried bundle rewrites the same bytes
-            for record in clip_records:
-                records.write_tfrecord(stream, records.serialize(record))
-                kind = "augmented" if record.augmentation != "none" else f"fps{record.fps_variant}"
-                counts[f"{record.label_name}\x00{kind}"] += 1
-                self.records_out.inc()
-        yield (split, shard), (clip_id, path, dict(counts))
+            for payload in payloads:
+                records.write_tfrecord(stream, payload)
+        return (split, shard), (clip_id, path, dict(counts))
 
 
 class WriteShardFn(beam.DoFn):

@@ -17,8 +17,11 @@ augmentation   bytes    ``none`` or the augmentation parameters applied
 =============  =======  ===================================================
 
 Shards are ``<dir>/<split>-SSSSS-of-NNNNN.tfrecord``; ``schema.json`` and ``stats.json`` sit beside
-them. Writing uses Beam's FileSystems (local paths and ``gs://``) and the TFRecord framing below,
-so this module needs TensorFlow only to build/parse ``Example`` protos and for ``tf.data``.
+them. Val and test clips are also kept whole, as a device streams them, in
+``<dir>/stream-<split>-SSSSS-of-NNNNN.tfrecord`` (:class:`StreamRecord`: the clip's frames at
+``stream_fps``, any number of them, and the span of its sign's motion). Writing uses Beam's
+FileSystems (local paths and ``gs://``) and the TFRecord framing below, so this module needs TensorFlow
+only to build/parse ``Example`` protos and for ``tf.data``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,24 @@ class ClipRecord:
     augmentation: str = "none"
 
 
+@dataclass(frozen=True)
+class StreamRecord:
+    """A whole val/test clip as a device streams it, and where its sign is (tick ``[start, end)``)."""
+
+    frames: np.ndarray  # uint8 (N, H, W), one per stream tick
+    label: int
+    label_name: str
+    sign: str  # the gloss (``label_name`` is ``unknown`` for a sign outside the vocabulary)
+    clip_id: str
+    signer: str
+    span: tuple[int, int]
+
+
+def stream_split(split: str) -> str:
+    """The shard prefix of ``split``'s stream records: ``stream-<split>``."""
+    return f"stream-{split}"
+
+
 def shard_name(split: str, index: int, num_shards: int) -> str:
     return f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord"
 
@@ -80,6 +101,41 @@ def serialize(record: ClipRecord) -> bytes:
     feature.update({k: _int(getattr(record, k)) for k in INT_KEYS})
     example = example_pb2.Example(features=feature_pb2.Features(feature=feature))
     return example.SerializeToString(deterministic=True)
+
+
+def serialize_stream(record: StreamRecord) -> bytes:
+    """``StreamRecord`` -> serialized ``tf.train.Example`` (``num_frames`` says how many frames)."""
+    from tensorflow.core.example import example_pb2, feature_pb2
+
+    def _bytes(value: bytes) -> feature_pb2.Feature:
+        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[value]))
+
+    def _int(value: int) -> feature_pb2.Feature:
+        return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[int(value)]))
+
+    feature = {
+        "frames": _bytes(np.ascontiguousarray(record.frames, dtype=np.uint8).tobytes()),
+        "num_frames": _int(len(record.frames)),
+        "label": _int(record.label),
+        "span_start": _int(record.span[0]),
+        "span_end": _int(record.span[1]),
+        **{k: _bytes(str(getattr(record, k)).encode()) for k in ("label_name", "sign", "clip_id", "signer")},
+    }
+    example = example_pb2.Example(features=feature_pb2.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)
+
+
+def deserialize_stream(payload: bytes, img_size: int) -> StreamRecord:
+    from tensorflow.core.example import example_pb2
+
+    feat = example_pb2.Example.FromString(payload).features.feature
+    count = int(feat["num_frames"].int64_list.value[0])
+    frames = np.frombuffer(feat["frames"].bytes_list.value[0], dtype=np.uint8).reshape(
+        count, img_size, img_size
+    )
+    text = {k: feat[k].bytes_list.value[0].decode() for k in ("label_name", "sign", "clip_id", "signer")}
+    span = (int(feat["span_start"].int64_list.value[0]), int(feat["span_end"].int64_list.value[0]))
+    return StreamRecord(frames=frames, label=int(feat["label"].int64_list.value[0]), span=span, **text)
 
 
 def deserialize(payload: bytes, frames_shape: tuple[int, int, int]) -> ClipRecord:
@@ -202,6 +258,20 @@ def iter_records(records_dir: str | Path, split: str) -> Iterator[ClipRecord]:
         with open(path, "rb") as stream:
             for payload in read_tfrecord(stream, str(path)):
                 yield deserialize(payload, shape)
+
+
+def has_streams(records_dir: str | Path, split: str) -> bool:
+    """Whether the extraction kept ``split``'s clips whole as stream records."""
+    return bool(list(Path(records_dir).glob(shard_pattern(stream_split(split)))))
+
+
+def iter_stream_records(records_dir: str | Path, split: str) -> Iterator[StreamRecord]:
+    """Every stream record of ``split`` (val or test), in shard order."""
+    size = int(read_schema(records_dir)["img_size"])
+    for path in shard_paths(records_dir, stream_split(split)):
+        with open(path, "rb") as stream:
+            for payload in read_tfrecord(stream, str(path)):
+                yield deserialize_stream(payload, size)
 
 
 def sample_records(records_dir: str | Path, split: str, count: int, seed: int) -> list[ClipRecord]:

@@ -46,3 +46,35 @@ def window_indices(window: tuple[int, int], src_fps: float, target_fps: float, n
     """:func:`resample_indices` inside the frames ``[start, end)`` of a segment."""
     start, end = window
     return start + resample_indices(end - start, src_fps, target_fps, num_frames)
+
+
+# --- streams: what a device sees at its own frame rate ---------------------------------------------
+
+
+def stream_ticks(
+    num_source: int, src_fps: float, stream_fps: float, camera_fps: float | None = None
+) -> np.ndarray:
+    """The source frame a device running at ``stream_fps`` sees at each of its ticks over a whole segment.
+
+    Tick ``k`` happens at ``k / stream_fps`` seconds; a camera delivering ``camera_fps`` frames a second
+    (default: the source's own rate — a lower rate simulates a slower camera) has shown its latest frame,
+    which is source frame ``floor(time * src_fps)`` of that camera frame's time.
+    """
+    camera_fps = camera_fps or src_fps
+    count = max(1, int(np.floor(num_source / src_fps * stream_fps + 1e-9)))
+    shown = np.floor(np.arange(count) / stream_fps * camera_fps + 1e-9) / camera_fps
+    return np.minimum(num_source - 1, np.floor(shown * src_fps + 1e-9)).astype(int)
+
+
+def window_ending(ticks: np.ndarray, end: int, num_frames: int) -> np.ndarray:
+    """The ``num_frames`` ticks up to and including tick ``end`` (the ring buffer then); before the first
+    tick and after the last the stream holds still (the nearest tick repeats)."""
+    positions = np.clip(np.arange(end - num_frames + 1, end + 1), 0, len(ticks) - 1)
+    return ticks[positions]
+
+
+def ping_pong(positions: np.ndarray, num_frames: int, start: int = 0) -> np.ndarray:
+    """``num_frames`` of ``positions`` played forwards and backwards from ``start`` (a short still
+    stretch made long enough for a window without a jump)."""
+    cycle = np.concatenate([positions, positions[-2:0:-1]]) if len(positions) > 2 else positions
+    return cycle[(start + np.arange(num_frames)) % len(cycle)]

@@ -7,7 +7,8 @@ A live device must stay silent on signs it does not know, so it learns them as o
   (``outside_vocabulary`` drop rows — e.g. signs kept back to test what a device does on signs it never saw);
 * only ``vocabulary``: every other sign is ``unknown``;
 * only ``unknown_signs``: every other sign is the vocabulary;
-* neither: ``unknown_share`` of the signs (drawn by ``seed``) are ``unknown``, the rest the vocabulary.
+* neither: ``unknown_share`` of the signs (drawn by ``seed``, at least one) are ``unknown``, the rest
+  the vocabulary — except with fewer than 3 signs, which cannot spare one.
 
 A clip of an unknown sign keeps its gloss as ``sign`` and gets the class ``unknown``. The class list
 puts the vocabulary first (sorted), then ``unknown``, then ``rest`` (no sign at all, cut from the still
@@ -65,14 +66,14 @@ def choose_vocabulary(signs: list[str], config: Config) -> Vocabulary:
     elif unknown:
         vocabulary = present - unknown
     else:
-        count = round(config.unknown_share * len(present))
+        count = 0
         if config.unknown_share > 0 and len(present) >= 3:
-            count = min(max(count, 1), len(present) - 1)
+            count = min(max(round(config.unknown_share * len(present)), 1), len(present) - 1)
         unknown = set(sorted(present, key=lambda sign: stable_hash(config.seed, "unknown", sign))[:count])
         vocabulary = present - unknown
     if not vocabulary:
         raise TinysignError("the vocabulary is empty: name at least one sign the device should say")
-    if not unknown and config.unknown_share > 0:
+    if config.vocabulary and not unknown and config.unknown_share > 0:
         raise TinysignError(
             f"the vocabulary covers every sign ({len(present)}): no sign is left to learn `unknown` from; "
             "name unknown_signs, or --set unknown_share=0 to train without it"

@@ -41,6 +41,7 @@ class QuantizedModel:
     paths: dict[str, dict[str, Path]]  # part -> precision -> .tflite path
     front_end: str = "raw"  # what the first model's input is (data/frontend.py)
     binning: int = 1
+    stream_fps: int = 0  # frames a second the model was trained to see (0: records from before streams)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -99,6 +100,7 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
         paths=paths,
         front_end=str(meta.get("front_end", "raw")),
         binning=int(meta.get("binning", 1)),
+        stream_fps=int(meta.get("stream_fps", 0)),
     )
 
 
