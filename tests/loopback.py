@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 Route = Callable[["Recorded", dict[str, Any]], tuple[int, Any]]
 
@@ -268,3 +268,82 @@ def storage_emulator(monkeypatch: Any, bucket: str = "tinysign-test") -> Iterato
         yield url
     finally:
         server.stop()
+
+
+@contextmanager
+def with_generation_preconditions(emulator: str) -> Iterator[str]:
+    """A loopback proxy in front of gcp-storage-emulator that enforces GCS's generation preconditions;
+    yields its URL (use it as ``STORAGE_EMULATOR_HOST``).
+
+    The emulator (checked: gcp-storage-emulator 2026.7.19) ignores ``ifGenerationMatch``; GCS refuses
+    an upload or delete whose object generation differs with HTTP 412 (0 = the object must not exist).
+    The proxy does that check and the forwarded request under one lock, so a conditional write is
+    atomic as on GCS; every other request passes through unchanged.
+    """
+    import http.client
+
+    upstream = urlparse(emulator)
+    guard = threading.Lock()
+
+    def forward(method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, list, bytes]:
+        connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        try:
+            connection.request(method, target, body=body or None, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    def generation(bucket: str, name: str) -> str:
+        status, _, payload = forward("GET", f"/storage/v1/b/{bucket}/o/{quote(name, safe='')}", {}, b"")
+        return json.loads(payload)["generation"] if status == 200 else "0"
+
+    def target_object(path: str, query: dict[str, list[str]], body: bytes) -> tuple[str, str]:
+        match = re.fullmatch(r"(?:/upload)?/storage/v1/b/([^/]+)/o(?:/(.+))?", path)
+        if match is None:
+            return "", ""
+        if match[2]:
+            return match[1], match[2]
+        if "name" in query:
+            return match[1], query["name"][0]
+        part = re.search(rb"\r\n\r\n(\{.*?\})\r\n--", body, re.DOTALL)  # multipart: metadata first
+        return match[1], json.loads(part[1])["name"] if part else ""
+
+    class Proxy(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            url = urlparse(self.path)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            query = parse_qs(url.query)
+            wanted = query.get("ifGenerationMatch", [None])[0]
+            bucket, name = target_object(unquote(url.path), query, body) if wanted else ("", "")
+            if bucket and name:
+                with guard:
+                    if generation(bucket, name) != wanted:
+                        payload = {"error": {"code": 412, "message": "conditionNotMet"}}
+                        status, reply, data = 412, [("Content-Type", "application/json")], json.dumps(payload).encode()
+                    else:
+                        status, reply, data = forward(self.command, self.path, headers, body)
+            else:
+                status, reply, data = forward(self.command, self.path, headers, body)
+            self.send_response(status)
+            for key, value in reply:
+                if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

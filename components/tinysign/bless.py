@@ -11,8 +11,12 @@ Checks (each recorded with value, threshold and verdict in ``bless.json``):
 
 :func:`decide` makes the decision (pure: it reads and writes nothing); :func:`push` copies a blessed
 model to ``<destination>/models/<version>/`` (local folder or ``gs://``, through
-:mod:`tinysign.data.storage`) and updates ``champion.json`` last, so a crash never leaves a pointer to
-a half-copied model.
+:mod:`tinysign.data.storage`) and :func:`move_champion` moves ``champion.json`` last, so a crash never
+leaves a pointer to a half-copied model. The move is a compare-and-set: it succeeds only if
+``champion.json`` is still the one the decision was made against (a lock locally, a generation
+precondition on ``gs://``). A run that loses the race to a concurrent bless compares again with the new
+champion: if it is no longer better it is refused and its copied folder removed, so two runs at once
+never leave the worse model as champion.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import BASELINE_NAMES, blessing_table, outcome_text
 from tinysign.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
 
+CHAMPION_TRIES = 20  # compare-and-set attempts before giving up (each lost one means another run moved it)
 CHAMPION_KEYS = (
     "version",
     "model_sha256",
@@ -173,15 +178,17 @@ def model_digest(quant_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_champion(destination: str) -> dict[str, Any] | None:
-    """``<destination>/models/champion.json`` (``None`` when there is no champion yet)."""
+def read_champion(destination: str) -> tuple[dict[str, Any] | None, str]:
+    """``<destination>/models/champion.json`` (``None`` when there is no champion yet) and its
+    generation, for the compare-and-set of :func:`move_champion`."""
     if not destination:
-        return None
+        return None, storage.ABSENT
     path = storage.join(destination, MODELS_DIR, CHAMPION_FILE)
-    if not storage.exists(path):
-        return None
+    text, generation = storage.read_generation(path)
+    if text is None:
+        return None, generation
     try:
-        return json.loads(storage.read_text(path))
+        return json.loads(text), generation
     except json.JSONDecodeError:
         raise TinysignError(f"{path}: not valid JSON; fix or delete it to reset the champion") from None
 
@@ -219,21 +226,44 @@ def run_bless(
         (``pushed`` | ``unchanged`` | ``kept_local`` | ``refused``), every check, the champion before.
     """
     quant, evaluation_dir, mcu_path = Path(quant_dir), Path(eval_dir), Path(mcu_dir)
-    evaluation = read_summary(evaluation_dir)
-    decision = decide(
-        evaluation,
-        read_summary(mcu_path),
-        config,
-        champion=read_champion(destination),
-        labels=_labels(quant, evaluation),
-        digest=model_digest(quant),
-        now=datetime.datetime.now(datetime.UTC),
-        destination=destination,
-        version=version,
-        lineage=lineage,
-    )
-    if decision["pushed"]:
-        decision = push(decision, quant, evaluation_dir, mcu_path, registry, config.image, vertex)
+    evaluation, mcu = read_summary(evaluation_dir), read_summary(mcu_path)
+    labels, digest = _labels(quant, evaluation), model_digest(quant)
+    now = datetime.datetime.now(datetime.UTC)
+    copied, races = "", 0
+    for _ in range(CHAMPION_TRIES):
+        champion, generation = read_champion(destination)
+        decision = decide(
+            evaluation,
+            mcu,
+            config,
+            champion=champion,
+            labels=labels,
+            digest=digest,
+            now=now,
+            destination=destination,
+            version=version,
+            lineage=lineage,
+        )
+        if races:
+            decision["reasons"].insert(0, f"the champion moved {races} time(s) while pushing: compared again")
+        if not decision["pushed"]:
+            break
+        if copied != decision["model_uri"]:
+            push(decision, quant, evaluation_dir, mcu_path)
+            copied = decision["model_uri"]
+        _record_pushed(decision)
+        if move_champion(decision, generation):
+            if registry:
+                decision = register(decision, registry, config.image, vertex)
+            break
+        races += 1
+    else:
+        raise TinysignError(
+            f"{storage.join(destination, MODELS_DIR, CHAMPION_FILE)} changed {CHAMPION_TRIES} times while "
+            "this run tried to move it; too many runs bless at once: run bless again"
+        )
+    if copied and not decision["pushed"] and copied != (decision["champion"] or {}).get("uri"):
+        storage.delete([copied])  # lost to a better champion: nothing of this model stays under models/
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / BLESS_FILE).write_text(_decision_json(decision))
@@ -309,42 +339,42 @@ def decide(
     return decision
 
 
-def push(
-    decision: BlessDecision,
-    quant_dir: Path,
-    eval_dir: Path,
-    mcu_dir: Path,
-    registry: str = "",
-    image: str = "",
-    vertex: Mapping[str, Any] | None = None,
-) -> BlessDecision:
-    """Copy a decided push to ``decision["model_uri"]`` (+ a Vertex AI Model Registry version with
-    ``registry``), then move the champion pointer to it; returns the decision as recorded.
-
-    ``champion.json`` moves last, so a crash never leaves it pointing at a half-copied model.
-    ``decision["champion"]`` is the champion the decision was made against: :func:`_move_champion`
-    is where the move can become a compare-and-set.
-    """
+def push(decision: BlessDecision, quant_dir: Path, eval_dir: Path, mcu_dir: Path) -> None:
+    """Copy a decided push to ``decision["model_uri"]``: the model, its evaluation and MCU check. The
+    champion pointer is :func:`move_champion`'s."""
     uri = decision["model_uri"]
     storage.copy_tree(quant_dir, uri)
     storage.copy_tree(eval_dir, storage.join(uri, "evaluation"))
     storage.copy_tree(mcu_dir, storage.join(uri, "mcu"))
-    if registry:
-        registered = register_model(decision, registry, image, **(vertex or {}))
-        reasons = [*decision["reasons"], f"registered in Vertex AI Model Registry: {registered}"]
-        decision = {**decision, "registered_model": registered, "reasons": reasons}
-    storage.write_text(storage.join(uri, BLESS_FILE), _decision_json(decision))
-    _move_champion(decision)
-    return decision
 
 
-def _move_champion(decision: BlessDecision) -> None:
-    """Point ``<destination>/models/champion.json`` at the pushed model."""
+def _record_pushed(decision: BlessDecision) -> None:
+    """The decision as ``bless.json`` beside the pushed model."""
+    storage.write_text(storage.join(decision["model_uri"], BLESS_FILE), _decision_json(decision))
+
+
+def move_champion(decision: BlessDecision, generation: str) -> bool:
+    """Point ``<destination>/models/champion.json`` at the pushed model if it is still the champion the
+    decision was made against (``generation`` from :func:`read_champion`); ``False`` when another run
+    moved it in between."""
     record = {key: decision[key] for key in CHAMPION_KEYS}  # type: ignore[literal-required]
-    storage.write_text(
+    return storage.replace_if_generation(
         storage.join(decision["destination"], MODELS_DIR, CHAMPION_FILE),
         json.dumps({**record, "uri": decision["model_uri"]}, indent=2) + "\n",
+        generation,
     )
+
+
+def register(
+    decision: BlessDecision, registry: str, image: str, vertex: Mapping[str, Any] | None
+) -> BlessDecision:
+    """Upload the new champion to the Vertex AI Model Registry (as its default version) and record it
+    in the pushed ``bless.json``."""
+    registered = register_model(decision, registry, image, **(vertex or {}))
+    reasons = [*decision["reasons"], f"registered in Vertex AI Model Registry: {registered}"]
+    decision = {**decision, "registered_model": registered, "reasons": reasons}
+    _record_pushed(decision)
+    return decision
 
 
 def _decision_json(decision: BlessDecision) -> str:

@@ -3,18 +3,35 @@
 Local paths use the standard library (fast, no Beam import); remote ones go through
 ``apache_beam.io.filesystems.FileSystems``, which also honours ``STORAGE_EMULATOR_HOST``.
 OpenCV and TensorFlow need local files, so :func:`local_copy` downloads a remote file first.
+
+Writers that may race use the two primitives at the bottom: :func:`replace_if_generation` (compare-and-set
+of one small file: a lock around read-compare-replace locally, a generation precondition on ``gs://``) and
+:func:`exclusive` (one writer at a time: ``flock`` locally, an object created only if absent on ``gs://``).
+A local :func:`write_text` replaces the file atomically, so a reader never sees it half written.
 """
 
 from __future__ import annotations
 
+import datetime
+import fcntl
+import functools
 import glob as globlib
+import hashlib
+import json
 import os
 import shutil
+import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
+
+from tinysign.errors import TinysignError
+
+EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
+ABSENT = "0"  # the generation of a file that does not exist (GCS's ``if_generation_match=0``)
 
 
 def is_remote(path: str) -> bool:
@@ -24,6 +41,11 @@ def is_remote(path: str) -> bool:
 def _fs() -> Any:
     from apache_beam.io.filesystems import FileSystems
 
+    if os.environ.get(EMULATOR_ENV):  # like google-cloud-storage: an emulator takes no credentials
+        from apache_beam.internal.gcp import auth
+
+        auth._Credentials._credentials_init = True  # noqa: SLF001 - Beam's only switch
+        auth._Credentials._credentials = None  # noqa: SLF001
     return FileSystems
 
 
@@ -71,8 +93,29 @@ def read_text(path: str) -> str:
 
 
 def write_text(path: str, text: str) -> None:
-    with open_write(path) as stream:
-        stream.write(text.encode("utf-8"))
+    """Write ``text`` (UTF-8) to ``path``; a reader sees the old content or the new, never a torn file
+    (an object upload is atomic; a local file is written beside and renamed over the old one)."""
+    if is_remote(path):
+        with open_write(path) as stream:
+            stream.write(text.encode("utf-8"))
+    else:
+        _replace_local(path, text.encode("utf-8"))
+
+
+def _replace_local(path: str, data: bytes) -> None:
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(tmp, "xb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def rename(source: str, destination: str) -> None:
@@ -150,9 +193,133 @@ def fingerprint(root: str) -> str:
 
     Adding, removing, replacing or touching one file changes it; reading the folder again does not.
     """
-    import hashlib
-
     digest = hashlib.sha256()
     for path, size, mtime in listing(root):
         digest.update(f"{path}\0{size}\0{mtime:.6f}\n".encode())
     return digest.hexdigest()[:16]
+
+
+# --- writers that may race ------------------------------------------------------------------------
+
+
+@functools.cache
+def _gcs_client(emulator: str | None) -> Any:
+    from google.cloud import storage as gcs  # honours STORAGE_EMULATOR_HOST (anonymous there)
+
+    return gcs.Client()
+
+
+def _blob(path: str) -> Any:
+    bucket, _, name = path.partition("://")[2].partition("/")
+    return _gcs_client(os.environ.get(EMULATOR_ENV)).bucket(bucket).blob(name)
+
+
+def read_generation(path: str) -> tuple[str | None, str]:
+    """``(text or None when absent, generation)`` of a small file, for :func:`replace_if_generation`.
+
+    The generation changes whenever the file is rewritten: the object's generation on ``gs://``, a
+    digest of the content locally; :data:`ABSENT` when there is no file.
+    """
+    if not is_remote(path):
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            return None, ABSENT
+        return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
+    from google.api_core.exceptions import NotFound, PreconditionFailed
+
+    named = _blob(path)
+    while True:
+        blob = named.bucket.get_blob(named.name)
+        if blob is None:
+            return None, ABSENT
+        generation = str(blob.generation)
+        try:  # the content of exactly that generation (rewritten in between: read again)
+            data = blob.download_as_bytes(if_generation_match=int(generation))
+        except (NotFound, PreconditionFailed):
+            continue
+        return data.decode("utf-8-sig"), generation
+
+
+def replace_if_generation(path: str, text: str, generation: str) -> bool:
+    """Compare-and-set: write ``text`` to ``path`` only if its generation is still ``generation`` (as
+    :func:`read_generation` gave it); ``False`` when another writer got there first.
+
+    ``gs://``: one upload with the precondition ``if_generation_match`` (0 = must not exist yet);
+    locally: read, compare and replace under an exclusive ``flock`` of the folder that holds it.
+    """
+    if is_remote(path):
+        from google.api_core.exceptions import PreconditionFailed
+
+        try:
+            _blob(path).upload_from_string(
+                text.encode("utf-8"), content_type="application/json", if_generation_match=int(generation)
+            )
+        except PreconditionFailed:
+            return False
+        return True
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    held = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # held only for a read and a rename: wait for it
+        if read_generation(path)[1] != generation:
+            return False
+        _replace_local(path, text.encode("utf-8"))
+        return True
+    finally:
+        os.close(held)  # releases the lock
+
+
+@contextmanager
+def exclusive(lock_path: str, what: str) -> Iterator[None]:
+    """Be the only holder of ``lock_path`` while the block runs, or fail at once with one line naming
+    the holder. Locally an ``flock`` (released when the process ends, however it ends); on ``gs://`` an
+    object created only if absent and deleted afterwards (a crashed run leaves it: the error says so).
+
+    Args:
+        lock_path: the lock file.
+        what: what the lock protects, for the error (e.g. ``runs/records``).
+    """
+    holder = json.dumps(
+        {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+    )
+    if is_remote(lock_path):
+        if not replace_if_generation(lock_path, holder, ABSENT):
+            raise TinysignError(
+                f"{what} is being written by another run ({_holder(lock_path)}); wait for it, or if no "
+                f"run is writing it (a crash), delete {lock_path}"
+            )
+        try:
+            yield
+        finally:
+            delete([lock_path])
+        return
+    os.makedirs(os.path.dirname(lock_path) or ".", exist_ok=True)
+    with open(lock_path, "a+") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TinysignError(
+                f"{what} is being written by another run ({_holder(lock_path)}); wait for it to finish "
+                "or choose another output folder"
+            ) from None
+        held.truncate(0)
+        held.write(holder)
+        held.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+def _holder(lock_path: str) -> str:
+    try:
+        info = json.loads(read_generation(lock_path)[0] or "{}")
+        return f"pid {info['pid']} on {info['host']} since {info['since']}"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "holder unknown"
