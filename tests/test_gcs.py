@@ -9,6 +9,7 @@ import pytest
 
 from tests.bad_inputs import wlasl
 from tests.loopback import storage_emulator
+from tinysign.artifacts import LOCK_FILE
 from tinysign.config import Config
 from tinysign.data import storage
 from tinysign.extract import run_extract
@@ -47,7 +48,7 @@ def test_ingest_and_extract_through_gcs(gcs: str, tmp_path: Path) -> None:
 
     local_records = tmp_path / "local-records"
     run_extract(tmp_path / "ingest" / "manifest.jsonl", local_records, TINY)
-    local_files = sorted(p.name for p in local_records.iterdir() if p.is_file())
+    local_files = sorted(p.name for p in local_records.iterdir() if p.is_file() and p.name != LOCK_FILE)
     remote_files = sorted(p.rsplit("/", 1)[1] for p in storage.glob(f"{remote_records}/*"))
     shards = [f for f in remote_files if f.endswith(".tfrecord")]
     assert remote_files == local_files and len(shards) == 10  # 3 splits + 2 of streams, 2 shards each

@@ -17,6 +17,9 @@ STAGE_ALIASES = {
 }
 
 METRICS_FILE = "metrics.json"  # every stage: its summary
+COMMIT_FILE = "commit.json"  # ingest, extract: the files of the run committed together (data/commit.py)
+LOCK_FILE = ".lock"  # held by the run writing an output folder
+TMP_PREFIX = ".tmp-"  # a run's staging folder inside its output folder
 
 # ingest
 MANIFEST_FILE = "manifest.jsonl"
@@ -30,7 +33,6 @@ WLASL_MISSING = "missing.txt"
 SCHEMA_FILE = "schema.json"
 STATS_FILE = "stats.json"
 FAILURES_FILE = "extract_failures.csv"
-TMP_PREFIX = ".tmp-"
 
 # train
 MODEL_FILE = "model.keras"

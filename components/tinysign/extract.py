@@ -9,8 +9,9 @@ Per clip: decode the segment with OpenCV (grey, centre square, ``img_size``), th
 Augmentation happens after the split (the manifest carries it), so no augmented copy of a test
 video can reach training. Records are grouped into ``num_shards`` shards per split by a stable hash
 of the clip id and sorted inside each shard, so the same input and seed give byte-identical files.
-Shards are written under a temporary prefix and moved into place only when the whole run succeeded:
-a crashed run leaves no partial or duplicate shards. Runs in-process by default (FnApiRunner);
+Everything is written into a staging folder and committed as one set only when the whole run
+succeeded (:mod:`tinysign.data.commit`): a crashed run leaves no partial or mixed set, and a second run
+into the same ``--out`` meanwhile stops with one line. Runs in-process by default (FnApiRunner);
 ``--runner portable|dask|dataflow`` (``data/runners.py``) runs the same pipeline on a worker pool, a
 Dask cluster or Dataflow, with more Beam options after ``--``.
 """
@@ -22,52 +23,48 @@ import csv
 import io
 import json
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tinysign.artifacts import FAILURES_FILE, STATS_FILE, TMP_PREFIX
+from tinysign.artifacts import FAILURES_FILE, METRICS_FILE, SCHEMA_FILE, STATS_FILE
 from tinysign.config import REST_LABEL, SPLITS, Config
-from tinysign.data import records, storage
+from tinysign.data import commit, records, storage
 from tinysign.data.manifest import read_manifest
 from tinysign.data.runners import RUNNERS, check_engine, runner_args
 from tinysign.errors import TinysignError
 from tinysign.summaries import ExtractSummary, write_summary
 
-# --- commit + stats ---------------------------------------------------------------------------------
+# --- shards + stats ---------------------------------------------------------------------------------
 
 
 SHARD_SETS = (*SPLITS, *(records.stream_split(s) for s in SPLITS if s != "train"))
 
 
-def _commit(tmp_dir: str, out_dir: str, config: Config) -> tuple[dict[str, Any], list[list[str]]]:
-    """Move the finished shards into ``out_dir`` (replacing any older set) and merge their counts."""
-    stats: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SHARD_SETS}
-    storage.delete(storage.glob(storage.join(out_dir, "*-of-*.tfrecord")))
+def _finish_shards(tmp_dir: str, config: Config) -> tuple[list[str], dict[str, dict[str, dict[str, int]]]]:
+    """Every shard of every set in ``tmp_dir`` (an empty file for a shard no clip hashed to) and the
+    shards' counts merged per set and label."""
+    names, stats = [], {s: {} for s in SHARD_SETS}
     for split in SHARD_SETS:
         for shard in range(config.num_shards):
             name = records.shard_name(split, shard, config.num_shards)
+            names.append(name)
             source = storage.join(tmp_dir, name)
-            if not storage.exists(source):  # a shard no clip hashed to: still written, empty
+            if not storage.exists(source):
                 storage.open_write(source).close()
-            else:
-                counts = json.loads(storage.read_text(source + ".counts.json"))
-                for key, value in counts.items():
-                    label, kind = key.split("\x00")
-                    per_label = stats[split].setdefault(label, {})
-                    per_label[kind] = per_label.get(kind, 0) + value
-            storage.rename(source, storage.join(out_dir, name))
-    failures_path = storage.join(tmp_dir, FAILURES_FILE)
-    failures = list(csv.reader(io.StringIO(storage.read_text(failures_path))))[1:]
-    storage.rename(failures_path, storage.join(out_dir, FAILURES_FILE))
-    return stats, failures
+                continue
+            for key, value in json.loads(storage.read_text(source + ".counts.json")).items():
+                label, kind = key.split("\x00")
+                per_label = stats[split].setdefault(label, {})
+                per_label[kind] = per_label.get(kind, 0) + value
+    return names, stats
 
 
 def run_extract(
     manifest: str | Path, out_dir: str | Path, config: Config, beam_args: list[str] | None = None
 ) -> ExtractSummary:
-    """Run the Beam pipeline; write shards, schema.json, stats.json, metrics.json to ``out_dir``."""
+    """Run the Beam pipeline; commit shards, schema.json, stats.json, metrics.json and
+    extract_failures.csv to ``out_dir`` as one set (:mod:`tinysign.data.commit`)."""
     import apache_beam as beam
 
     from tinysign.data.beam import build_pipeline, collect_failures
@@ -75,51 +72,46 @@ def run_extract(
 
     rows = read_manifest(manifest)
     labels = _labels(rows) + ([REST_LABEL] if config.rest_class else [])
-    out = str(out_dir)
-    if not storage.is_remote(out):
-        try:
-            Path(out).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TinysignError(f"cannot create {out}: {exc.strerror}; choose a writable --out") from None
-    storage.delete(storage.glob(storage.join(out, TMP_PREFIX + "*")))  # leftovers of a crashed run
-    tmp_dir = storage.join(out, TMP_PREFIX + uuid.uuid4().hex[:12])
-    pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
-    build_pipeline(pipeline, rows, labels, config, tmp_dir)
-    started = time.monotonic()
-    counters = run_to_completion(pipeline)
-    collect_failures(tmp_dir)
-    stats, failures = _commit(tmp_dir, out, config)
-    storage.delete([tmp_dir])
-    split_of = {r["clip_id"]: r["split"] for r in rows}
-    clips = Counter(split_of.values())
-    failed = Counter(split_of[f[0]] for f in failures)
-    metrics: ExtractSummary = {
-        "clips_in_manifest": len(rows),
-        "clips_extracted": len(rows) - len(failures),
-        "clips_failed": len(failures),
-        "failure_reasons": dict(Counter(f[3] for f in failures)),
-        "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SHARD_SETS},
-        "clips": {s: clips[s] - failed[s] for s in SPLITS},
-        "num_shards": config.num_shards,
-        "beam_counters": dict(sorted(counters.items())),
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    storage.write_text(
-        storage.join(out, STATS_FILE),
-        json.dumps({"counts": stats, **metrics}, indent=2, ensure_ascii=False) + "\n",
-    )
-    write_summary(out, metrics)
-    records.write_schema(
-        out,
-        labels,
-        config.num_frames,
-        config.img_size,
-        fps_targets=list(config.fps_targets),
-        eval_fps=config.eval_fps,
-        stream_fps=config.stream_fps,
-        augment_copies=config.augment_copies,
-        seed=config.seed,
-    )
+    with commit.writing(out_dir) as tmp_dir:
+        pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
+        build_pipeline(pipeline, rows, labels, config, tmp_dir)
+        started = time.monotonic()
+        counters = run_to_completion(pipeline)
+        collect_failures(tmp_dir)
+        shards, stats = _finish_shards(tmp_dir, config)
+        failures = list(csv.reader(io.StringIO(storage.read_text(storage.join(tmp_dir, FAILURES_FILE)))))[1:]
+        split_of = {r["clip_id"]: r["split"] for r in rows}
+        clips = Counter(split_of.values())
+        failed = Counter(split_of[f[0]] for f in failures)
+        metrics: ExtractSummary = {
+            "clips_in_manifest": len(rows),
+            "clips_extracted": len(rows) - len(failures),
+            "clips_failed": len(failures),
+            "failure_reasons": dict(Counter(f[3] for f in failures)),
+            "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SHARD_SETS},
+            "clips": {s: clips[s] - failed[s] for s in SPLITS},
+            "num_shards": config.num_shards,
+            "beam_counters": dict(sorted(counters.items())),
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        storage.write_text(
+            storage.join(tmp_dir, STATS_FILE),
+            json.dumps({"counts": stats, **metrics}, indent=2, ensure_ascii=False) + "\n",
+        )
+        write_summary(tmp_dir, metrics)
+        records.write_schema(
+            tmp_dir,
+            labels,
+            config.num_frames,
+            config.img_size,
+            fps_targets=list(config.fps_targets),
+            eval_fps=config.eval_fps,
+            stream_fps=config.stream_fps,
+            augment_copies=config.augment_copies,
+            seed=config.seed,
+        )
+        files = [*shards, FAILURES_FILE, STATS_FILE, SCHEMA_FILE, METRICS_FILE]
+        commit.commit(tmp_dir, out_dir, files, replaces=[records.shard_pattern("*")])
     return metrics
 
 

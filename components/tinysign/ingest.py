@@ -1,8 +1,8 @@
 """Ingest: find clips in one or more datasets, probe them, balance classes and split leak-free.
 
 Layouts are read by :mod:`tinysign.data.datasets` (WLASL, ``metadata.csv``, ``<label>/<clip>``
-folders); splits are made by :mod:`tinysign.data.splits`. Writes ``manifest.jsonl`` (kept clips,
-with split), ``drop_report.csv`` (every clip not kept, with a reason) and ``metrics.json``;
+folders); splits are made by :mod:`tinysign.data.splits`. Commits ``manifest.jsonl`` (kept clips,
+with split), ``drop_report.csv`` (every clip not kept, with a reason) and ``metrics.json`` as one set;
 found = kept + dropped always holds and is printed.
 """
 
@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections import Counter, defaultdict
+from functools import partial
 from pathlib import Path
 
-from tinysign.artifacts import DROP_REPORT_FILE, MANIFEST_FILE
+from tinysign.artifacts import DROP_REPORT_FILE, MANIFEST_FILE, METRICS_FILE
 from tinysign.config import SPLITS, Config
-from tinysign.data import storage
+from tinysign.data import commit, storage
 from tinysign.data.datasets import find_clips, probe_clips
 from tinysign.data.hashing import stable_hash
 from tinysign.data.manifest import Clip, Drop, Found, write_drop_report, write_manifest
@@ -104,44 +105,41 @@ def balance(clips: list[Clip], config: Config) -> Found:
 def run_ingest(
     sources: list[str], out_dir: str | Path, config: Config, progress: bool = True
 ) -> IngestSummary:
-    """Find, probe, de-duplicate, balance and split; write manifest, drop report and metrics."""
+    """Find, probe, de-duplicate, balance and split; commit manifest, drop report and metrics as one
+    set (:mod:`tinysign.data.commit`)."""
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / ".write-test").touch()
-        (out / ".write-test").unlink()
-    except OSError as exc:
-        raise TinysignError(f"cannot write to {out}: {exc.strerror}; choose a writable --out") from None
-    found, drops = find_clips(sources, config)
-    unique, dupes = drop_duplicates(found)
-    unique, unsplittable = splittable(unique, config)
-    if unsplittable and not unique:
-        _write_outputs(out, [], drops + dupes + unsplittable, {}, config)
-        raise TinysignError(
-            f"split_mode={config.split_mode}: none of the {len(unsplittable)} clips can be placed: "
-            f"{unsplittable[0].detail}; use split_mode=grouped or video"
-        )
-    usable, bad = probe_clips(unique, config, progress)
-    kept, unbalanced = balance(usable, config)
-    drops += dupes + unsplittable + bad + unbalanced
-    classes = {c.label for c in kept}
-    if len(classes) < 2:
-        metrics = _write_outputs(out, [], drops + [_single_class_drop(c) for c in kept], {}, config)
-        what = f"only the class {next(iter(classes))!r} is" if classes else "no class is"
-        raise TinysignError(
-            f"{what} left with >= min_per_class={config.min_per_class} usable clips "
-            f"(found {metrics['found']}: {metrics['drop_reasons'] or 'nothing'}); a classifier needs >= 2 "
-            f"classes; see {out / DROP_REPORT_FILE} or lower --set min_per_class=N"
-        )
-    vocabulary = choose_vocabulary(sorted(classes), config)
-    kept, outside = assign_classes(kept, vocabulary)
-    drops += outside
-    try:
-        splits = split_clips(kept, config)
-    except TinysignError:
-        _write_outputs(out, [], drops + [_unsplit_drop(c) for c in kept], {}, config)
-        raise
-    return _write_outputs(out, kept, drops, splits, config, vocabulary)
+    with commit.writing(out) as staging:
+        write = partial(_write_outputs, Path(staging), out)
+        found, drops = find_clips(sources, config)
+        unique, dupes = drop_duplicates(found)
+        unique, unsplittable = splittable(unique, config)
+        if unsplittable and not unique:
+            write([], drops + dupes + unsplittable, {}, config)
+            raise TinysignError(
+                f"split_mode={config.split_mode}: none of the {len(unsplittable)} clips can be placed: "
+                f"{unsplittable[0].detail}; use split_mode=grouped or video"
+            )
+        usable, bad = probe_clips(unique, config, progress)
+        kept, unbalanced = balance(usable, config)
+        drops += dupes + unsplittable + bad + unbalanced
+        classes = {c.label for c in kept}
+        if len(classes) < 2:
+            metrics = write([], drops + [_single_class_drop(c) for c in kept], {}, config)
+            what = f"only the class {next(iter(classes))!r} is" if classes else "no class is"
+            raise TinysignError(
+                f"{what} left with >= min_per_class={config.min_per_class} usable clips "
+                f"(found {metrics['found']}: {metrics['drop_reasons'] or 'nothing'}); a classifier needs "
+                f">= 2 classes; see {out / DROP_REPORT_FILE} or lower --set min_per_class=N"
+            )
+        vocabulary = choose_vocabulary(sorted(classes), config)
+        kept, outside = assign_classes(kept, vocabulary)
+        drops += outside
+        try:
+            splits = split_clips(kept, config)
+        except TinysignError:
+            write([], drops + [_unsplit_drop(c) for c in kept], {}, config)
+            raise
+        return write(kept, drops, splits, config, vocabulary)
 
 
 def _unsplit_drop(clip: Clip) -> Drop:
@@ -155,6 +153,7 @@ def _single_class_drop(clip: Clip) -> Drop:
 
 
 def _write_outputs(
+    staging: Path,
     out: Path,
     kept: list[Clip],
     drops: list[Drop],
@@ -163,8 +162,8 @@ def _write_outputs(
     vocabulary: Vocabulary | None = None,
 ) -> IngestSummary:
     labels = vocabulary.classes(rest=False) if vocabulary else sorted({c.label for c in kept})
-    write_manifest(out / MANIFEST_FILE, kept, splits, labels)
-    write_drop_report(out / DROP_REPORT_FILE, drops)
+    write_manifest(staging / MANIFEST_FILE, kept, splits, labels)
+    write_drop_report(staging / DROP_REPORT_FILE, drops)
     per_split = {s: [c for c in kept if splits.get(c.clip_id) == s] for s in SPLITS}
     leaks = leak_counts(per_split)
     summary: IngestSummary = {
@@ -185,7 +184,8 @@ def _write_outputs(
         "outside_vocabulary": list(vocabulary.outside) if vocabulary else [],
         "signer_independent": any(c.signer for c in kept) and leaks["signers_in_several_splits"] == 0,
     }
-    write_summary(out, summary)
+    write_summary(staging, summary)
+    commit.commit(str(staging), out, [MANIFEST_FILE, DROP_REPORT_FILE, METRICS_FILE])
     return summary
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from tinysign.data.commit import check_committed
 from tinysign.errors import TinysignError
 
 DROP_FIELDS = ("clip_id", "label", "path", "reason", "detail")
@@ -84,7 +85,9 @@ def read_drop_report(path: Path) -> list[dict[str, str]]:
 
 
 def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a manifest.jsonl, validated enough to fail with one clear line."""
+    """Rows of a manifest.jsonl (of an ingest that committed whole), validated enough to fail with one
+    clear line."""
+    check_committed(Path(path).parent, "ingest")
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:

@@ -38,6 +38,7 @@ import numpy as np
 
 from tinysign.artifacts import SCHEMA_FILE, STATS_FILE
 from tinysign.data import storage
+from tinysign.data.commit import check_committed
 from tinysign.errors import TinysignError
 
 SHUFFLE_RECORDS = 512  # training shuffle buffer (~50 MB of 24x64x64 clips)
@@ -186,6 +187,8 @@ def read_tfrecord(stream: BinaryIO, name: str = "<stream>") -> Iterator[bytes]:
 
 
 def read_schema(records_dir: str | Path) -> dict[str, Any]:
+    """``schema.json`` of a records folder whose extraction committed whole (else one line)."""
+    check_committed(records_dir, "extract", patterns=["*.tfrecord"])
     path = Path(records_dir) / SCHEMA_FILE
     try:
         schema = json.loads(path.read_text())

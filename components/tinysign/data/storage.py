@@ -75,6 +75,13 @@ def glob(pattern: str) -> list[str]:
     return sorted(globlib.glob(pattern, recursive=True))
 
 
+def size(path: str) -> int:
+    """Bytes in the file at ``path``."""
+    if is_remote(path):
+        return int(_fs().match([path])[0].metadata_list[0].size_in_bytes)
+    return os.path.getsize(path)
+
+
 def open_read(path: str) -> IO[bytes]:
     return _fs().open(path) if is_remote(path) else open(path, "rb")
 
