@@ -95,6 +95,54 @@ def broken_symlink(data: Path) -> None:
     os.symlink(data / "nowhere.mp4", data / "alpha" / "dangling.mp4")
 
 
+def huge_frames(data: Path, side: int = 4800, name: str = "huge.avi") -> None:
+    """A valid MJPG clip ``alpha/<name>`` of 9 grey frames of ``side`` x ``side`` (> max_frame_size
+    4096): ~2 MB on disk, ~70 MB for one decoded frame."""
+    writer = cv2.VideoWriter(
+        str(data / "alpha" / name), cv2.VideoWriter_fourcc(*"MJPG"), 25, (side, side), False
+    )
+    frame = np.zeros((side, side), np.uint8)
+    for k in range(9):
+        frame[:] = 40 + 9 * k
+        writer.write(frame)
+    writer.release()
+
+
+def elsewhere(root: Path) -> Path:
+    """A folder beside the dataset, outside its root, with two clips."""
+    for k in range(2):
+        video(root / "elsewhere" / f"o{k}.mp4")
+    return root / "elsewhere"
+
+
+def linked(link: str, target: Callable[[Path, Path], Path]) -> Callable[[Path], list[str]]:
+    """A folder dataset plus a symlink ``data/<link>`` to ``target(root, data)``."""
+
+    def build(root: Path) -> list[str]:
+        return folder(root, lambda data: os.symlink(target(root, data), data / link))
+
+    return build
+
+
+def wlasl_linked(link: str, target: Callable[[Path, Path], Path | str]) -> Callable[[Path], list[str]]:
+    """A WLASL dataset plus a symlink ``data/<link>`` to ``target(root, data)``."""
+
+    def build(root: Path) -> list[str]:
+        sources = wlasl(root)
+        os.symlink(target(root, root / "data"), root / "data" / link)
+        return sources
+
+    return build
+
+
+def csv_through_outside_link(root: Path) -> list[str]:
+    sources = metadata_csv({**CORE_ROWS})(root)
+    os.symlink(elsewhere(root), root / "data" / "ext")
+    with open(root / "data" / "metadata.csv", "a") as stream:
+        stream.write("ext/o0.mp4,alpha\n")
+    return sources
+
+
 def more_clips(label: str, count: int) -> Callable[[Path], None]:
     def extra(data: Path) -> None:
         for k in range(count):
@@ -320,6 +368,34 @@ CASES: list[Case] = [
         "unreadable" if os.geteuid() else "locked.mp4",
     ),
     Case("broken_symlink", lambda r: folder(r, broken_symlink), "drop", "missing_file"),
+    Case(
+        "symlink_file_outside_root",
+        linked("alpha/linked.mp4", lambda r, d: elsewhere(r) / "o0.mp4"),
+        "drop",
+        "outside_root",
+    ),
+    Case("symlink_folder_outside_root", linked("gamma", lambda r, d: elsewhere(r)), "drop", "outside_root"),
+    Case(
+        "symlink_outside_root_allowed",
+        linked("alpha/linked.mp4", lambda r, d: elsewhere(r) / "o0.mp4"),
+        "kept",
+        "alpha/linked.mp4",
+        ("follow_outside_symlinks=true",),
+    ),
+    Case(
+        "symlink_to_filesystem_root",
+        linked("alpha/everything", lambda r, d: Path("/")),
+        "drop",
+        "outside_root",
+    ),
+    Case("symlink_loop", linked("alpha/loop", lambda r, d: d), "drop", "directory_loop"),
+    Case(
+        "wlasl_symlink_to_filesystem_root", wlasl_linked("videos/everything", lambda r, d: "/"), "kept", ":a0"
+    ),
+    Case("wlasl_symlink_loop", wlasl_linked("videos/loop", lambda r, d: d), "kept", ":b1"),
+    Case("csv_row_through_outside_link", csv_through_outside_link, "drop", "outside_root"),
+    Case("frames_too_large", lambda r: folder(r, huge_frames), "drop", "too_large"),
+    Case("too_many_frames", with_file("alpha/long.mp4", frames=30), "drop", "too_large", ("max_frames=20",)),
     Case("non_video_file", with_file("beta/readme.txt", b"notes"), "drop", "not_a_video"),
     Case(
         "folder_inside_label",

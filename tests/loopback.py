@@ -321,7 +321,11 @@ def with_generation_preconditions(emulator: str) -> Iterator[str]:
                 with guard:
                     if generation(bucket, name) != wanted:
                         payload = {"error": {"code": 412, "message": "conditionNotMet"}}
-                        status, reply, data = 412, [("Content-Type", "application/json")], json.dumps(payload).encode()
+                        status, reply, data = (
+                            412,
+                            [("Content-Type", "application/json")],
+                            json.dumps(payload).encode(),
+                        )
                     else:
                         status, reply, data = forward(self.command, self.path, headers, body)
             else:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bad_inputs import CASES, Case
+from tests.bad_inputs import CASES, Case, folder, huge_frames
 from tinysign.config import Config
 from tinysign.extract import run_extract
 
@@ -80,3 +80,35 @@ def test_corpus_is_large_and_documented() -> None:
     documented = DOC.read_text()
     missing = [c.name for c in CASES if f"`{c.name}`" not in documented]
     assert not missing, f"add these cases to {DOC.name}: {missing}"
+
+
+PEAK = (
+    "import sys; from tinysign.cli import main; status = main(sys.argv[1:]); "
+    "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')), file=sys.stderr); "
+    "sys.exit(status)"
+)
+
+
+def peak_rss_mib(args: list[str]) -> tuple[int, float]:
+    """Run ``tinysign args``; its exit status and its own peak resident memory in MiB (``VmHWM`` of
+    its process image: not the test process's pages a forked child starts with)."""
+    result = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True, text=True, timeout=300)
+    return result.returncode, int(result.stderr.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def test_huge_frames_are_dropped_before_decoding(tmp_path: Path) -> None:
+    """Three small files declaring 4800x4800 frames: dropped from the container's metadata, and ingest's
+    memory stays flat; with the bound raised the same probe decodes them and memory climbs."""
+    sources = folder(tmp_path)
+    for k in range(3):
+        huge_frames(Path(sources[0]), name=f"huge{k}.avi")
+    ingest = ["ingest", *sources, "--quiet", "--set", "min_per_class=2"]
+    status, bounded = peak_rss_mib([*ingest, "--out", str(tmp_path / "bounded")])
+    assert status == 0
+    drops = list(csv.DictReader(open(tmp_path / "bounded" / "drop_report.csv", newline="")))
+    assert [d["reason"] for d in drops] == ["too_large"] * 3, drops
+    status, unbounded = peak_rss_mib(
+        [*ingest, "--out", str(tmp_path / "unbounded"), "--set", "max_frame_size=8192"]
+    )
+    print(f"ingest peak RSS: {bounded:.0f} MiB bounded, {unbounded:.0f} MiB decoding the huge frames")
+    assert status == 0 and bounded < 200 < unbounded, (bounded, unbounded)

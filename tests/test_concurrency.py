@@ -51,7 +51,9 @@ THRESHOLDS = [
 ]
 
 
-def start_bless(root: Path, n: int, accuracy: float, destination: str, env: dict[str, str]) -> subprocess.Popen:
+def start_bless(
+    root: Path, n: int, accuracy: float, destination: str, env: dict[str, str]
+) -> subprocess.Popen:
     """One ``tinysign bless`` process for a challenger of INT8 ``accuracy`` (its own stage folders)."""
     dirs = stage_dirs(root / f"r{n}", int8=accuracy, float32=accuracy, model_bytes=f"model-{n}".encode())
     command = [
@@ -158,12 +160,15 @@ def test_concurrent_bless_keeps_the_best_champion(tmp_path: Path) -> None:
 def test_concurrent_bless_on_gcs_keeps_the_best_champion(tmp_path: Path, monkeypatch) -> None:
     from google.cloud import storage as gcs
 
-    with storage_emulator(monkeypatch, bucket="models") as emulator, with_generation_preconditions(
-        emulator
-    ) as proxy:
+    with (
+        storage_emulator(monkeypatch, bucket="models") as emulator,
+        with_generation_preconditions(emulator) as proxy,
+    ):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "STORAGE_EMULATOR_HOST": proxy}
-        blob = gcs.Client(client_options={"api_endpoint": emulator}).bucket("models").blob(
-            f"t/models/{CHAMPION_FILE}"
+        blob = (
+            gcs.Client(client_options={"api_endpoint": emulator})
+            .bucket("models")
+            .blob(f"t/models/{CHAMPION_FILE}")
         )
 
         def read() -> str | None:
@@ -191,8 +196,12 @@ def test_second_extraction_into_the_same_out_fails_with_one_line(demo_ingest: Pa
     out, go = tmp_path / "records", tmp_path / "go"
     args = ["extract", "--manifest", str(demo_ingest / MANIFEST_FILE), "--out", str(out)]
     waiting = [sys.executable, "-m", "tests.crash_at", "--start-after", str(go), "0", *args]
-    second = subprocess.Popen(waiting, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
-    first = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    second = subprocess.Popen(
+        waiting, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
+    first = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(out.glob(".tmp-*/clips")):
         time.sleep(0.05)  # the first run holds the lock and its workers are writing
@@ -249,7 +258,10 @@ def kill_at_every_step(stage: str, args: list[str], out: Path, old_copy: Path, r
         while not seen or seen[-1].endswith("(killed)"):
             assert len(seen) < 40, "the commit never completed"
             seen += pool.map(run, (len(seen) + 1, len(seen) + 2))
-    return [s.removesuffix(" (killed)") for s in seen[: next(i for i, s in enumerate(seen) if "killed" not in s) + 1]]
+    return [
+        s.removesuffix(" (killed)")
+        for s in seen[: next(i for i, s in enumerate(seen) if "killed" not in s) + 1]
+    ]
 
 
 @pytest.mark.slow

@@ -66,9 +66,12 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "unknown_signs",
         "unknown_share",
         "min_clip_frames",
+        "max_frame_size",
+        "max_frames",
         "min_per_class",
         "max_per_class",
         "subset",
+        "follow_outside_symlinks",
         "split_mode",
         "test_signers",
         "val_signers",
@@ -78,6 +81,8 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "seed",
     ),
     "extract": (
+        "max_frame_size",
+        "max_frames",
         "stream_fps",
         "rest_class",
         "img_size",
@@ -149,7 +154,11 @@ class Config:
     min_per_class: int = 18
     max_per_class: int = 25
     min_clip_frames: int = 8
+    # the largest video decoded (read from the container before decoding; over it: too_large drop rows)
+    max_frame_size: int = 4096  # pixels on a frame's longer side
+    max_frames: int = 18_000  # frames in a file: 10 minutes at 30 fps
     subset: int = 0  # 0 = all glosses; 100/300/1000/2000 = WLASL nslt_<N>.json subset
+    follow_outside_symlinks: bool = False  # symlinks leaving a dataset root: outside_root drop rows
     # vocabulary (data/vocabulary.py): signs said, signs learned as `unknown`, the rest left out
     vocabulary: tuple[str, ...] = ()  # empty = every sign not learned as unknown
     unknown_signs: tuple[str, ...] = ()  # empty = unknown_share of the signs (or all outside vocabulary)
@@ -224,6 +233,9 @@ class Config:
 
     def __post_init__(self) -> None:
         _require(self.img_size >= 8, "img_size must be >= 8")
+        _require(
+            self.max_frame_size >= 1 and self.max_frames >= 1, "max_frame_size and max_frames must be >= 1"
+        )
         _require(self.num_frames >= 3, "num_frames must be >= 3")
         _require(
             len(self.fps_targets) > 0 and min(self.fps_targets) > 0,

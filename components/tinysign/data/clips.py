@@ -36,7 +36,7 @@ from tinysign.data.manifest import Clip
 from tinysign.data.motion import Span, motion_span
 from tinysign.data.records import ClipRecord, StreamRecord
 from tinysign.data.sampling import ping_pong, segment_length, stream_ticks, window_ending
-from tinysign.data.video import VideoError, decode_segment
+from tinysign.data.video import Limits, VideoError, decode_segment
 
 # Seconds after the last moving tick at which training windows end, one per camera rate of
 # fps_targets (in turn): the head learns a sign from just before the hands are down to well after, the
@@ -71,7 +71,7 @@ class ExtractedClip:
 def extract_clip(clip: Clip, split: str, classes: list[str], config: Config) -> ExtractedClip:
     """The records of one clip (local or remote path) of ``split``; ``classes`` is the schema's label
     list (the clip's ``label`` and ``rest`` among them). Raises VideoError."""
-    cameras, frames = decode_planned(clip, partial(plan_ticks, split, config=config), config.img_size)
+    cameras, frames = decode_planned(clip, partial(plan_ticks, split, config=config), config)
     span = find_sign(cameras[0], frames, config)
     plans = window_plans(clip, split, cameras, span, config)
     records = [clip_record(clip, split, classes, p, record_frames(p, frames)) for p in plans]
@@ -83,7 +83,7 @@ def extract_clip(clip: Clip, split: str, classes: list[str], config: Config) -> 
 
 def sign_frames(clip: Clip, config: Config) -> np.ndarray:
     """The frames of the window a val/test record of ``clip`` holds (its sign, ``eval_fps``)."""
-    cameras, frames = decode_planned(clip, partial(plan_ticks, "test", config=config), config.img_size)
+    cameras, frames = decode_planned(clip, partial(plan_ticks, "test", config=config), config)
     span = find_sign(cameras[0], frames, config)
     return record_frames(sign_window(cameras[0], span, EVAL_END_OFFSET, config), frames)
 
@@ -102,14 +102,17 @@ def plan_ticks(split: str, num_source: int, src_fps: float, config: Config) -> l
 
 
 def decode_planned(
-    clip: Clip, plan: Planner, img_size: int
+    clip: Clip, plan: Planner, config: Config
 ) -> tuple[list[RecordPlan], dict[int, np.ndarray]]:
     """``(plans, {segment index: grey frame})``: the clip planned from its probed length and fps and
-    the frames the plans use decoded — planned again on what decoded when the probe was wrong."""
+    the frames the plans use decoded (``img_size`` squares, within the config's :class:`Limits`) —
+    planned again on what decoded when the probe was wrong."""
     expected = segment_length(clip.frame_start, clip.frame_end, clip.frame_count)
     plans = plan(expected, clip.fps) if expected and clip.fps else []
     with storage.local_copy(clip.path) as local:
-        decode = partial(decode_segment, local, clip.frame_start, clip.frame_end, img_size)
+        decode = partial(
+            decode_segment, local, clip.frame_start, clip.frame_end, config.img_size, limits=Limits.of(config)
+        )
         frames, fps, count = decode(_used(plans) if plans else None)
         if count != expected or fps != clip.fps:  # plan again on what decoded; decode again if need be
             plans = plan(count, fps)

@@ -109,7 +109,9 @@ def check_committed(folder: str | Path, stage: str, patterns: Sequence[str] = ()
             what = "is missing" if found < 0 else f"has {found} bytes, not the {expected} committed"
             raise TinysignError(f"{storage.join(folder, name)} {what} (see {COMMIT_FILE}): {redo}")
     extra = [
-        p for pattern in patterns for p in storage.glob(storage.join(folder, pattern))
+        p
+        for pattern in patterns
+        for p in storage.glob(storage.join(folder, pattern))
         if posixpath.basename(p) not in files
     ]
     if extra:

@@ -19,8 +19,11 @@ import io
 import json
 import os
 import posixpath
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -31,7 +34,7 @@ from tinysign.config import Config
 from tinysign.data import storage
 from tinysign.data.manifest import Clip, Drop, Found
 from tinysign.data.sampling import segment_length
-from tinysign.data.video import VIDEO_EXTENSIONS, VideoError, probe
+from tinysign.data.video import VIDEO_EXTENSIONS, Limits, VideoError, probe
 from tinysign.errors import TinysignError
 
 LAYOUTS = ("wlasl", "kimpinde", "folder")
@@ -62,6 +65,60 @@ def _is_video(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
 
 
+def boundary_problem(path: str, root: str, follow_outside: bool = False) -> tuple[str, str] | None:
+    """Why a local ``path`` found below the dataset ``root`` must not be followed, as a drop reason and
+    detail (``None`` when it may): it leads outside the root through a symlink (``outside_root``, unless
+    ``follow_outside``), or it is a symlink back to a folder it is in (``directory_loop``)."""
+    if storage.is_remote(path):
+        return None
+    target, top = os.path.realpath(path), os.path.realpath(root)
+    if not follow_outside and not _within(target, top):
+        return "outside_root", (
+            f"{path} leads to {target}, outside the dataset root {top} "
+            "(--set follow_outside_symlinks=true to follow such links)"
+        )
+    if (
+        os.path.islink(path)
+        and os.path.isdir(path)
+        and _within(os.path.realpath(os.path.dirname(path)), target)
+    ):
+        return "directory_loop", f"{path} leads back to {target}, a folder it is in"
+    return None
+
+
+def _within(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def walk_files(root: str, follow_outside: bool = False) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """Every file below a local ``root`` (paths as reached from it, sorted), never following a symlink
+    that leaves the root (unless ``follow_outside``) or walking a folder twice; and what was not
+    followed: ``{path: (reason, detail)}`` (see :func:`boundary_problem`)."""
+    files: list[str] = []
+    skipped: dict[str, tuple[str, str]] = {}
+    walked: set[tuple[int, int]] = set()
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            info = os.stat(folder)
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # unreadable: its clips are reported missing by whoever names them
+        if (info.st_dev, info.st_ino) in walked:
+            continue
+        walked.add((info.st_dev, info.st_ino))
+        for entry in entries:
+            problem = boundary_problem(entry.path, root, follow_outside) if entry.is_symlink() else None
+            if problem:
+                skipped[entry.path] = problem
+            elif entry.is_dir():
+                folders.append(entry.path)
+            else:
+                files.append(entry.path)
+    return sorted(files), skipped
+
+
 class VideoFiles:
     """Every video file below a dataset root, looked up by relative path, name or stem.
 
@@ -69,34 +126,51 @@ class VideoFiles:
     accepted); only when no file is at that path does a search by base name stand in, and only
     when exactly one file has that name. Clip files of real sets often repeat base names across
     label folders (``bijelo/0000.mp4``, ``crn/0000.mp4``), so a name search alone would silently
-    map several clips onto one file.
+    map several clips onto one file. The root is a boundary: symlinks that leave it are not followed
+    (a file named through one resolves to ``outside_root``), nor ones that loop back.
     """
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, follow_outside: bool = False) -> None:
         self.root = root
         self.by_relative: dict[str, str] = {}
         self.by_name: dict[str, list[str]] = defaultdict(list)
         self.by_stem: dict[str, list[str]] = defaultdict(list)
-        prefix = storage.join(root, "")
-        for path in storage.glob(storage.join(root, "**", "*")):
+        self.prefix = storage.join(root, "")
+        if storage.is_remote(root):
+            paths, self.skipped = storage.glob(storage.join(root, "**", "*")), {}
+        else:
+            paths, self.skipped = walk_files(root, follow_outside)
+        for path in paths:
             if _is_video(path):
                 name = os.path.basename(path)
-                self.by_relative[path[len(prefix) :].replace(os.sep, "/")] = path
+                self.by_relative[self._relative(path)] = path
                 self.by_name[name.lower()].append(path)
                 self.by_stem[os.path.splitext(name)[0].lower()].append(path)
+
+    def _relative(self, path: str) -> str:
+        return path[len(self.prefix) :].replace(os.sep, "/")
 
     def resolve(self, name: str) -> tuple[str, str, str]:
         """``(path, "", "")`` for the file a metadata ``filename`` names, else ``("", reason, detail)``."""
         relative = posixpath.normpath(name.strip().replace("\\", "/")).lstrip("/")
         if relative in self.by_relative:
             return self.by_relative[relative], "", ""
+        for path, (reason, detail) in self.skipped.items():
+            link = self._relative(path)
+            if relative == link or relative.startswith(link + "/"):
+                return "", reason, detail
         base = posixpath.basename(relative)
         index = self.by_name if os.path.splitext(base)[1] else self.by_stem
         return self._unique(index.get(base.lower(), []), name, f"named {base}")
 
     def resolve_stem(self, stem: str) -> tuple[str, str, str]:
         """Like :meth:`resolve` for a file known by its stem only (WLASL: ``<video_id>.mp4``)."""
-        return self._unique(self.by_stem.get(stem.lower(), []), stem, f"called {stem}.*")
+        found = self._unique(self.by_stem.get(stem.lower(), []), stem, f"called {stem}.*")
+        if found[1] == "missing_file":
+            for path, (reason, detail) in self.skipped.items():
+                if os.path.splitext(os.path.basename(path))[0].lower() == stem.lower():
+                    return "", reason, detail
+        return found
 
     def _unique(self, matches: list[str], name: str, what: str) -> tuple[str, str, str]:
         if len(matches) == 1:
@@ -146,7 +220,7 @@ def read_wlasl(root: str, tag: str, config: Config) -> Found:
     missing_path = storage.join(meta_root, WLASL_MISSING)
     missing = set(storage.read_text(missing_path).split()) if storage.exists(missing_path) else set()
     subset = _nslt_subset(meta_root, config.subset)
-    videos = VideoFiles(root)
+    videos = VideoFiles(root, config.follow_outside_symlinks)
     clips: list[Clip] = []
     drops: list[Drop] = []
     for number, entry in enumerate(data):
@@ -252,7 +326,7 @@ def read_kimpinde(root: str, tag: str, config: Config) -> Found:
             f"{csv_path} needs the columns 'filename' and 'label' (found: "
             f"{', '.join(sorted(columns)) or 'none'})"
         )
-    videos = VideoFiles(root)
+    videos = VideoFiles(root, config.follow_outside_symlinks)
     clips: list[Clip] = []
     drops: list[Drop] = []
     for number, row in enumerate(rows, start=2):
@@ -296,7 +370,8 @@ def split_folders(root: str) -> list[str]:
 def read_folder(root: str, tag: str, config: Config) -> Found:
     """Clips of a ``<root>/<label>/<clip>`` tree, or ``<root>/{train,val,test}/<label>/<clip>``.
 
-    Other files there are reported, not skipped.
+    Other files there are reported, not skipped; so are symlinks out of the root or back into a folder
+    they are in (:func:`boundary_problem`).
     """
     clips: list[Clip] = []
     drops: list[Drop] = []
@@ -308,7 +383,10 @@ def read_folder(root: str, tag: str, config: Config) -> Found:
             label = os.path.basename(os.path.dirname(path))
             relative = f"{prefix}{label}/{os.path.basename(path)}"
             clip_id = f"{tag}:{relative}"
-            if not storage.is_remote(path) and os.path.isdir(path):
+            problem = boundary_problem(path, root, config.follow_outside_symlinks)
+            if problem:
+                drops.append(Drop(clip_id, label, path, *problem))
+            elif not storage.is_remote(path) and os.path.isdir(path):
                 drops.append(Drop(clip_id, label, path, "not_a_video", "a folder inside a label folder"))
             elif not _is_video(path):
                 drops.append(
@@ -373,10 +451,46 @@ def _bad_label(clip: Clip) -> Drop:
 # --- probing ---------------------------------------------------------------------------------------
 
 
-def _probe_clip(clip: Clip, min_frames: int) -> Clip | Drop:
+PROBE_THREADS = 4
+PROBE_MEMORY = 1 << 30  # bytes of decoding the parallel probes may hold at once (less if less is free)
+
+
+class MemoryBudget:
+    """At most ``total`` bytes reserved at once by threads; a reservation waits until enough is free
+    (one larger than the whole budget waits until it is alone)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = self.free = total
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def reserve(self, amount: int) -> Iterator[None]:
+        amount = min(amount, self.total)
+        with self._changed:
+            self._changed.wait_for(lambda: self.free >= amount)
+            self.free -= amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.free += amount
+                self._changed.notify_all()
+
+
+def _available_memory() -> int:
+    """Bytes of memory the system can still give (``MemAvailable``), or :data:`PROBE_MEMORY`."""
+    try:
+        with open("/proc/meminfo") as stream:
+            fields = dict(line.split(":", 1) for line in stream)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return PROBE_MEMORY
+
+
+def _probe_clip(clip: Clip, config: Config, budget: MemoryBudget) -> Clip | Drop:
     try:
         with storage.local_copy(clip.path) as local:
-            info = probe(local)
+            info = probe(local, Limits.of(config), budget.reserve)
     except VideoError as exc:
         return Drop(clip.clip_id, clip.label, clip.path, exc.reason, exc.detail)
     except OSError as exc:
@@ -390,23 +504,25 @@ def _probe_clip(clip: Clip, min_frames: int) -> Clip | Drop:
             f"frame_start {clip.frame_start} > {info.frame_count} frames in the video",
         )
     length = segment_length(clip.frame_start, clip.frame_end, info.frame_count)
-    if length < min_frames:
+    if length < config.min_clip_frames:
         return Drop(
             clip.clip_id,
             clip.label,
             clip.path,
             "too_few_frames",
-            f"{length} frames in the segment, need >= {min_frames} (min_clip_frames)",
+            f"{length} frames in the segment, need >= {config.min_clip_frames} (min_clip_frames)",
         )
     return replace(clip, fps=info.fps, frame_count=info.frame_count, width=info.width, height=info.height)
 
 
 def probe_clips(clips: list[Clip], config: Config, progress: bool = True) -> Found:
-    """Probe every clip in parallel threads (OpenCV releases the GIL)."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    """Probe every clip in parallel threads (OpenCV releases the GIL): at most :data:`PROBE_THREADS`,
+    and together at most :data:`PROBE_MEMORY` bytes of decoding (half the free memory if less)."""
+    budget = MemoryBudget(min(PROBE_MEMORY, _available_memory() // 2))
+    with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
         results = list(
             tqdm(
-                pool.map(lambda c: _probe_clip(c, config.min_clip_frames), clips),
+                pool.map(lambda c: _probe_clip(c, config, budget), clips),
                 total=len(clips),
                 desc="probe",
                 unit="clip",

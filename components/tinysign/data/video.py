@@ -3,6 +3,10 @@
 OpenCV does the decoding; every frame leaves as a centre-cropped, grey ``img_size`` square
 (:func:`to_grey_square`). Which frames a clip uses is :mod:`tinysign.data.sampling`'s business,
 how they are augmented :mod:`tinysign.data.augment`'s.
+
+A file is opened only within :class:`Limits`: its frame size and frame count are read from the
+container before any frame is decoded, so a small file declaring huge frames costs no memory
+(``too_large``).
 """
 
 from __future__ import annotations
@@ -10,16 +14,21 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+
+from tinysign.config import Config
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 DEFAULT_FPS = 25.0
 MAX_SANE_FPS = 240.0
 FAST_CROP_FACTOR = 8
+DECODE_BYTES_PER_PIXEL = 8  # a decoded BGR frame (3) plus the decoder's own frames (YUV, references)
 
 
 class VideoError(Exception):
@@ -41,7 +50,22 @@ class VideoInfo:
     height: int
 
 
-def _open(path: str) -> cv2.VideoCapture:
+@dataclass(frozen=True)
+class Limits:
+    """The largest video decoded: pixels on a frame's longer side, frames in the file."""
+
+    max_side: int = Config.max_frame_size
+    max_frames: int = Config.max_frames
+
+    @classmethod
+    def of(cls, config: Config) -> Limits:
+        return cls(config.max_frame_size, config.max_frames)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _open(path: str, limits: Limits) -> cv2.VideoCapture:
     if not os.path.exists(path):
         broken = os.path.islink(path)
         raise VideoError(
@@ -54,7 +78,20 @@ def _open(path: str) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         raise VideoError("undecodable", f"OpenCV cannot open {path} (not a video or unknown codec)")
+    width, height = _size(capture)
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    if max(width, height) > limits.max_side or count > limits.max_frames:
+        capture.release()
+        raise VideoError(
+            "too_large",
+            f"{path}: the container declares {count} frames of {width}x{height}; the limits are "
+            f"max_frame_size {limits.max_side} and max_frames {limits.max_frames} (raise them with --set)",
+        )
     return capture
+
+
+def _size(capture: cv2.VideoCapture) -> tuple[int, int]:
+    return int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
 
 def _fps(capture: cv2.VideoCapture) -> float:
@@ -62,18 +99,28 @@ def _fps(capture: cv2.VideoCapture) -> float:
     return float(fps) if fps and math.isfinite(fps) and 0 < fps <= MAX_SANE_FPS else DEFAULT_FPS
 
 
-def probe(path: str) -> VideoInfo:
-    """Open ``path``, decode its first frame and read its properties (raises VideoError)."""
-    capture = _open(path)
+def probe(
+    path: str,
+    limits: Limits = DEFAULT_LIMITS,
+    reserve: Callable[[int], AbstractContextManager[Any]] = nullcontext,
+) -> VideoInfo:
+    """Open ``path`` within ``limits``, decode its first frame and read its properties (raises
+    VideoError). ``reserve(bytes)`` is held while decoding: what the decoder may need for the declared
+    frame size (a memory budget shared by parallel probes)."""
+    capture = _open(path, limits)
     try:
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            raise VideoError("undecodable", f"{path}: no decodable frame")
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        if count <= 0:  # some containers (webm) carry no frame count: count by decoding
-            count = 1
-            while capture.grab():
-                count += 1
+        width, height = _size(capture)
+        with reserve(width * height * DECODE_BYTES_PER_PIXEL):
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                raise VideoError("undecodable", f"{path}: no decodable frame")
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            if count <= 0:  # some containers (webm) carry no frame count: count by decoding
+                count = 1
+                while count <= limits.max_frames and capture.grab():
+                    count += 1
+        if count > limits.max_frames:
+            raise VideoError("too_large", f"{path}: more than max_frames {limits.max_frames} frames")
         return VideoInfo(count, _fps(capture), frame.shape[1], frame.shape[0])
     finally:
         capture.release()
@@ -96,7 +143,12 @@ def to_grey_square(frame: np.ndarray, img_size: int) -> np.ndarray:
 
 
 def decode_segment(
-    path: str, frame_start: int = 1, frame_end: int = -1, img_size: int = 64, keep: set[int] | None = None
+    path: str,
+    frame_start: int = 1,
+    frame_end: int = -1,
+    img_size: int = 64,
+    keep: set[int] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[dict[int, np.ndarray], float, int]:
     """Decode the segment ``frame_start..frame_end`` (1-based, inclusive; -1 = to the end).
 
@@ -104,7 +156,7 @@ def decode_segment(
     converted to grey ``img_size`` squares — converting is most of the cost beyond decoding.
     Returns ``({segment index: uint8 (img_size, img_size)}, fps, frames in the segment)``.
     """
-    capture = _open(path)
+    capture = _open(path, limits)
     try:
         fps = _fps(capture)
         for _ in range(max(0, frame_start - 1)):
@@ -141,7 +193,7 @@ def read_frames(
 def open_source(source: str | int) -> cv2.VideoCapture:
     """A camera (device index), a stream URL (``rtsp://`` …) or a video file, opened with OpenCV."""
     if isinstance(source, str) and "://" not in source:
-        return _open(source)
+        return _open(source, DEFAULT_LIMITS)
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
         raise VideoError("undecodable", f"OpenCV cannot open {source!r} (no such camera or stream)")
