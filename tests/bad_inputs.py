@@ -241,6 +241,21 @@ def wlasl_bytes(content: bytes) -> Callable[[Path], list[str]]:
     return build
 
 
+def wlasl_appended(raw_entry: str) -> Callable[[Path], list[str]]:
+    """The healthy core's WLASL JSON with one more entry written as raw JSON text."""
+
+    def build(root: Path) -> list[str]:
+        sources = wlasl(root)
+        path = root / "data" / "WLASL_v0.3.json"
+        path.write_text(path.read_text()[:-1] + ", " + raw_entry + "]")
+        return sources
+
+    return build
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # deeper than Python's JSON parser recurses
+
+
 def wlasl_bom(root: Path) -> list[str]:
     sources = wlasl(root)
     path = root / "data" / "WLASL_v0.3.json"
@@ -418,6 +433,24 @@ CASES: list[Case] = [
     Case("negative_frame_start", wlasl_with(instance("x0", frame_start=-4)), "drop", "bad_metadata"),
     Case("frame_start_not_a_number", wlasl_with(instance("x0", frame_start="abc")), "drop", "bad_metadata"),
     Case("frame_start_is_a_list", wlasl_with(instance("x0", frame_start=[1])), "drop", "bad_metadata"),
+    Case(
+        "frame_start_infinity", wlasl_with(instance("x0", frame_start=float("inf"))), "drop", "bad_metadata"
+    ),
+    Case("frame_end_nan", wlasl_with(instance("x0", frame_end=float("nan"))), "drop", "bad_metadata"),
+    Case(
+        "absurdly_deep_entry",
+        wlasl_appended('{"gloss": "gamma", "instances": [{"video_id": "x0", "bbox": ' + DEEP + "}]}"),
+        "drop",
+        "bad_metadata",
+    ),
+    Case(
+        "frame_start_of_5000_digits",
+        wlasl_appended(
+            '{"gloss": "gamma", "instances": [{"video_id": "x0", "frame_start": ' + "9" * 5000 + "}]}"
+        ),
+        "drop",
+        "bad_metadata",
+    ),
     Case("instance_without_video_id", wlasl_with({"signer_id": 3, "url": "u"}), "drop", "bad_metadata"),
     Case(
         "instance_not_an_object",
@@ -435,6 +468,7 @@ CASES: list[Case] = [
     Case("entry_not_an_object", wlasl_entries(["gamma"]), "drop", "bad_metadata"),
     Case("label_dot_dot_slash", wlasl_label_escape("../../escape"), "kept", ":e0"),
     Case("label_absolute_path", wlasl_label_escape("/etc/passwd"), "kept", ":e1"),
+    Case("label_with_mathtext", wlasl_label_escape("$x^2$ \\frac{"), "kept", ":e0"),
     Case("label_with_newline", wlasl_label_escape("two\nlines"), "drop", "bad_label"),
     Case("label_with_control_char", wlasl_label_escape("bell\x07"), "drop", "bad_label"),
     Case("label_too_long", wlasl_label_escape("x" * 101), "drop", "bad_label"),
@@ -507,4 +541,112 @@ CASES: list[Case] = [
         "none of the 4 clips can be placed",
         ("split_mode=official",),
     ),
+]
+
+
+# --- past ingest: what the other stages read --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A copy of real stage outputs for one case to damage: a tiny streaming model's quantize folder,
+    its records (with ``stats.json``, as extraction writes it), a video, a dataset and its manifest."""
+
+    quant: Path
+    records: Path
+    video: Path
+    dataset: Path
+    manifest: Path
+    out: Path  # where the stage under test writes
+
+
+@dataclass(frozen=True)
+class StageCase:
+    """Bad input to a stage after ingest: how to damage the inputs, which commands read them, the
+    error text each must print on its one line."""
+
+    name: str
+    damage: Callable[[Inputs], None]
+    commands: tuple[str, ...]  # evaluate | mcu | predict | train | ingest | extract
+    expect: str
+    file_size_limit: int = 0  # RLIMIT_FSIZE of the process in bytes (0: none): a full disk
+
+
+def stage_command(command: str, inputs: Inputs) -> list[str]:
+    """The ``tinysign`` arguments that run ``command`` on ``inputs``."""
+    tiny = [arg for item in ("epochs=1", "batch_size=8", "feature_dim=16") for arg in ("--set", item)]
+    return {
+        "evaluate": ["evaluate", "--quant", str(inputs.quant), "--records", str(inputs.records)],
+        "mcu": ["mcu", "--quant", str(inputs.quant), "--records", str(inputs.records)],
+        "predict": ["predict", "--model", str(inputs.quant), str(inputs.video)],
+        "train": ["train", "--records", str(inputs.records), *tiny],
+        "ingest": ["ingest", str(inputs.dataset), "--quiet", "--set", "min_per_class=2"],
+        "extract": [
+            "extract",
+            "--manifest",
+            str(inputs.manifest),
+            "--set",
+            "img_size=16",
+            "--set",
+            "num_frames=8",
+        ],
+    }[command] + ([] if command == "predict" else ["--out", str(inputs.out / command)])
+
+
+def int8_file(inputs: Inputs) -> Path:
+    return next(inputs.quant.glob("streaming_frame_int8_*.tflite"))
+
+
+def replace_model(content: Callable[[bytes], bytes]) -> Callable[[Inputs], None]:
+    def damage(inputs: Inputs) -> None:
+        path = int8_file(inputs)
+        path.write_bytes(content(path.read_bytes()))
+
+    return damage
+
+
+def labels_bytes(content: bytes) -> Callable[[Inputs], None]:
+    return lambda inputs: (inputs.quant / "labels.txt").write_bytes(content)
+
+
+def flip_a_byte(inputs: Inputs) -> None:
+    """One byte in the middle of a training shard changed: same size, a CRC that no longer matches."""
+    shard = next(inputs.records.glob("train-*.tfrecord"))
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+
+
+def interrupted_commit(inputs: Inputs) -> None:
+    (inputs.records / "commit.json").write_text('{"state": "committing", "files": {}}')
+
+
+def nothing(inputs: Inputs) -> None:
+    pass
+
+
+MODEL_READERS = ("evaluate", "mcu", "predict")
+STAGE_CASES: list[StageCase] = [
+    StageCase("tflite_empty", replace_model(lambda b: b""), MODEL_READERS, "is empty (0 bytes)"),
+    StageCase(
+        "tflite_truncated",
+        replace_model(lambda b: b[: len(b) // 2]),
+        MODEL_READERS,
+        "is not a valid .tflite model",
+    ),
+    StageCase(
+        "tflite_garbage",
+        replace_model(lambda b: bytes(range(256)) * 40),
+        MODEL_READERS,
+        "is not a valid .tflite model",
+    ),
+    StageCase("labels_binary", labels_bytes(bytes(range(256)) * 4), MODEL_READERS, "is not UTF-8 text"),
+    StageCase("labels_control_chars", labels_bytes(b"a\x07b\nc\nd\n"), MODEL_READERS, "is not a class name"),
+    StageCase("tfrecord_corrupt_in_train", flip_a_byte, ("train",), "a corrupt TFRecord shard"),
+    StageCase(
+        "records_commit_interrupted", interrupted_commit, ("evaluate", "train"), "stopped while committing"
+    ),
+    StageCase("disk_full_ingest", nothing, ("ingest",), "File too large", file_size_limit=512),
+    StageCase("disk_full_extract", nothing, ("extract",), "File too large", file_size_limit=4096),
+    StageCase("disk_full_train", nothing, ("train",), "File too large", file_size_limit=20_000),
 ]

@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import csv
 import json
+import resource
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.bad_inputs import CASES, Case, folder, huge_frames
+from tests.bad_inputs import (
+    CASES,
+    STAGE_CASES,
+    Case,
+    Inputs,
+    StageCase,
+    folder,
+    huge_frames,
+    stage_command,
+    video,
+)
 from tinysign.config import Config
 from tinysign.extract import run_extract
 
@@ -112,3 +126,98 @@ def test_huge_frames_are_dropped_before_decoding(tmp_path: Path) -> None:
     )
     print(f"ingest peak RSS: {bounded:.0f} MiB bounded, {unbounded:.0f} MiB decoding the huge frames")
     assert status == 0 and bounded < 200 < unbounded, (bounded, unbounded)
+
+
+# --- past ingest --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stage_inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
+    """Real stage outputs made once: a tiny streaming model, its records (+ ``stats.json``), a video, a
+    dataset and its manifest."""
+    from tests.tiny_models import quantized_model, shared_records
+    from tinysign.data import records
+    from tinysign.ingest import run_ingest
+
+    root = tmp_path_factory.mktemp("stage-inputs")
+    source = shared_records(tmp_path_factory)
+    schema = records.read_schema(source)
+    counts = {  # what extraction writes: train trusts it and reads the shards only through tf.data
+        split: {label: {"fps30": int(n)} for label, n in zip(schema["labels"], counts, strict=True)}
+        for split in ("train", "val", "test")
+        for counts in [records.label_counts(source, split, schema["labels"])]
+    }
+    shutil.copytree(source, root / "records")
+    (root / "records" / "stats.json").write_text(json.dumps({"counts": counts}))
+    dataset = Path(folder(root)[0])
+    run_ingest([str(dataset)], root / "ingest", Config.load(None, list(TINY)), progress=False)
+    return Inputs(
+        quant=quantized_model(tmp_path_factory, "streaming"),
+        records=root / "records",
+        video=video(root / "clip.mp4", frames=30),
+        dataset=dataset,
+        manifest=root / "ingest" / "manifest.jsonl",
+        out=root,
+    )
+
+
+def limited(size: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that caps the size of every file the process writes (a full disk: EFBIG)."""
+    if not size:
+        return None
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+@pytest.mark.slow
+@pytest.mark.bad_input
+@pytest.mark.parametrize("case", STAGE_CASES, ids=[c.name for c in STAGE_CASES])
+def test_bad_stage_input(case: StageCase, stage_inputs: Inputs, tmp_path: Path) -> None:
+    inputs = Inputs(
+        quant=Path(shutil.copytree(stage_inputs.quant, tmp_path / "quant")),
+        records=Path(shutil.copytree(stage_inputs.records, tmp_path / "records")),
+        video=stage_inputs.video,
+        dataset=stage_inputs.dataset,
+        manifest=stage_inputs.manifest,
+        out=tmp_path,
+    )
+    case.damage(inputs)
+    for command in case.commands:
+        result = subprocess.run(
+            [sys.executable, "-m", "tinysign.cli", *stage_command(command, inputs)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            preexec_fn=limited(case.file_size_limit),
+        )
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert "Traceback" not in result.stderr, result.stderr
+        assert result.returncode == 1 and len(errors) == 1 and case.expect in errors[0], (
+            command,
+            result.stderr,
+        )
+
+
+def test_stage_corpus_is_documented() -> None:
+    documented = DOC.read_text()
+    assert not [c.name for c in STAGE_CASES if f"`{c.name}`" not in documented]
+
+
+def test_a_gloss_is_drawn_as_text_never_as_markup(tmp_path: Path) -> None:
+    """Glosses with mathtext syntax through every plot that shows labels (matplotlib's parser raised on
+    ``$\\frac{$`` after training, before labels.txt and metrics.json were written)."""
+    from tinysign.reporting.plots import plot_confusion_matrix, plot_distribution, plot_timeline
+
+    labels = ["$x^2$", "$\\frac{$", "a_b^c", "rest"]
+    plot_confusion_matrix(np.eye(4, dtype=int), labels, tmp_path / "cm.png", title="$title")
+    plot_distribution({"train": [1, 2, 3, 4]}, labels, tmp_path / "dist.png")
+    times = np.arange(5) / 10
+    plot_timeline(
+        times,
+        np.full((5, 4), 0.5),
+        labels,
+        [(0.1, 0.3, "$x")],
+        [(0.2, "$\\frac{$", True)],
+        0.6,
+        tmp_path / "t.png",
+    )
+    assert all((tmp_path / name).stat().st_size > 0 for name in ("cm.png", "dist.png", "t.png"))

@@ -15,7 +15,7 @@ import sys
 
 from tinysign import __version__
 from tinysign.config import Config
-from tinysign.errors import TinysignError
+from tinysign.errors import TinysignError, disk_full
 
 EXIT_ERROR = 1  # a runtime error (missing data, corrupt shards, a refused blessing); 2 = usage (argparse)
 # (command, module, one-line help) — modules import TensorFlow lazily, so --help stays fast.
@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args, config) or 0)
     except TinysignError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        full = disk_full(exc)  # a full disk is the environment, not a bug: one line too
+        if full is None:
+            raise
+        print(f"error: {full}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -29,7 +29,7 @@ from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.config import Config
 from tinysign.data.frontend import FrontEndStream
 from tinysign.errors import TinysignError
-from tinysign.model.files import load_quantized, read_labels
+from tinysign.model.files import load_quantized, read_labels, read_tflite
 from tinysign.runtime.litert import LiteModel, dequantize
 from tinysign.runtime.recognizer import Recognizer, RecognizerSettings
 from tinysign.runtime.streaming import ClipClassifier, StreamingClassifier
@@ -85,7 +85,9 @@ def load_predictor(models: list[str], labels_path: str | None = None) -> Predict
         raise TinysignError(
             f"--model: give one whole-clip model or a frame + head pair, not {len(paths)} files"
         )
-    runners = sorted((LiteModel(p) for p in paths), key=lambda r: -len(r.input_shape))  # frame (4-D) first
+    runners = sorted(
+        (LiteModel(read_tflite(p)) for p in paths), key=lambda r: -len(r.input_shape)
+    )  # frame first
     ranks = [len(r.input_shape) for r in runners]
     if ranks not in ([5], [4, 3]):
         raise TinysignError(

@@ -115,7 +115,8 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
         flush=True,
     )
     started = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks.all, verbose=2)
+    with records.corrupt_shards_as_errors(records_dir):
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks.all, verbose=2)
     train_seconds = time.time() - started
 
     history, start_epoch = callbacks.log.history(), callbacks.log.start_epoch
@@ -127,7 +128,8 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     result = _summary(final, history, best, config, examples, top_k, work / MODEL_FILE)
     result.update(worker=worker, num_replicas=replicas, resumed_from_epoch=start_epoch)
     result.update(train_seconds_this_run=round(train_seconds, 2))
-    result.update(_test_report(final, records_dir, labels, work, config, examples["test"]))  # type: ignore[typeddict-item]
+    with records.corrupt_shards_as_errors(records_dir):
+        result.update(_test_report(final, records_dir, labels, work, config, examples["test"]))  # type: ignore[typeddict-item]
     if chief:
         _write_chief_outputs(out, labels, history, counts, config.model)
     write_summary(work, result)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import posixpath
 import threading
@@ -24,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tqdm import tqdm
@@ -188,15 +189,67 @@ class VideoFiles:
         )
 
 
+@dataclass(frozen=True)
+class BadEntry:
+    """A top-level element of a metadata JSON list that could not be parsed on its own."""
+
+    detail: str
+
+
 def _load_json(path: str) -> Any:
+    """A metadata JSON file; one line when it is not JSON. A list whose elements nest deeper than the
+    parser goes (or hold numbers too long to read) keeps its other elements: each bad one becomes a
+    :class:`BadEntry`. ``NaN``/``Infinity`` parse as floats; readers refuse them where numbers matter."""
     try:
-        return json.loads(storage.read_text(path))
+        text = storage.read_text(path)
+    except UnicodeDecodeError:
+        raise TinysignError(f"{path} is not UTF-8 text; re-download the metadata file") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise TinysignError(
             f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); re-download the metadata file"
         ) from None
-    except UnicodeDecodeError:
-        raise TinysignError(f"{path} is not UTF-8 text; re-download the metadata file") from None
+    except (RecursionError, ValueError):  # absurd nesting, or an integer of thousands of digits
+        items = _top_level_items(text)
+        if items is None:
+            raise TinysignError(f"{path}: nested too deeply or holds a number too long to read") from None
+        return [_parse_item(item) for item in items]
+
+
+def _parse_item(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return BadEntry("nested deeper than a metadata entry can be")
+    except ValueError as exc:
+        return BadEntry(f"not readable JSON ({str(exc)[:80]})")
+
+
+def _top_level_items(text: str) -> list[str] | None:
+    """The raw text of each element of the JSON list ``text`` (``None`` when it is not one list),
+    found by a scan that tracks strings and brackets without recursion."""
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("[", start):
+        return None
+    items, depth, in_string, escaped, begin = [], 0, False, False, start + 1
+    for index in range(start + 1, len(text)):
+        char = text[index]
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}" and depth:
+            depth -= 1
+        elif char == "]" or (char == "," and not depth):
+            if text[begin:index].strip():
+                items.append(text[begin:index])
+            if char == "]":
+                return items
+            begin = index + 1
+    return None
 
 
 def _as_int(value: object, default: int) -> int:
@@ -204,6 +257,8 @@ def _as_int(value: object, default: int) -> int:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{value!r} is not an integer")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
     return int(value)
 
 
@@ -224,6 +279,11 @@ def read_wlasl(root: str, tag: str, config: Config) -> Found:
     clips: list[Clip] = []
     drops: list[Drop] = []
     for number, entry in enumerate(data):
+        if isinstance(entry, BadEntry):
+            drops.append(
+                Drop(f"{tag}:entry{number}", "", json_path, "bad_metadata", f"entry {number}: {entry.detail}")
+            )
+            continue
         gloss = entry.get("gloss") if isinstance(entry, dict) else None
         instances = entry.get("instances") if isinstance(entry, dict) else None
         if not isinstance(gloss, str) or not gloss.strip() or not isinstance(instances, list):

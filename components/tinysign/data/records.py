@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -329,6 +330,21 @@ def label_counts(records_dir: str | Path, split: str, labels: list[str]) -> np.n
             )
         counts[record.label] += 1
     return counts
+
+
+@contextmanager
+def corrupt_shards_as_errors(records_dir: str | Path) -> Iterator[None]:
+    """Inside the block, TensorFlow's ``DataLossError`` (a shard whose bytes fail their CRC while
+    ``tf.data`` reads it) becomes one line naming the records and what to do."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.DataLossError as exc:
+        reason = (exc.message.strip().splitlines() or ["DataLossError"])[0]
+        raise TinysignError(
+            f"{records_dir}: a corrupt TFRecord shard ({reason}); re-run `tinysign extract`"
+        ) from None
 
 
 def make_dataset(

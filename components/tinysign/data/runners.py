@@ -14,6 +14,7 @@ Imports no Beam at module level: the CLI reads the runner names before any pipel
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
@@ -98,7 +99,13 @@ def beam_options(beam_args: list[str] | None, workers: int = 1) -> Any:
 def run_to_completion(pipeline: Any) -> dict[str, int]:
     """Run ``pipeline`` and wait for it; its counters by name, or ``{}`` from a runner that keeps
     none (Beam's Dask runner raises NotImplementedError for metrics)."""
-    result = pipeline.run()  # in-process runners run here: a bug in a step raises with its traceback
+    step_errors = logging.getLogger("apache_beam.runners.common")  # logs a failing step, then raises it
+    level = step_errors.level
+    step_errors.setLevel(logging.CRITICAL)  # raised here once: a bug with its traceback, a full disk one line
+    try:
+        result = pipeline.run()  # in-process runners run here
+    finally:
+        step_errors.setLevel(level)
     try:
         result.wait_until_finish()
     except Exception as exc:  # a remote engine's failure: its own log has the worker's traceback

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.data import records
+from tinysign.data.datasets import valid_label
 from tinysign.errors import TinysignError
 from tinysign.summaries import read_summary
 
@@ -51,17 +52,46 @@ class QuantizedModel:
         return self.paths[part][precision]
 
     def read(self, part: str, precision: str) -> bytes:
-        return self.path(part, precision).read_bytes()
+        return read_tflite(self.path(part, precision))
+
+
+def read_tflite(path: str | Path) -> bytes:
+    """The bytes of a ``.tflite`` model, checked by LiteRT's flatbuffer verifier first: an empty,
+    truncated or foreign file fails with one line here, never inside an interpreter (tflite-micro's
+    does not verify what it is given)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    redo = "re-run `tinysign quantize` (or pass the model it wrote)"
+    try:
+        content = Path(path).read_bytes()
+    except OSError as exc:
+        raise TinysignError(f"{path}: cannot read it ({exc.strerror}); {redo}") from None
+    if not content:
+        raise TinysignError(f"{path} is empty (0 bytes): {redo}")
+    try:
+        Interpreter(model_content=content)
+    except (ValueError, RuntimeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TinysignError(f"{path} is not a valid .tflite model ({reason}): {redo}") from None
+    return content
 
 
 def read_labels(path: str | Path) -> list[str]:
-    """One class name per line (index = class id)."""
+    """One class name per line (index = class id); a file that is not such text fails with one line."""
     path = Path(path)
+    redo = "it is written beside the model by `tinysign train` and `tinysign quantize`"
     if not path.exists():
+        raise TinysignError(f"{path} not found: {redo}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise TinysignError(f"{path} is not UTF-8 text (one class name per line): {redo}") from None
+    labels = [line.strip() for line in lines if line.strip()]
+    bad = next((n for n, label in enumerate(labels, start=1) if not valid_label(label)), 0)
+    if bad:
         raise TinysignError(
-            f"{path} not found: it is written beside the model by `tinysign train` and `tinysign quantize`"
+            f"{path}: class {bad} is not a class name (control characters or too long): {redo}"
         )
-    labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if len(labels) < 2:
         raise TinysignError(f"{path}: need at least 2 labels, found {len(labels)}")
     return labels
@@ -91,6 +121,7 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
         for file in by_precision.values():
             if not file.exists():
                 raise TinysignError(f"{file} is missing: re-run `tinysign quantize`")
+            read_tflite(file)
     return QuantizedModel(
         kind=kind,
         labels=read_labels(quant_dir / LABELS_FILE),

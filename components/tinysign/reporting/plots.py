@@ -2,7 +2,8 @@
 few-shot accuracy against k.
 
 matplotlib runs on the Agg backend (no display needed); every function writes one PNG and returns
-its path. Figures are closed after saving so long pipelines do not leak memory.
+its path. Figures are closed after saving so long pipelines do not leak memory. Text is text: mathtext
+is off, so a gloss like ``$x^2$`` is drawn as written, never parsed as markup.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # labels are glosses, not markup
     import matplotlib.pyplot as plt
 
     return plt
