@@ -164,3 +164,52 @@ def test_mcu_budgets_fail_loudly_in_the_report(tmp_path_factory, tmp_path):
     )
     assert not report["budgets"]["arena"]["passed"] and not report["budgets"]["flash"]["passed"]
     assert "FAIL" in (tmp_path / "mcu_report.md").read_text()
+
+
+def test_each_op_alone_gets_the_inputs_litert_gave_it(tmp_path_factory):
+    """The op-by-op comparison's harness is faithful: every op of the frame model, alone in LiteRT on the
+    input tensors of LiteRT's full run, reproduces that run's output tensor exactly; and tflite-micro
+    agrees with it op by op on this model."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from tflite_micro import runtime
+
+    from tinysign.runtime.micro import _op_alone, _run_lite, compare_ops
+
+    quant = load_quantized(quantized_model(tmp_path_factory, "streaming"))
+    model = quant.read("frame", "int8")
+    full = Interpreter(
+        model_content=model,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+        experimental_preserve_all_tensors=True,
+    )
+    full.allocate_tensors()
+    frames = front_end(_test_clips(tmp_path_factory)[0], quant.front_end, quant.binning)
+    parsed = runtime.convert_bytearray_to_object(bytearray(model))
+    inputs = [runner_input(LiteModel(model), frame) for frame in frames[1:4]]
+    for x in inputs:
+        full.set_tensor(full.get_input_details()[0]["index"], x)
+        full.invoke()
+        for index in range(len(parsed.subgraphs[0].operators)):
+            content, feeds, outputs = _op_alone(parsed, index)
+            alone = _run_lite(content, [full.get_tensor(t) for t in feeds])
+            np.testing.assert_array_equal(
+                alone, np.concatenate([full.get_tensor(t).ravel() for t in outputs])
+            )
+    assert all(op["within_tolerance"] for op in compare_ops(model, inputs))
+
+
+def test_a_difference_no_known_kernel_explains_fails_naming_where(tmp_path_factory):
+    """tflite-micro running other weights than LiteRT: the outputs differ, no op does on the same inputs
+    of the real model, so the check fails (and says so) instead of calling it rounding."""
+    from tinysign.runtime.micro import ComparedRunner, beyond_tolerance
+
+    quant = load_quantized(quantized_model(tmp_path_factory, "s3dconv1d"))
+    model = quant.read("model", "int8")
+    other = load_quantized(quantized_model(tmp_path_factory, "s3dconv1d", "qat")).read("model", "int8")
+    compared = ComparedRunner(MicroModel(other, 4 * probe_arena(other)), LiteModel(model, reference=True))
+    for clip in _test_clips(tmp_path_factory):
+        compared.invoke(runner_input(compared, front_end(clip, quant.front_end, quant.binning)))
+    summary = compared.summary(model)
+    assert summary["mismatched_values"] and not summary["ops_within_tolerance"]
+    exact = {"parts": {"model": summary}}
+    assert beyond_tolerance(exact) == "model: the outputs differ though no single op does on the same inputs"

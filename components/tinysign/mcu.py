@@ -41,7 +41,7 @@ from tinysign.runtime.arena import check_runs_at, probe_arena
 from tinysign.runtime.carrays import c_array_name, write_c_arrays
 from tinysign.runtime.flatbuffer import model_ops, op_summary
 from tinysign.runtime.litert import LiteModel
-from tinysign.runtime.micro import bit_exact_check
+from tinysign.runtime.micro import beyond_tolerance, bit_exact_check
 from tinysign.runtime.vela import vela_estimate
 from tinysign.summaries import McuPart, McuSummary, TargetFit, write_summary
 
@@ -119,10 +119,10 @@ def run_mcu_check(
     exact["clip_ids"] = clip_ids
     if not exact["within_tolerance"]:
         raise TinysignError(
-            f"tflite-micro and LiteRT (reference kernels) differ by up to "
-            f"{exact['max_abs_diff_lsb']} LSB on {exact['mismatched_values']} of "
-            f"{exact['values_compared']} int8 outputs ({exact['parts']}); "
-            "the INT8 model is not safe to deploy"
+            f"tflite-micro and LiteRT (reference kernels) differ beyond rounding: {beyond_tolerance(exact)}; "
+            f"at the outputs up to {exact['max_abs_diff_lsb']} LSB on {exact['mismatched_values']} of "
+            f"{exact['values_compared']} int8 values; the INT8 model is not safe to deploy "
+            f"({MCU_REPORT_JSON} is not written)"
         )
     report = _summarise(quant, parts, exact, config)
     arrays = {c_array_name(quant.kind, part): model for part, model in models.items()}
