@@ -274,3 +274,47 @@ def test_fsl105_ingest_and_extract_with_a_signer_split(fsl105_extracted):
             assert record.frames.shape == (24, 64, 64)
         assert kinds[False] == clips and kinds[True] >= 0.9 * clips  # a sign window each, rest around most
     assert signers == {"s1": {"train"}, "s2": {"train"}, "s3": {"val"}, "s4": {"test"}}
+
+
+def session_clips(train_per_sign: int, signs: int = 6) -> list:
+    """A session-to-session set: official train and test, no val; each training clip its own video."""
+    from tinysign.data.manifest import Clip
+
+    clips = []
+    for sign in range(signs):
+        for split, count in (("train", train_per_sign), ("test", 1)):
+            clips += [
+                Clip(f"{split}-{sign}-{k}", f"sign{sign}", "x", f"{split}-{sign}-{k}", official_split=split)
+                for k in range(count)
+            ]
+    return clips
+
+
+def test_carved_val_never_takes_a_sign_out_of_training():
+    from tinysign.data.splits import split_clips
+
+    config = Config(split_mode="official")
+    one = split_clips(session_clips(1), config)  # one training clip per sign: nothing can be carved
+    assert sorted(Counter(one.values()).items()) == [("test", 6), ("train", 6)]
+    three = split_clips(session_clips(3), config)  # enough to carve ~20 % and keep every sign
+    assert Counter(three.values())["val"] >= 3
+    trained = {clip_id.split("-")[1] for clip_id, split in three.items() if split == "train"}
+    assert trained == {str(sign) for sign in range(6)}
+
+
+def test_ingest_prints_the_classes_each_split_covers_and_a_missing_val(tmp_path):
+    rows = {f"{split}/{sign}.avi": f"sign{sign},{split}" for sign in range(3) for split in ("train", "test")}
+    data = tmp_path / "data"
+    lines = ["filename,label,split"]
+    for name, rest in rows.items():
+        video(data / name, fourcc="MJPG")
+        lines.append(f"{name},{rest}")
+    (data / "metadata.csv").write_text("\n".join(lines) + "\n")
+    args = ["ingest", str(data), "--out", str(tmp_path / "out"), "--quiet"]
+    sets = ["--set", "min_per_class=2", "--set", "split_mode=official"]
+    result = subprocess.run(
+        [sys.executable, "-m", "tinysign.cli", *args, *sets], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "classes covered per split (of 3): train 3, val 0, test 3" in result.stdout
+    assert "no val clips: `tinysign train` will train without validation" in result.stdout

@@ -160,9 +160,16 @@ def test_missing_or_empty_records_are_one_line_errors(pattern_records, tmp_path)
     rec = pattern_records(num_classes=2, per_split={"val": 1, "test": 1}, num_frames=8, img_size=16)
     with pytest.raises(TinysignError, match="the train split in .* has no clips; re-run `tinysign ingest`"):
         run_train(rec, tmp_path / "out", TINY)
+
+
+def test_without_val_clips_training_runs_unvalidated_and_says_so(pattern_records, tmp_path, capsys):
+    """Ingest leaves val empty rather than take a sign out of training (one training clip per sign):
+    train then watches the training loss and keeps the last epoch."""
     rec = pattern_records(num_classes=2, per_split={"train": 2, "test": 1}, num_frames=8, img_size=16)
-    with pytest.raises(TinysignError, match="the val split in .* has no clips"):
-        run_train(rec, tmp_path / "out", TINY)
+    result = run_train(rec, tmp_path / "out", TINY.replace(epochs=2, patience=0))
+    assert "training without validation" in capsys.readouterr().out
+    assert result["monitor"] == "loss" and result["best_val_accuracy"] is None and result["epochs_run"] == 2
+    assert result["best_epoch"] == 2 and (tmp_path / "out" / "labels.txt").exists()
 
 
 def _train_command(rec: Path, out: Path, *overrides: str) -> list[str]:

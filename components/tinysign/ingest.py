@@ -212,6 +212,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
         + ", ".join(f"{s} {n}" for s, n in metrics["split_counts"].items())
         + f"; leaks {metrics['leaks']}"
     )
+    covered = ", ".join(f"{s} {len(metrics['class_counts'][s])}" for s in SPLITS)
+    print(f"classes covered per split (of {metrics['num_classes']}): {covered}")
+    if not metrics["split_counts"]["val"]:
+        print("no val clips: `tinysign train` will train without validation")
     if metrics["unknown_signs"]:
         print(
             f"vocabulary {len(metrics['vocabulary'])} signs; learned as unknown: "

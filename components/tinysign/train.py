@@ -33,13 +33,13 @@ from tinysign.model.architectures import build_model, count_macs
 from tinysign.model.backend import keras
 from tinysign.model.files import write_labels
 from tinysign.model.training import (
-    MONITOR,
     best_epoch,
     best_weights,
     chief_and_name,
     compile_for_training,
     finish_resume,
     make_strategy,
+    monitor_for,
     prepare_resume,
     split_dataset,
     training_callbacks,
@@ -89,9 +89,16 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     labels, config = _labels_and_shape(records_dir, config)
     counts = {split: records.label_counts(records_dir, split, labels) for split in SPLITS}
     examples = {split: int(c.sum()) for split, c in counts.items()}
-    for split in ("train", "val"):  # val: early stopping and the best checkpoint are chosen on it
-        if examples[split] == 0:
-            raise TinysignError(records.empty_split_message(records_dir, split))
+    if examples["train"] == 0:
+        raise TinysignError(records.empty_split_message(records_dir, "train"))
+    monitor = monitor_for(examples["val"])  # val: early stopping and the best checkpoint are chosen on it
+    if not examples["val"]:
+        print(
+            f"train: no val clips in {records_dir} (ingest could not carve any without taking a sign out "
+            f"of training): training without validation; early stopping and the best checkpoint watch "
+            f"the training {monitor}",
+            flush=True,
+        )
     out = Path(out_dir)
     work = out if chief else out / "workers" / worker
     work.mkdir(parents=True, exist_ok=True)
@@ -107,7 +114,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     with strategy.scope():
         model = build_model(config.model, len(labels), config)
         compile_for_training(model, config, examples["train"], top_k)
-    callbacks = training_callbacks(out, work, config.patience)
+    callbacks = training_callbacks(out, work, config.patience, monitor)
     print(
         f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
         f"{examples['val']} val clips, {len(labels)} classes, strategy {config.strategy} "
@@ -120,12 +127,12 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     train_seconds = time.time() - started
 
     history, start_epoch = callbacks.log.history(), callbacks.log.start_epoch
-    best = best_epoch(history, callbacks.early_stopping)
+    best = best_epoch(history, callbacks.early_stopping, monitor)
     final = build_model(config.model, len(labels), config)  # outside the strategy: plain model to save
     final.set_weights(best_weights(model, out, best, start_epoch))
     final.save(work / MODEL_FILE)
     (work / HISTORY_FILE).write_text(json.dumps(history, indent=1) + "\n")
-    result = _summary(final, history, best, config, examples, top_k, work / MODEL_FILE)
+    result = _summary(final, history, best, config, examples, top_k, work / MODEL_FILE, monitor)
     result.update(worker=worker, num_replicas=replicas, resumed_from_epoch=start_epoch)
     result.update(train_seconds_this_run=round(train_seconds, 2))
     with records.corrupt_shards_as_errors(records_dir):
@@ -157,6 +164,7 @@ def _summary(
     examples: dict[str, int],
     top_k: int,
     model_path: Path,
+    monitor: str,
 ) -> TrainSummary:
     """The model's and the history's numbers (the run's facts and the test report are added)."""
     return {
@@ -167,10 +175,10 @@ def _summary(
         "macs": count_macs(model),
         "epochs_run": len(history["epoch"]),
         "epochs_requested": config.epochs,
-        "monitor": MONITOR,
+        "monitor": monitor,
         "best_epoch": best + 1,
-        "best_monitor_value": history[MONITOR][best],
-        "best_val_accuracy": history["val_accuracy"][best],
+        "best_monitor_value": history[monitor][best],
+        "best_val_accuracy": history["val_accuracy"][best] if "val_accuracy" in history else None,
         "seconds_per_epoch": round(float(np.mean(history["seconds"])), 3),
         "examples": examples,
         "model_path": str(model_path),

@@ -6,7 +6,7 @@ should have clips would be empty; :func:`leak_counts` checks a finished split.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from tinysign.config import SPLITS, Config
@@ -90,7 +90,8 @@ def split_clips(clips: list[Clip], config: Config) -> dict[str, str]:
     * ``grouped``: whole groups of (source video ∪ signer) near the ratios — signer-independent;
     * ``video``: whole source videos near the ratios — signer-dependent when signers repeat;
     * ``signer``: ``test_signers`` (and ``val_signers``) held out by name, the rest grouped;
-    * ``official``: the dataset's own split; a missing val split is carved out of train (grouped).
+    * ``official``: the dataset's own split; a missing val split is carved out of train (grouped,
+      never taking a sign's last training clips: see :func:`carve_val`).
     """
     ratios = config.split_ratios
     if config.split_mode == "official":
@@ -114,15 +115,27 @@ def _official_split(clips: list[Clip], config: Config) -> dict[str, str]:
             )
     if "val" not in present and config.val_ratio > 0:
         train = [c for c in clips if assignment[c.clip_id] == "train"]
-        groups = leakage_groups(train)
         share = config.val_ratio / (config.train_ratio + config.val_ratio)
-        if len(groups) < 2:
-            raise TinysignError(
-                "split_mode=official: the dataset has no val split and its train split is one group "
-                "(one signer/video) that cannot be divided; set --set val_ratio=0 or use another split_mode"
-            )
-        assignment.update(assign_groups(groups, {"train": 1 - share, "val": share}, config.seed))
+        assignment.update(carve_val(train, share, config.seed))
     return assignment
+
+
+def carve_val(train: list[Clip], share: float, seed: int) -> dict[str, str]:
+    """clip_id -> ``val`` for about ``share`` of ``train``, whole leakage groups at a time (in a seeded
+    order), taking a group only if every sign in it keeps a training clip: a validation split must
+    never take a class out of training. May carve nothing (one training clip per sign): then training
+    runs without validation, and ingest says so."""
+    groups = leakage_groups(train)
+    left = Counter(c.label for c in train)
+    carved: dict[str, str] = {}
+    for key in sorted(groups, key=lambda g: stable_hash(seed, "val", g)):
+        if len(carved) >= share * len(train):
+            break
+        taken = Counter(c.label for c in groups[key])
+        if all(left[label] > count for label, count in taken.items()):
+            left -= taken
+            carved.update({c.clip_id: "val" for c in groups[key]})
+    return carved
 
 
 def _signer_split(clips: list[Clip], config: Config) -> dict[str, str]:

@@ -31,6 +31,12 @@ from tinysign.model.architectures import load_model
 from tinysign.model.backend import keras
 
 MONITOR = "val_loss"  # early stopping and the best checkpoint are chosen on it
+UNVALIDATED_MONITOR = "loss"  # ... or, with no val split, on the training loss
+
+
+def monitor_for(val_examples: int) -> str:
+    """What early stopping and the best checkpoint watch: val loss, or the training loss without val."""
+    return MONITOR if val_examples else UNVALIDATED_MONITOR
 
 
 # --- distribution -----------------------------------------------------------------------------------
@@ -141,18 +147,18 @@ class Callbacks:
     early_stopping: bool
 
 
-def training_callbacks(out: Path, work: Path, patience: int) -> Callbacks:
+def training_callbacks(out: Path, work: Path, patience: int, monitor: str = MONITOR) -> Callbacks:
     """Learning-rate logging, the epoch log, the best checkpoint, the backup (resume), early stopping
     (``patience`` > 0) and TensorBoard. Order matters: an epoch is logged and checkpointed before it
     is backed up, and TensorBoard is last (it writes every value the others put into the logs)."""
     k = keras()
-    checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=MONITOR, save_best_only=True)
+    checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=monitor, save_best_only=True)
     early = (
-        k.callbacks.EarlyStopping(monitor=MONITOR, patience=patience, restore_best_weights=True)
+        k.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
         if patience
         else None
     )
-    log = _epoch_log_class()(work / EPOCH_LOG, MONITOR, checkpoint, early)
+    log = _epoch_log_class()(work / EPOCH_LOG, monitor, checkpoint, early)
     tensorboard = k.callbacks.TensorBoard(str(work / TENSORBOARD_DIR), write_graph=False, update_freq="epoch")
     callbacks = [
         _learning_rate_class()(),
@@ -164,9 +170,9 @@ def training_callbacks(out: Path, work: Path, patience: int) -> Callbacks:
     return Callbacks([*callbacks, tensorboard], log, early is not None)
 
 
-def best_epoch(history: dict[str, list[Any]], early_stopping: bool) -> int:
-    """Early stopping keeps the best epoch on val loss (0-based); a full schedule keeps its last."""
-    return int(np.argmin(history[MONITOR])) if early_stopping else len(history[MONITOR]) - 1
+def best_epoch(history: dict[str, list[Any]], early_stopping: bool, monitor: str = MONITOR) -> int:
+    """Early stopping keeps the best epoch on ``monitor`` (0-based); a full schedule keeps its last."""
+    return int(np.argmin(history[monitor])) if early_stopping else len(history[monitor]) - 1
 
 
 def best_weights(model: Any, out: Path, best: int, start_epoch: int) -> list[np.ndarray]:
