@@ -108,7 +108,7 @@ undeploy: ## terraform destroy infra/envs/$$DEPLOY_ENV
 
 bench: bench-extract bench-train bench-quantize bench-scale ## all benchmarks
 
-bench-extract: ## extraction clips/s vs OpenCV decode-only clips/s on the same clips
+bench-extract: ## extraction clips/s vs OpenCV decode-only clips/s on the same clips, then clips/s per Beam runner (in-process, 2 processes, worker pool, Dask)
 	$(bin)/python tests/benchmarks/bench_extract.py
 
 bench-train: ## train-step time: folded vs TimeDistributed (tf-keras and Keras 3), steps/s per model

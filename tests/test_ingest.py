@@ -252,23 +252,17 @@ def test_every_split_with_a_share_gets_a_group(tmp_path):
 
 
 @pytest.mark.slow
-@needs_fsl105
-def test_fsl105_ingest_and_extract_with_a_signer_split(tmp_path):
+def test_fsl105_ingest_and_extract_with_a_signer_split(fsl105_extracted):
     from tinysign.data import records
-    from tinysign.extract import run_extract
 
-    config = Config(
-        split_mode="signer", test_signers=("s4",), val_signers=("s3",), augment_copies=0, fps_targets=(30,)
-    )
-    run_ingest([str(FSL105)], tmp_path / "ingest", config, progress=False)
-    manifest, _, _ = read_outputs(tmp_path / "ingest")
+    manifest, _, _ = read_outputs(fsl105_extracted.ingest)
     assert len({row["path"] for row in manifest}) == 600
-    metrics = run_extract(tmp_path / "ingest" / "manifest.jsonl", tmp_path / "records", config)
+    metrics = fsl105_extracted.metrics
     assert metrics["clips_extracted"] == 600 and metrics["clips_failed"] == 0
     assert metrics["records"] == {"train": 300, "val": 150, "test": 150}
     signers = defaultdict(set)
     for split in ("train", "val", "test"):
-        for record in records.iter_records(tmp_path / "records", split):
+        for record in records.iter_records(fsl105_extracted.records, split):
             signers[record.signer].add(split)
             assert record.frames.shape == (24, 64, 64)
     assert signers == {"s1": {"train"}, "s2": {"train"}, "s3": {"val"}, "s4": {"test"}}

@@ -64,6 +64,9 @@ INPUT_KEYS = (
 # these sets against the attributes the stage modules actually read.
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": (
+        "vocabulary",
+        "unknown_signs",
+        "unknown_share",
         "min_clip_frames",
         "min_per_class",
         "max_per_class",
@@ -137,6 +140,10 @@ class Config:
     max_per_class: int = 25
     min_clip_frames: int = 8
     subset: int = 0  # 0 = all glosses; 100/300/1000/2000 = WLASL nslt_<N>.json subset
+    # vocabulary (data/vocabulary.py): signs said, signs learned as `unknown`, the rest left out
+    vocabulary: tuple[str, ...] = ()  # empty = every sign not learned as unknown
+    unknown_signs: tuple[str, ...] = ()  # empty = unknown_share of the signs (or all outside vocabulary)
+    unknown_share: float = 0.2
     split_mode: str = "grouped"  # grouped | video | signer | official (see ingest.split_clips)
     test_signers: tuple[str, ...] = ()  # split_mode=signer: who is held out for test
     val_signers: tuple[str, ...] = ()  # split_mode=signer: who validates (default: grouped from the rest)
@@ -217,6 +224,7 @@ class Config:
             all(r >= 0 for r in ratios) and abs(sum(ratios) - 1.0) < 1e-6,
             "train_ratio + val_ratio + test_ratio must be 1 and none negative",
         )
+        _require(0 <= self.unknown_share < 1, "unknown_share must be in [0, 1)")
         _require(self.split_mode in SPLIT_MODES, f"split_mode must be one of {SPLIT_MODES}")
         _require(self.model in MODEL_NAMES, f"model must be one of {MODEL_NAMES}")
         _require(self.quantization in QUANT_METHODS, f"quantization must be one of {QUANT_METHODS}")

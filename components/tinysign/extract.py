@@ -10,8 +10,9 @@ Augmentation happens after the split (the manifest carries it), so no augmented 
 video can reach training. Records are grouped into ``num_shards`` shards per split by a stable hash
 of the clip id and sorted inside each shard, so the same input and seed give byte-identical files.
 Shards are written under a temporary prefix and moved into place only when the whole run succeeded:
-a crashed run leaves no partial or duplicate shards. Runs in-process by default (FnApiRunner); pass
-Beam options (``--runner DataflowRunner --project ...``) to run elsewhere.
+a crashed run leaves no partial or duplicate shards. Runs in-process by default (FnApiRunner);
+``--runner portable|dask|dataflow`` (``data/runners.py``) runs the same pipeline on a worker pool, a
+Dask cluster or Dataflow, with more Beam options after ``--``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tinysign.artifacts import FAILURES_FILE, STATS_FILE, TMP_PREFIX
 from tinysign.config import SPLITS, Config
 from tinysign.data import records, storage
 from tinysign.data.manifest import read_manifest
+from tinysign.data.runners import RUNNERS, check_engine, runner_args
 from tinysign.errors import TinysignError
 from tinysign.summaries import ExtractSummary, write_summary
 
@@ -65,7 +67,8 @@ def run_extract(
     """Run the Beam pipeline; write shards, schema.json, stats.json, metrics.json to ``out_dir``."""
     import apache_beam as beam
 
-    from tinysign.data.beam import beam_options, build_pipeline
+    from tinysign.data.beam import build_pipeline, collect_failures
+    from tinysign.data.runners import beam_options, run_to_completion
 
     rows = read_manifest(manifest)
     labels = _labels(rows)
@@ -80,9 +83,8 @@ def run_extract(
     pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
     build_pipeline(pipeline, rows, config, tmp_dir)
     started = time.monotonic()
-    result = pipeline.run()
-    result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
+    counters = run_to_completion(pipeline)
+    collect_failures(tmp_dir)
     stats, failures = _commit(tmp_dir, out, config)
     storage.delete([tmp_dir])
     split_of = {r["clip_id"]: r["split"] for r in rows}
@@ -130,14 +132,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", required=True, help="manifest.jsonl written by `tinysign ingest`")
     parser.add_argument("--out", required=True, help="records folder (local or gs://)")
     parser.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default="direct",
+        help="where the Beam pipeline runs: direct = this machine (--set beam_workers=N processes), "
+        "portable = an SDK worker pool through a job service (Flink/Spark), dask = a Dask cluster, "
+        "dataflow = Google Cloud Dataflow (default: direct)",
+    )
+    parser.add_argument(
+        "--address",
+        default="",
+        help="the engine's address: the SDK worker pool HOST:PORT (portable), the scheduler "
+        "tcp://HOST:PORT (dask)",
+    )
+    parser.add_argument(
         "beam_args",
         nargs=argparse.REMAINDER,
-        help="Beam pipeline options after --, e.g. -- --runner DataflowRunner",
+        help="more Beam pipeline options after --, e.g. -- --project P --region R (dataflow) or "
+        "-- --job_endpoint=HOST:8099 (portable on a Flink/Spark job server)",
     )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    beam_args = [a for a in args.beam_args if a != "--"]
+    if args.runner == "dataflow" and not storage.is_remote(args.out):
+        raise TinysignError("--runner dataflow: Dataflow workers cannot write a local --out; use gs://...")
+    extra = [a for a in args.beam_args if a != "--"]
+    beam_args = runner_args(args.runner, args.address) + extra
+    if not any(a.startswith("--job_endpoint") for a in extra):  # a job server, not we, reaches that pool
+        check_engine(args.runner, args.address)
     metrics = run_extract(args.manifest, args.out, config, beam_args)
     print(
         f"clips in manifest {metrics['clips_in_manifest']} = extracted {metrics['clips_extracted']} "
@@ -145,5 +167,5 @@ def run(args: argparse.Namespace, config: Config) -> int:
     )
     print("records " + ", ".join(f"{s} {n}" for s, n in metrics["records"].items()) + f" -> {args.out}")
     counters = ", ".join(f"{name} {value}" for name, value in metrics["beam_counters"].items())
-    print(f"Beam: {counters} in {metrics['seconds']} s")
+    print(f"Beam ({args.runner}): {counters or 'no counters from this runner'} in {metrics['seconds']} s")
     return 0

@@ -41,6 +41,9 @@ class IngestSummary(TypedDict):
     signers: dict[str, list[str]]
     class_counts: dict[str, dict[str, int]]
     leaks: Leaks
+    vocabulary: list[str]  # the signs said (data/vocabulary.py)
+    unknown_signs: list[str]  # signs learned as the `unknown` class
+    outside_vocabulary: list[str]  # signs left out (drop rows outside_vocabulary)
     signer_independent: bool  # known signers, none in two splits: test people never seen in training
 
 

@@ -1,4 +1,11 @@
-"""The Beam steps of extraction (imported only when a pipeline runs: Beam is slow to import)."""
+"""The Beam steps of extraction (imported only when a pipeline runs: Beam is slow to import).
+
+One chain, ReadManifest -> DecodeSampleAugment -> GroupByShard -> WriteShard: one output per step
+and one last step, the shape every runner in ``data/runners.py`` executes correctly (Beam's Dask
+runner hands every tagged output to every consumer and computes only the last step of a branching
+pipeline; see the README). Workers share no memory and no working directory with the launcher:
+what they read and write goes through ``data/storage.py`` by absolute or remote paths.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import io
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -21,54 +28,40 @@ from tinysign.data.hashing import stable_hash
 from tinysign.data.manifest import clip_of
 from tinysign.data.video import VideoError
 
-LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 CLIPS_DIR = "clips"  # per-clip record files under the run's temporary folder
+FAILED_DIR = "failed"  # per-clip failure rows under the run's temporary folder
+FAILURE_COLUMNS = ("clip_id", "label", "path", "reason", "detail")
 
 
 def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: Config, tmp_dir: str) -> None:
-    """Add the named extraction steps to ``pipeline``; everything is written under ``tmp_dir``."""
-    extracted = (
+    """Add the named extraction steps to ``pipeline``; everything is written under ``tmp_dir``.
+
+    Local paths are made absolute here, on the launcher, so a worker in another directory (or on
+    another machine sharing the volume) reads and writes the same files.
+    """
+    tmp_dir = storage.absolute(tmp_dir)
+    rows = [{**row, "path": storage.absolute(row["path"])} for row in rows]
+    (
         pipeline
         | "ReadManifest" >> beam.Create(rows)  # reshuffled: clips spread over the workers
-        | "DecodeSampleAugment"
-        >> beam.ParDo(ExtractFn(config, tmp_dir)).with_outputs("failed", main="records")
-    )
-    (
-        extracted.records
+        | "DecodeSampleAugment" >> beam.ParDo(ExtractFn(config, tmp_dir))
         | "GroupByShard" >> beam.GroupByKey()
         | "WriteShard" >> beam.ParDo(WriteShardFn(tmp_dir, config.num_shards))
     )
-    (
-        extracted.failed
-        | "CollectFailures" >> beam.combiners.ToList()
-        | "WriteFailures" >> beam.Map(write_failures, storage.join(tmp_dir, FAILURES_FILE))
-    )
 
 
-def beam_options(beam_args: list[str] | None, workers: int = 1) -> Any:
-    """Pipeline options: ``beam_args`` as given, else the in-process runner, or with ``workers`` > 1 the
-    DirectRunner with that many worker processes (both run offline; Beam's default, Prism, downloads)."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    args = list(beam_args or [])
-    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
-        if workers > 1:
-            args += [
-                "--runner=DirectRunner",
-                "--direct_running_mode=multi_processing",
-                f"--direct_num_workers={workers}",
-            ]
-        else:
-            args.append(f"--runner={LOCAL_RUNNER}")
-    return PipelineOptions(args)
+def collect_failures(tmp_dir: str) -> None:
+    """Merge the failed clips' rows (one small file each, written by the workers) into
+    ``tmp_dir/extract_failures.csv``, sorted, under a header; run on the launcher after the pipeline."""
+    failed = storage.glob(storage.join(tmp_dir, FAILED_DIR, "*.csv"))
+    rows = [row for path in failed for row in csv.reader(io.StringIO(storage.read_text(path)))]
+    storage.write_text(storage.join(tmp_dir, FAILURES_FILE), _csv([FAILURE_COLUMNS, *sorted(rows)]))
 
 
-def write_failures(failures: list[tuple[str, ...]], path: str) -> None:
+def _csv(rows: Iterable[Iterable[str]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("clip_id", "label", "path", "reason", "detail"))
-    writer.writerows(sorted(failures))
-    storage.write_text(path, buffer.getvalue())
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
 
 
 class ExtractFn(beam.DoFn):
@@ -76,7 +69,8 @@ class ExtractFn(beam.DoFn):
     ((split, shard), (clip_id, that file, counts)) for the shard writer.
 
     The records travel through the file, not through the shuffle, so no step ever holds more than one
-    clip's records in memory. Clips that cannot be decoded go to the ``failed`` output with a reason.
+    clip's records in memory. A clip that cannot be decoded leaves a row with the reason under
+    ``tmp_dir/failed/`` instead (see :func:`collect_failures`).
     """
 
     def __init__(self, config: Config, tmp_dir: str) -> None:
@@ -94,9 +88,9 @@ class ExtractFn(beam.DoFn):
             reason, detail = (
                 (exc.reason, exc.detail) if isinstance(exc, VideoError) else ("unreadable", str(exc))
             )
-            yield beam.pvalue.TaggedOutput(
-                "failed", (row["clip_id"], row["label"], row["path"], reason, detail)
-            )
+            failure = (row["clip_id"], row["label"], row["path"], reason, detail)
+            name = f"{stable_hash(row['clip_id']):016x}.csv"
+            storage.write_text(storage.join(self.tmp_dir, FAILED_DIR, name), _csv([failure]))
             return
         self.clips_ok.inc()
         split, clip_id = row["split"], row["clip_id"]

@@ -23,10 +23,11 @@ class Clip:
     """One clip found in a dataset (before and after probing)."""
 
     clip_id: str
-    label: str
+    label: str  # the class: a sign of the vocabulary, or `unknown` (data/vocabulary.py)
     path: str
     source_video: str
     signer: str = ""
+    sign: str = ""  # the gloss as the dataset names it (differs from `label` for unknown signs)
     dataset: str = ""
     frame_start: int = 1
     frame_end: int = -1

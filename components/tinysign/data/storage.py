@@ -27,6 +27,12 @@ def _fs() -> Any:
     return FileSystems
 
 
+def absolute(path: str) -> str:
+    """``path`` as every process can name it: a local path made absolute (against this process's
+    working directory), a remote one as it is. Pipeline workers may run in another directory."""
+    return str(path) if is_remote(path) else os.path.abspath(path)
+
+
 def join(base: str, *parts: str) -> str:
     if is_remote(base):
         return "/".join([str(base).rstrip("/"), *[p.strip("/") for p in parts]])
