@@ -17,9 +17,10 @@ from pathlib import Path
 from tinysign.artifacts import DROP_REPORT_FILE, MANIFEST_FILE, METRICS_FILE
 from tinysign.config import SPLITS, Config
 from tinysign.data import commit, storage
-from tinysign.data.datasets import find_clips, probe_clips
+from tinysign.data.datasets import find_clips
 from tinysign.data.hashing import stable_hash
 from tinysign.data.manifest import Clip, Drop, Found, write_drop_report, write_manifest
+from tinysign.data.probing import probe_clips
 from tinysign.data.splits import leak_counts, split_clips, splittable
 from tinysign.data.vocabulary import Vocabulary, assign_classes, choose_vocabulary
 from tinysign.errors import TinysignError

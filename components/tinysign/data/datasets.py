@@ -20,22 +20,15 @@ import json
 import math
 import os
 import posixpath
-import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
-
-from tqdm import tqdm
 
 from tinysign.artifacts import CSV_METADATA, WLASL_METADATA, WLASL_MISSING
 from tinysign.config import Config
 from tinysign.data import storage
 from tinysign.data.manifest import Clip, Drop, Found
-from tinysign.data.sampling import segment_length
-from tinysign.data.video import VIDEO_EXTENSIONS, Limits, VideoError, probe
+from tinysign.data.video import VIDEO_EXTENSIONS
 from tinysign.errors import TinysignError
 
 LAYOUTS = ("wlasl", "kimpinde", "folder")
@@ -506,87 +499,3 @@ def _bad_label(clip: Clip) -> Drop:
         "bad_label",
         f"label {clip.label[:40]!r} must be 1-{MAX_LABEL_LENGTH} printable characters on one line",
     )
-
-
-# --- probing ---------------------------------------------------------------------------------------
-
-
-PROBE_THREADS = 4
-PROBE_MEMORY = 1 << 30  # bytes of decoding the parallel probes may hold at once (less if less is free)
-
-
-class MemoryBudget:
-    """At most ``total`` bytes reserved at once by threads; a reservation waits until enough is free
-    (one larger than the whole budget waits until it is alone)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = self.free = total
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def reserve(self, amount: int) -> Iterator[None]:
-        amount = min(amount, self.total)
-        with self._changed:
-            self._changed.wait_for(lambda: self.free >= amount)
-            self.free -= amount
-        try:
-            yield
-        finally:
-            with self._changed:
-                self.free += amount
-                self._changed.notify_all()
-
-
-def _available_memory() -> int:
-    """Bytes of memory the system can still give (``MemAvailable``), or :data:`PROBE_MEMORY`."""
-    try:
-        with open("/proc/meminfo") as stream:
-            fields = dict(line.split(":", 1) for line in stream)
-        return int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return PROBE_MEMORY
-
-
-def _probe_clip(clip: Clip, config: Config, budget: MemoryBudget) -> Clip | Drop:
-    try:
-        with storage.local_copy(clip.path) as local:
-            info = probe(local, Limits.of(config), budget.reserve)
-    except VideoError as exc:
-        return Drop(clip.clip_id, clip.label, clip.path, exc.reason, exc.detail)
-    except OSError as exc:
-        return Drop(clip.clip_id, clip.label, clip.path, "unreadable", f"{clip.path}: {exc.strerror or exc}")
-    if clip.frame_start > info.frame_count:
-        return Drop(
-            clip.clip_id,
-            clip.label,
-            clip.path,
-            "segment_out_of_range",
-            f"frame_start {clip.frame_start} > {info.frame_count} frames in the video",
-        )
-    length = segment_length(clip.frame_start, clip.frame_end, info.frame_count)
-    if length < config.min_clip_frames:
-        return Drop(
-            clip.clip_id,
-            clip.label,
-            clip.path,
-            "too_few_frames",
-            f"{length} frames in the segment, need >= {config.min_clip_frames} (min_clip_frames)",
-        )
-    return replace(clip, fps=info.fps, frame_count=info.frame_count, width=info.width, height=info.height)
-
-
-def probe_clips(clips: list[Clip], config: Config, progress: bool = True) -> Found:
-    """Probe every clip in parallel threads (OpenCV releases the GIL): at most :data:`PROBE_THREADS`,
-    and together at most :data:`PROBE_MEMORY` bytes of decoding (half the free memory if less)."""
-    budget = MemoryBudget(min(PROBE_MEMORY, _available_memory() // 2))
-    with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
-        results = list(
-            tqdm(
-                pool.map(lambda c: _probe_clip(c, config, budget), clips),
-                total=len(clips),
-                desc="probe",
-                unit="clip",
-                disable=not progress,
-            )
-        )
-    return [r for r in results if isinstance(r, Clip)], [r for r in results if isinstance(r, Drop)]
