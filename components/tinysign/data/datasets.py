@@ -27,12 +27,11 @@ from typing import Any
 from tinysign.artifacts import CSV_METADATA, WLASL_METADATA, WLASL_MISSING
 from tinysign.config import Config
 from tinysign.data import storage
-from tinysign.data.manifest import Clip, Drop, Found
+from tinysign.data.manifest import MAX_LABEL_LENGTH, Clip, Drop, Found, valid_label
 from tinysign.data.video import VIDEO_EXTENSIONS
 from tinysign.errors import TinysignError
 
 LAYOUTS = ("wlasl", "kimpinde", "folder")
-MAX_LABEL_LENGTH = 100
 # How datasets name their own splits (metadata `split` column, WLASL `split`, top-level folders).
 OFFICIAL_SPLITS = {"train": "train", "val": "val", "validation": "val", "dev": "val", "test": "test"}
 
@@ -484,11 +483,6 @@ def find_clips(sources: list[str], config: Config) -> Found:
         clips += [c for c in found if valid_label(c.label)]
         drops += dropped + [_bad_label(c) for c in found if not valid_label(c.label)]
     return clips, drops
-
-
-def valid_label(label: str) -> bool:
-    """A gloss that can go into labels.txt, CSVs and plots: 1..100 printable characters, one line."""
-    return 0 < len(label) <= MAX_LABEL_LENGTH and label == label.strip() and label.isprintable()
 
 
 def _bad_label(clip: Clip) -> Drop:

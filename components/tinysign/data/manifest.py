@@ -16,7 +16,13 @@ from tinysign.data.commit import check_committed
 from tinysign.errors import TinysignError
 
 DROP_FIELDS = ("clip_id", "label", "path", "reason", "detail")
+MAX_LABEL_LENGTH = 100
 REQUIRED_FIELDS = {"clip_id", "label", "label_index", "path", "split", "frame_start", "frame_end"}
+
+
+def valid_label(label: str) -> bool:
+    """A gloss that can go into labels.txt, CSVs and plots: 1..100 printable characters, one line."""
+    return 0 < len(label) <= MAX_LABEL_LENGTH and label == label.strip() and label.isprintable()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from tinysign.data.manifest import Clip, Drop, Found
 from tinysign.data.sampling import segment_length
 from tinysign.data.video import Limits, VideoError, probe
 
-
 PROBE_THREADS = 4
 PROBE_MEMORY = 1 << 30  # bytes of decoding the parallel probes may hold at once (less if less is free)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.data import records
-from tinysign.data.datasets import valid_label
+from tinysign.data.manifest import valid_label
 from tinysign.errors import TinysignError
 from tinysign.summaries import read_summary
 
