@@ -95,7 +95,7 @@ class TrainSummary(TypedDict, total=False):
     monitor: str
     best_epoch: int
     best_monitor_value: float
-    best_val_accuracy: float  # the accuracy on val of the weights kept (chosen on val loss)
+    best_val_accuracy: float | None  # the accuracy on val of the weights kept (None: trained without val)
     seconds_per_epoch: float
     train_seconds_this_run: float
     examples: dict[str, int]

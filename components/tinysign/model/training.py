@@ -32,6 +32,7 @@ from tinysign.model.backend import keras
 from tinysign.model.losses import loss
 
 MONITOR = "val_loss"  # early stopping and the best checkpoint are chosen on it
+TRAIN_MONITOR = "loss"  # ... or, trained without a val split, training loss (no early stopping then)
 
 
 # --- distribution -----------------------------------------------------------------------------------
@@ -142,18 +143,18 @@ class Callbacks:
     early_stopping: bool
 
 
-def training_callbacks(out: Path, work: Path, patience: int) -> Callbacks:
+def training_callbacks(out: Path, work: Path, patience: int, monitor: str = MONITOR) -> Callbacks:
     """Learning-rate logging, the epoch log, the best checkpoint, the backup (resume), early stopping
     (``patience`` > 0) and TensorBoard. Order matters: an epoch is logged and checkpointed before it
     is backed up, and TensorBoard is last (it writes every value the others put into the logs)."""
     k = keras()
-    checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=MONITOR, save_best_only=True)
+    checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=monitor, save_best_only=True)
     early = (
-        k.callbacks.EarlyStopping(monitor=MONITOR, patience=patience, restore_best_weights=True)
+        k.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
         if patience
         else None
     )
-    log = _epoch_log_class()(work / EPOCH_LOG, MONITOR, checkpoint, early)
+    log = _epoch_log_class()(work / EPOCH_LOG, monitor, checkpoint, early)
     tensorboard = k.callbacks.TensorBoard(str(work / TENSORBOARD_DIR), write_graph=False, update_freq="epoch")
     callbacks = [
         _learning_rate_class()(),
@@ -167,7 +168,7 @@ def training_callbacks(out: Path, work: Path, patience: int) -> Callbacks:
 
 def best_epoch(history: dict[str, list[Any]], early_stopping: bool) -> int:
     """Early stopping keeps the best epoch on val loss (0-based); a full schedule keeps its last."""
-    return int(np.argmin(history[MONITOR])) if early_stopping else len(history[MONITOR]) - 1
+    return int(np.argmin(history[MONITOR])) if early_stopping else len(history["epoch"]) - 1
 
 
 def best_weights(model: Any, out: Path, best: int, start_epoch: int) -> list[np.ndarray]:

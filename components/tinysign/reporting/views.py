@@ -108,6 +108,8 @@ def cv_tables(cv: CvSummary) -> list[Table]:
                 model,
                 *(
                     f"{mean[k]:.3f} ± {std[k]:.3f}" + (f" (seeds ± {spread[k]:.3f})" if k in spread else "")
+                    if k in mean
+                    else None  # e.g. no val INT8 for final models trained on the validation signer too
                     for k in keys
                 ),
             )
