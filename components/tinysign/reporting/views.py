@@ -319,12 +319,10 @@ def firmware_tables(firmware: FirmwareSummary) -> list[Table]:
         ],
         title="Budgets: the model's (config) on the target, the whole firmware against the board's part",
     )
+    header = ("board", "int8 outputs (frame model + head invocations)", "differ", "max diff")
     compared = Table(
         (
-            "board",
-            "int8 outputs (frame model + head invocations)",
-            "differ",
-            "max diff",
+            *header,
             "emissions (frame: label)",
             "same as the Python recognizer",
             "clip-end top class = project's",
