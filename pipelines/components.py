@@ -98,11 +98,12 @@ def extract(
 
     from tinysign.artifacts import MANIFEST_FILE
     from tinysign.config import Config
+    from tinysign.data.runners import runs_elsewhere
     from tinysign.extract import run_extract
     from tinysign.ops.kfp_io import log_metrics
 
-    on_dataflow = any("DataflowRunner" in arg for arg in beam_args)
-    out_dir = records.uri if on_dataflow else records.path
+    # Dataflow, Flink/Spark or Dask workers write the shards: to the artifact's gs:// URI, not this pod's path
+    out_dir = records.uri if runs_elsewhere(list(beam_args)) else records.path
     log_metrics(
         metrics,
         run_extract(

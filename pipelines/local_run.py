@@ -86,7 +86,7 @@ def run_local(
 
     from pipelines.training_pipeline import build_pipeline, parameter_names
     from tinysign.ops.kfp_io import pipeline_arguments
-    from tinysign.reporting.summaries import read_decision
+    from tinysign.summaries import read_decision
 
     data = str(data) if is_remote(str(data)) else str(Path(data).resolve())
     if not is_remote(data) and not Path(data).exists():

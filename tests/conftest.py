@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from tinysign.config import Config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -103,6 +108,36 @@ def demo_ingest(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     out = tmp_path_factory.mktemp("ingest")
     run_ingest([str(demo_data)], out, Config(), progress=False)
     return out
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A set ingested and extracted once per session: both output folders, the config they were made
+    with and the extraction's metrics."""
+
+    ingest: Path
+    records: Path
+    config: Config
+    metrics: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def fsl105_extracted(tmp_path_factory: pytest.TempPathFactory) -> Extracted:
+    """fsl105-dev ingested with a signer split (s3 validates, s4 tests) and extracted in-process, one
+    plain record per clip (generated once per test session; skipped when the set is absent)."""
+    from tinysign.config import Config
+    from tinysign.extract import run_extract
+    from tinysign.ingest import run_ingest
+
+    if not FSL105.exists():
+        pytest.skip("shared fsl105-dev set not present")
+    config = Config(
+        split_mode="signer", test_signers=("s4",), val_signers=("s3",), augment_copies=0, fps_targets=(30,)
+    )
+    root = tmp_path_factory.mktemp("fsl105")
+    run_ingest([str(FSL105)], root / "ingest", config, progress=False)
+    metrics = run_extract(root / "ingest" / "manifest.jsonl", root / "records", config)
+    return Extracted(root / "ingest", root / "records", config, metrics)
 
 
 @pytest.fixture(scope="session")

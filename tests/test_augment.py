@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tinysign.config import Config
-from tinysign.data.augment import model_input
 from tinysign.data.frontend import front_end
+from tinysign.data.inputs import model_input
 
 STILL = {  # every augmentation off
     "augment_time": 0.0,

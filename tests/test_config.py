@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 
 import tinysign
-from tinysign.config import STAGE_KEYS, Config
+from tinysign.config import AUGMENT_RANGES, STAGE_KEYS, Config
 from tinysign.errors import TinysignError
 
 PACKAGE = Path(tinysign.__file__).parent
 METHODS = {"replace", "to_dict", "for_stage"}
-DERIVED = {"split_ratios": {"train_ratio", "val_ratio", "test_ratio"}}
+DERIVED = {
+    "split_ratios": {"train_ratio", "val_ratio", "test_ratio"},
+    "online_ranges": {f"augment_{name}" for name in (*AUGMENT_RANGES, "noise")},
+    "copy_ranges": {f"augment_copy_{name}" for name in AUGMENT_RANGES},
+}
 
 
 def stage_modules(stage: str) -> set[str]:

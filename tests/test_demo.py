@@ -23,4 +23,4 @@ def test_scale_set_has_exactly_n_classes_times_m_clips_and_is_deterministic(tmp_
     assert [g["gloss"] for g in glosses] == gloss_names(12) and gloss_names(12)[-1] == "sign0011"
     assert all(len(g["instances"]) == 3 for g in glosses) and len(list((first / "videos").iterdir())) == 36
     metrics = run_ingest([str(first)], tmp_path / "ingest", Config(min_per_class=3), progress=False)
-    assert metrics["found"] == metrics["kept"] == 36 and metrics["num_classes"] == 12
+    assert metrics["found"] == metrics["kept"] == 36 and metrics["num_classes"] == 10 + 1  # 2 signs unknown

@@ -11,23 +11,18 @@ import pytest
 
 from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model, shared_records
-from tinysign.enroll import (
-    Embedder,
-    decode,
-    example_clips,
-    head_accuracy,
-    run_enroll,
-    run_pipeline_enroll,
-)
+from tinysign.data.clips import sign_frames
+from tinysign.enroll import example_clips, run_enroll, run_pipeline_enroll
 from tinysign.errors import TinysignError
 from tinysign.mcu import run_mcu_check
 from tinysign.model.export import convert
 from tinysign.model.files import load_quantized
 from tinysign.model.prototypes import build_head, embedding
-from tinysign.predict import run_predict
-from tinysign.reporting.summaries import read_summary
+from tinysign.predict import predict_clip
+from tinysign.runtime.enrollment import Embedder, head_accuracy
 from tinysign.runtime.flatbuffer import model_ops
 from tinysign.runtime.litert import LiteModel, runner_input
+from tinysign.summaries import read_summary
 
 
 def sign_clips(root: Path, signs: dict[str, int], per_sign: int = 3, frames: int = 12) -> Path:
@@ -68,8 +63,8 @@ def test_enrolled_head_runs_in_predict_and_on_the_mcu(streaming, tmp_path_factor
     # embeds too weakly to assert the sign itself; make bench-enroll measures accuracy on real video).
     clips, _ = example_clips([str(examples)], SMALL, progress=False)
     clip = next(c for c in clips if c.label == "wave")
-    window = Embedder(quant).window(decode(clip, SMALL))
-    predicted = run_predict([str(tmp_path / "enrolled")], clip.path, SMALL)["top_k"][0][0]
+    window = Embedder(quant).window(sign_frames(clip, SMALL))
+    predicted = predict_clip([str(tmp_path / "enrolled")], clip.path, SMALL)[0][0]
     assert head_accuracy(quant.read("head", "int8"), {predicted: [window]}, quant.labels) == 1.0
     # the MCU check runs the head in tflite-micro (any records of the right clip shape drive it)
     report = run_mcu_check(tmp_path / "enrolled", shared_records(tmp_path_factory), tmp_path / "mcu", SMALL)

@@ -14,7 +14,7 @@ from tests.conftest import WLASL_SAMPLE
 from tinysign.config import Config
 from tinysign.data import records
 from tinysign.data.clips import extract_clip
-from tinysign.data.manifest import read_manifest
+from tinysign.data.manifest import clip_of, read_manifest
 from tinysign.extract import run_extract
 from tinysign.ingest import run_ingest
 
@@ -29,24 +29,35 @@ def test_records_read_back_with_tf_data(demo_records):
     assert 0.0 <= float(frames.numpy().min()) and float(frames.numpy().max()) <= 1.0
 
 
-def test_variants_and_augmentation_only_on_train(demo_ingest, demo_records):
+def test_windows_per_clip_and_augmentation_only_on_train(demo_ingest, demo_records):
+    """Train: a sign window per camera rate (half as many for `unknown` clips) + augmented copies + a
+    rest window; val/test: one sign window at eval_fps + a rest window + the whole clip as a stream."""
     manifest = read_manifest(demo_ingest / "manifest.jsonl")
-    split_of = {r["clip_id"]: r["split"] for r in manifest}
+    row_of = {r["clip_id"]: r for r in manifest}
     config = Config()
-    per_train_clip = len(config.fps_targets) + config.augment_copies
     for split in ("train", "val", "test"):
         recs = list(records.iter_records(demo_records, split))
         assert {r.split for r in recs} == {split}
-        assert all(split_of[r.clip_id] == split for r in recs), "a record sits in another split than its clip"
-        per_clip = Counter(r.clip_id for r in recs)
-        assert len(per_clip) == sum(1 for s in split_of.values() if s == split)
+        assert all(row_of[r.clip_id]["split"] == split for r in recs), "a record sits in another split"
+        clips = {cid for cid, row in row_of.items() if row["split"] == split}
+        signs = Counter(r.clip_id for r in recs if r.label_name != "rest")
+        rests = Counter(r.clip_id for r in recs if r.label_name == "rest")
+        assert set(signs) == clips and set(rests.values()) == {1}
+        assert len(rests) >= 0.9 * len(clips)  # demo clips are filmed with the signer at rest around the sign
         if split == "train":
-            assert set(per_clip.values()) == {per_train_clip}
-            assert {r.fps_variant for r in recs if r.augmentation == "none"} == set(config.fps_targets)
-            assert sum(r.augmentation != "none" for r in recs) == config.augment_copies * len(per_clip)
+            variants = len(config.fps_targets)
+            expected = {
+                cid: (variants + 1) // 2 if row_of[cid]["label"] == "unknown" else variants for cid in clips
+            }
+            assert signs == {cid: n + config.augment_copies for cid, n in expected.items()}
+            assert {r.fps_variant for r in recs if r.label_name != "rest"} == set(config.fps_targets)
         else:
-            assert set(per_clip.values()) == {1}
+            assert set(signs.values()) == {1}
             assert {(r.fps_variant, r.augmentation) for r in recs} == {(config.eval_fps, "none")}
+            streams = list(records.iter_stream_records(demo_records, split))
+            assert {s.clip_id for s in streams} == clips
+            assert all(0 <= s.span[0] < s.span[1] <= len(s.frames) for s in streams)
+            assert all(s.label_name == row_of[s.clip_id]["label"] for s in streams)
         assert all(r.frames.shape == (24, 64, 64) for r in recs[:5])
     stats = json.loads((demo_records / "stats.json").read_text())
     assert stats["clips_in_manifest"] == len(manifest) == stats["clips_extracted"] + stats["clips_failed"]
@@ -59,7 +70,7 @@ def test_same_input_and_seed_give_byte_identical_shards(demo_ingest, demo_record
     """Byte-identical shards on a rerun, and with the DirectRunner's worker processes (beam_workers=2)."""
     metrics = run_extract(demo_ingest / "manifest.jsonl", tmp_path, Config(beam_workers=workers))
     paths = sorted(demo_records.glob("*.tfrecord"))
-    assert len(paths) == 6 and metrics["clips_failed"] == 0
+    assert len(paths) == 10 and metrics["clips_failed"] == 0
     for path in paths:
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
     assert not list(tmp_path.glob(".tmp-*"))
@@ -124,8 +135,9 @@ def test_real_wlasl_sample_extracts(tmp_path):
     run_ingest([str(WLASL_SAMPLE)], tmp_path / "ingest", config, progress=False)
     metrics = run_extract(tmp_path / "ingest" / "manifest.jsonl", tmp_path / "rec", config)
     assert metrics["clips_extracted"] == 22 and metrics["clips_failed"] == 0
-    total = sum(metrics["records"].values())
-    assert total == metrics["clips"]["train"] * 5 + metrics["clips"]["val"] + metrics["clips"]["test"]
+    for split in ("val", "test"):  # one sign window per clip (+ a rest window where it rests), a stream
+        assert metrics["records"][f"stream-{split}"] == metrics["clips"][split]
+        assert metrics["clips"][split] <= metrics["records"][split] <= 2 * metrics["clips"][split]
     frames, _, _ = records.load_arrays(tmp_path / "rec", "test")
     assert frames.shape[1:] == (24, 64, 64) and frames.std() > 5  # real content, not blank frames
 
@@ -133,9 +145,26 @@ def test_real_wlasl_sample_extracts(tmp_path):
 def test_wrong_probed_length_falls_back_to_full_decode(demo_ingest):
     row = next(r for r in read_manifest(demo_ingest / "manifest.jsonl") if r["split"] == "train")
     config = Config()
-    planned = extract_clip(row, config)
+    classes = [row["label"], "rest"]
+    planned = extract_clip(clip_of(row), "train", classes, config).records
     for wrong in ({"frame_count": row["frame_count"] + 7}, {"frame_count": 0}, {"fps": 12.0}):
-        again = extract_clip({**row, **wrong}, config)
+        again = extract_clip(clip_of({**row, **wrong}), "train", classes, config).records
         assert [r.augmentation for r in again] == [r.augmentation for r in planned]
         for a, b in zip(again, planned, strict=True):
             np.testing.assert_array_equal(a.frames, b.frames)
+
+
+def test_augmented_copies_draw_within_the_config_ranges(demo_ingest):
+    """With every ``augment_copy_*`` range at 0 an augmented copy is exactly its plain FPS variant;
+    with the defaults it is not."""
+    row = next(r for r in read_manifest(demo_ingest / "manifest.jsonl") if r["split"] == "train")
+    ranges = ("time", "rotate", "scale", "shift", "contrast", "brightness")
+    for config, same in (
+        (Config(augment_copies=2, **{f"augment_copy_{name}": 0.0 for name in ranges}), True),
+        (Config(augment_copies=2), False),
+    ):
+        recs = extract_clip(clip_of(row), "train", [row["label"], "rest"], config).records
+        plain = {r.fps_variant: r.frames for r in recs if r.augmentation == "none" and r.label_name != "rest"}
+        copies = [r for r in recs if r.augmentation != "none"]
+        assert len(copies) == 2
+        assert all(np.array_equal(r.frames, plain[r.fps_variant]) == same for r in copies)

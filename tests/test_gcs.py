@@ -49,7 +49,8 @@ def test_ingest_and_extract_through_gcs(gcs: str, tmp_path: Path) -> None:
     run_extract(tmp_path / "ingest" / "manifest.jsonl", local_records, TINY)
     local_files = sorted(p.name for p in local_records.iterdir() if p.is_file())
     remote_files = sorted(p.rsplit("/", 1)[1] for p in storage.glob(f"{remote_records}/*"))
-    assert remote_files == local_files and len([f for f in remote_files if f.endswith(".tfrecord")]) == 6
+    shards = [f for f in remote_files if f.endswith(".tfrecord")]
+    assert remote_files == local_files and len(shards) == 10  # 3 splits + 2 of streams, 2 shards each
     for name in local_files:
         if name.endswith(".tfrecord"):  # identical bytes whichever storage the shards went to
             with storage.open_read(f"{remote_records}/{name}") as stream:

@@ -44,9 +44,11 @@ def test_demo_ingest_reconciles_and_reports_every_drop(demo_ingest):
         "over_class_cap": 2,
         "missing_file": 1,
     }
-    counts = Counter(row["label"] for row in manifest)
+    counts = Counter(row["sign"] for row in manifest)
     assert len(counts) == 8 and all(18 <= n <= 25 for n in counts.values()) and counts["hello"] == 25
-    assert {row["label_index"] for row in manifest} == set(range(8))
+    unknown = {row["sign"] for row in manifest if row["label"] == "unknown"}
+    assert len(unknown) == 2 and unknown == set(metrics["unknown_signs"])  # unknown_share 0.2 of 8 signs
+    assert {row["label_index"] for row in manifest} == set(range(7))
 
 
 def test_demo_split_is_grouped_by_signer_and_near_ratios(demo_ingest):
@@ -189,7 +191,7 @@ def test_metadata_filenames_are_paths_not_names(tmp_path):
     assert drops == [] and metrics["kept"] == 12
     assert len({row["path"] for row in manifest}) == 12
     for row in manifest:  # the file is the one the row names
-        assert row["path"].endswith(f"clips/{row['label']}/{row['clip_id'].rsplit('/', 1)[1]}")
+        assert row["path"].endswith(f"clips/{row['sign']}/{row['clip_id'].rsplit('/', 1)[1]}")
 
 
 @needs_fsl105
@@ -252,23 +254,23 @@ def test_every_split_with_a_share_gets_a_group(tmp_path):
 
 
 @pytest.mark.slow
-@needs_fsl105
-def test_fsl105_ingest_and_extract_with_a_signer_split(tmp_path):
+def test_fsl105_ingest_and_extract_with_a_signer_split(fsl105_extracted):
     from tinysign.data import records
-    from tinysign.extract import run_extract
 
-    config = Config(
-        split_mode="signer", test_signers=("s4",), val_signers=("s3",), augment_copies=0, fps_targets=(30,)
-    )
-    run_ingest([str(FSL105)], tmp_path / "ingest", config, progress=False)
-    manifest, _, _ = read_outputs(tmp_path / "ingest")
+    manifest, _, _ = read_outputs(fsl105_extracted.ingest)
     assert len({row["path"] for row in manifest}) == 600
-    metrics = run_extract(tmp_path / "ingest" / "manifest.jsonl", tmp_path / "records", config)
+    metrics = fsl105_extracted.metrics
     assert metrics["clips_extracted"] == 600 and metrics["clips_failed"] == 0
-    assert metrics["records"] == {"train": 300, "val": 150, "test": 150}
+    assert {k: v for k, v in metrics["records"].items() if k.startswith("stream")} == {
+        "stream-val": 150,
+        "stream-test": 150,
+    }
     signers = defaultdict(set)
-    for split in ("train", "val", "test"):
-        for record in records.iter_records(tmp_path / "records", split):
+    for split, clips in (("train", 300), ("val", 150), ("test", 150)):
+        kinds = Counter()
+        for record in records.iter_records(fsl105_extracted.records, split):
             signers[record.signer].add(split)
+            kinds[record.label_name == "rest"] += 1
             assert record.frames.shape == (24, 64, 64)
+        assert kinds[False] == clips and kinds[True] >= 0.9 * clips  # a sign window each, rest around most
     assert signers == {"s1": {"train"}, "s2": {"train"}, "s3": {"val"}, "s4": {"test"}}

@@ -17,8 +17,9 @@ from tinysign.data import records
 from tinysign.data.frontend import ZERO_POINT
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import load_model, split_streaming
+from tinysign.model.bias_correction import corrected_head
 from tinysign.model.files import load_quantized, tflite_name
-from tinysign.quantize import corrected_head, run_quantize
+from tinysign.quantize import run_quantize
 from tinysign.runtime.litert import LiteModel
 from tinysign.runtime.streaming import lite_classifier
 

@@ -1,20 +1,14 @@
-"""Decoding, FPS simulation, sampling and augmentation."""
+"""Decoding, FPS simulation, sampling and offline augmentation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tinysign.data.video import (
-    Augmentation,
-    VideoError,
-    augment_clip,
-    probe,
-    read_frames,
-    resample_indices,
-    sample_clip,
-    to_grey_square,
-)
+from tinysign.config import Config
+from tinysign.data.augment import CopyAugmentation, Ranges, augment_copy
+from tinysign.data.sampling import resample_indices, sample_clip
+from tinysign.data.video import VideoError, probe, read_frames, to_grey_square
 from tinysign.demo import write_video
 
 
@@ -84,10 +78,11 @@ def test_short_clip_is_padded_by_repetition():
 
 def test_augmentation_is_deterministic_and_bounded():
     clip = np.random.default_rng(0).integers(0, 255, (8, 32, 32), dtype=np.uint8)
-    aug = Augmentation.draw(np.random.default_rng(1), allow_flip=False)
-    again = Augmentation.draw(np.random.default_rng(1), allow_flip=False)
+    ranges = Ranges(**Config().copy_ranges)
+    aug = CopyAugmentation.draw(np.random.default_rng(1), ranges, allow_flip=False)
+    again = CopyAugmentation.draw(np.random.default_rng(1), ranges, allow_flip=False)
     assert aug == again and not aug.flip
-    out = augment_clip(clip, aug)
+    out = augment_copy(clip, aug)
     assert out.shape == clip.shape and out.dtype == np.uint8
     assert not np.array_equal(out, clip)
-    np.testing.assert_array_equal(out, augment_clip(clip, again))
+    np.testing.assert_array_equal(out, augment_copy(clip, again))

@@ -1,7 +1,7 @@
 """Every artifact file name and folder name the stages write or read: one place, no literals elsewhere.
 
 A stage's output folder holds its own files plus ``metrics.json`` (its typed summary,
-:mod:`tinysign.reporting.summaries`). The stage folders of a run are named after :data:`STAGES`.
+:mod:`tinysign.summaries`). The stage folders of a run are named after :data:`STAGES`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ DISTRIBUTION_PLOT = "distribution.png"
 # evaluate / train: per-precision files are f"{prefix}_{suffix}"
 CLASSIFICATION_REPORT = "classification_report.csv"
 CONFUSION_MATRIX = "confusion_matrix"  # .npy and .png
+SPOTTING_CURVE = "spotting_precision_recall.png"  # live spotting on the test streams
+SPOTTING_TIMELINE = "spotting_timeline.png"
 
 # mcu
 MCU_REPORT_JSON = "mcu_report.json"

@@ -9,8 +9,9 @@ Checks (each recorded with value, threshold and verdict in ``bless.json``):
 * INT8 accuracy >= the current champion's (read from ``<destination>/models/champion.json``), when
   the champion was trained on the same label set.
 
-A blessed model is copied to ``<destination>/models/<version>/`` (local folder or ``gs://``, through
-:mod:`tinysign.data.storage`) and ``champion.json`` is updated last, so a crash never leaves a pointer to
+:func:`decide` makes the decision (pure: it reads and writes nothing); :func:`push` copies a blessed
+model to ``<destination>/models/<version>/`` (local folder or ``gs://``, through
+:mod:`tinysign.data.storage`) and updates ``champion.json`` last, so a crash never leaves a pointer to
 a half-copied model.
 """
 
@@ -20,7 +21,6 @@ import argparse
 import datetime
 import hashlib
 import json
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,9 @@ from tinysign.config import Config
 from tinysign.data import storage
 from tinysign.errors import TinysignError
 from tinysign.ops.registry import register_model
-from tinysign.reporting.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import BASELINE_NAMES, blessing_table, outcome_text
+from tinysign.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
 
 CHAMPION_KEYS = (
     "version",
@@ -79,8 +79,8 @@ def blessing_checks(
     """Every blessing criterion for a challenger.
 
     Args:
-        evaluation: the evaluate stage's summary (:class:`~tinysign.reporting.summaries.EvaluateSummary`).
-        mcu: the MCU check's summary (:class:`~tinysign.reporting.summaries.McuSummary`).
+        evaluation: the evaluate stage's summary (:class:`~tinysign.summaries.EvaluateSummary`).
+        mcu: the MCU check's summary (:class:`~tinysign.summaries.McuSummary`).
         config: thresholds (``min_int8_accuracy``, ``max_int8_drop``, ``*_budget_bytes``).
         champion: the current ``champion.json`` (``None`` = no champion yet).
         labels: the challenger's class names (champion comparison needs the same label set).
@@ -103,9 +103,29 @@ def blessing_checks(
         _at_most("tensor arena within budget", arena, config.arena_budget_bytes, "MCU metrics", " B")
     )
     checks.append(_at_most("flash within budget", flash, config.flash_budget_bytes, "MCU metrics", " B"))
+    checks += _spotting_checks(evaluation.get("spotting"), config)
     if champion:
         checks += _champion_check(champion, int8, labels)
     return checks
+
+
+def _spotting_checks(spotting: Mapping[str, Any] | None, config: Config) -> list[Check]:
+    """Live spotting on the test streams (streaming models): precision of what is said, false emissions
+    per minute of rest. A whole-clip model is not spotted, so it has no such checks."""
+    if spotting is None:
+        return []
+    source = "the evaluation's spotting metrics"
+    return [
+        _at_least(
+            "spotting precision", _number(spotting.get("precision")), config.min_spot_precision, source
+        ),
+        _at_most(
+            "false emissions per minute of rest",
+            _number(spotting.get("false_per_minute")),
+            config.max_false_per_minute,
+            source,
+        ),
+    ]
 
 
 def _beats_baselines(baselines: Mapping[str, Any], int8: float | None) -> Check:
@@ -166,17 +186,6 @@ def read_champion(destination: str) -> dict[str, Any] | None:
         raise TinysignError(f"{path}: not valid JSON; fix or delete it to reset the champion") from None
 
 
-def _copy_tree(source: Path, target: str) -> list[str]:
-    """Copy every file under ``source`` to ``target`` (local or gs://); return the written paths."""
-    written = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        destination = storage.join(target, *path.relative_to(source).parts)
-        with open(path, "rb") as src, storage.open_write(destination) as dst:
-            shutil.copyfileobj(src, dst)
-        written.append(destination)
-    return written
-
-
 def run_bless(
     quant_dir: str | Path,
     eval_dir: str | Path,
@@ -189,7 +198,7 @@ def run_bless(
     vertex: Mapping[str, Any] | None = None,
     lineage: Mapping[str, str] | None = None,
 ) -> BlessDecision:
-    """Decide, record and (if blessed) push; write ``bless.json`` + ``metrics.json`` to ``out_dir``.
+    """Decide, (if blessed) push, and record; write ``bless.json`` + ``metrics.json`` to ``out_dir``.
 
     Args:
         quant_dir: quantize output (``*.tflite``, ``labels.txt``): what gets pushed.
@@ -206,17 +215,65 @@ def run_bless(
             in the decision, ``champion.json`` and the registry version.
 
     Returns:
-        The decision (:class:`~tinysign.reporting.summaries.BlessDecision`): ``blessed``, ``outcome``
+        The decision (:class:`~tinysign.summaries.BlessDecision`): ``blessed``, ``outcome``
         (``pushed`` | ``unchanged`` | ``kept_local`` | ``refused``), every check, the champion before.
     """
     quant, evaluation_dir, mcu_path = Path(quant_dir), Path(eval_dir), Path(mcu_dir)
     evaluation = read_summary(evaluation_dir)
-    mcu = read_summary(mcu_path)
-    digest = model_digest(quant)
-    now = datetime.datetime.now(datetime.UTC)
+    decision = decide(
+        evaluation,
+        read_summary(mcu_path),
+        config,
+        champion=read_champion(destination),
+        labels=_labels(quant, evaluation),
+        digest=model_digest(quant),
+        now=datetime.datetime.now(datetime.UTC),
+        destination=destination,
+        version=version,
+        lineage=lineage,
+    )
+    if decision["pushed"]:
+        decision = push(decision, quant, evaluation_dir, mcu_path, registry, config.image, vertex)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / BLESS_FILE).write_text(_decision_json(decision))
+    summary: BlessSummary = {
+        "blessed": decision["blessed"],
+        "pushed": decision["pushed"],
+        "checks_failed": sum(not c["passed"] for c in decision["checks"]),
+    }
+    write_summary(out, summary)
+    return decision
+
+
+def decide(
+    evaluation: Mapping[str, Any],
+    mcu: Mapping[str, Any],
+    config: Config,
+    *,
+    champion: Mapping[str, Any] | None,
+    labels: list[str] | None,
+    digest: str,
+    now: datetime.datetime,
+    destination: str = "",
+    version: str = "",
+    lineage: Mapping[str, str] | None = None,
+) -> BlessDecision:
+    """The blessing decision on a challenger — pure: no file is read or written.
+
+    Args:
+        evaluation: the evaluate stage's summary.
+        mcu: the MCU check's summary.
+        config: thresholds and budgets (recorded in the decision).
+        champion: the current ``champion.json`` (``None`` = no champion yet).
+        labels: the challenger's class names.
+        digest: the challenger's :func:`model_digest`.
+        now: the time of the decision (and of the default version).
+        destination: where blessed models go (empty: decide and record only).
+        version: the pushed folder's name (default ``<now>-<digest[:8]>``).
+        lineage: ``pipeline_job`` and ``data_version`` of this run.
+    """
     version = version or f"{now:%Y%m%d-%H%M%S}-{digest[:8]}"
-    labels = _labels(quant, evaluation)
-    champion = read_champion(destination)
     checks = blessing_checks(evaluation, mcu, config, champion, labels)
     blessed = all(c["passed"] for c in checks)
     model_uri = storage.join(destination, MODELS_DIR, version) if destination else ""
@@ -238,7 +295,7 @@ def run_bless(
         "model_sha256": digest,
         "decided_at": now.isoformat(timespec="seconds"),
         "checks": checks,
-        "champion": champion,
+        "champion": dict(champion) if champion is not None else None,
         "int8_accuracy": _number(evaluation.get("int8_accuracy")),
         "float_accuracy": _number(evaluation.get("float32_accuracy")),
         "labels": labels,
@@ -249,31 +306,49 @@ def run_bless(
     }
     decision["reasons"] = [f"{'ok' if c['passed'] else 'FAIL'}: {c['name']}: {c['detail']}" for c in checks]
     decision["reasons"].append(("blessed: " if blessed else "") + outcome_text(decision))
-    if decision["pushed"]:
-        _copy_model(quant, evaluation_dir, mcu_path, model_uri)
-        if registry:
-            decision["registered_model"] = register_model(decision, registry, config.image, **(vertex or {}))
-            decision["reasons"].append(
-                f"registered in Vertex AI Model Registry: {decision['registered_model']}"
-            )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(decision, indent=2, default=str) + "\n"
-    (out / BLESS_FILE).write_text(text)
-    summary: BlessSummary = {
-        "blessed": blessed,
-        "pushed": decision["pushed"],
-        "checks_failed": sum(not c["passed"] for c in checks),
-    }
-    write_summary(out, summary)
-    if decision["pushed"]:
-        storage.write_text(storage.join(model_uri, BLESS_FILE), text)
-        champion_record = {k: decision[k] for k in CHAMPION_KEYS}  # type: ignore[literal-required]
-        storage.write_text(  # last: the pointer moves only once the model is complete
-            storage.join(destination, MODELS_DIR, CHAMPION_FILE),
-            json.dumps({**champion_record, "uri": model_uri}, indent=2) + "\n",
-        )
     return decision
+
+
+def push(
+    decision: BlessDecision,
+    quant_dir: Path,
+    eval_dir: Path,
+    mcu_dir: Path,
+    registry: str = "",
+    image: str = "",
+    vertex: Mapping[str, Any] | None = None,
+) -> BlessDecision:
+    """Copy a decided push to ``decision["model_uri"]`` (+ a Vertex AI Model Registry version with
+    ``registry``), then move the champion pointer to it; returns the decision as recorded.
+
+    ``champion.json`` moves last, so a crash never leaves it pointing at a half-copied model.
+    ``decision["champion"]`` is the champion the decision was made against: :func:`_move_champion`
+    is where the move can become a compare-and-set.
+    """
+    uri = decision["model_uri"]
+    storage.copy_tree(quant_dir, uri)
+    storage.copy_tree(eval_dir, storage.join(uri, "evaluation"))
+    storage.copy_tree(mcu_dir, storage.join(uri, "mcu"))
+    if registry:
+        registered = register_model(decision, registry, image, **(vertex or {}))
+        reasons = [*decision["reasons"], f"registered in Vertex AI Model Registry: {registered}"]
+        decision = {**decision, "registered_model": registered, "reasons": reasons}
+    storage.write_text(storage.join(uri, BLESS_FILE), _decision_json(decision))
+    _move_champion(decision)
+    return decision
+
+
+def _move_champion(decision: BlessDecision) -> None:
+    """Point ``<destination>/models/champion.json`` at the pushed model."""
+    record = {key: decision[key] for key in CHAMPION_KEYS}  # type: ignore[literal-required]
+    storage.write_text(
+        storage.join(decision["destination"], MODELS_DIR, CHAMPION_FILE),
+        json.dumps({**record, "uri": decision["model_uri"]}, indent=2) + "\n",
+    )
+
+
+def _decision_json(decision: BlessDecision) -> str:
+    return json.dumps(decision, indent=2, default=str) + "\n"
 
 
 def _measured(evaluation: Mapping[str, Any], mcu: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,12 +370,6 @@ def _labels(quant_dir: Path, evaluation: Mapping[str, Any]) -> list[str] | None:
         return [line for line in path.read_text().splitlines() if line]
     found = evaluation.get("labels")
     return list(found) if isinstance(found, list) else None
-
-
-def _copy_model(quant: Path, eval_dir: Path, mcu_dir: Path, model_uri: str) -> None:
-    _copy_tree(quant, model_uri)
-    _copy_tree(eval_dir, storage.join(model_uri, "evaluation"))
-    _copy_tree(mcu_dir, storage.join(model_uri, "mcu"))
 
 
 def decision_markdown(decision: BlessDecision, path: str | Path) -> Path:

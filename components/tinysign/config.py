@@ -8,10 +8,12 @@ type-checked at that boundary so a typo fails with one clear line, not deep in a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tinysign.errors import TinysignError
 
@@ -24,6 +26,9 @@ LR_SCHEDULES = ("cosine", "constant")
 ACTIVATIONS = ("relu", "relu6")
 SPLIT_MODES = ("grouped", "video", "signer", "official")
 SPLITS = ("train", "val", "test")
+# How far an augmentation draw may go (data/augment.py): the keys augment_<name> (online, + noise)
+# and augment_copy_<name> (offline copies).
+AUGMENT_RANGES = ("time", "rotate", "scale", "shift", "contrast", "brightness")
 # Classes a model learns but the recognizer never says (runtime/recognizer.py): no sign, and signs
 # outside the vocabulary.
 REST_LABEL = "rest"
@@ -59,6 +64,9 @@ INPUT_KEYS = (
 # these sets against the attributes the stage modules actually read.
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": (
+        "vocabulary",
+        "unknown_signs",
+        "unknown_share",
         "min_clip_frames",
         "min_per_class",
         "max_per_class",
@@ -72,6 +80,8 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "seed",
     ),
     "extract": (
+        "stream_fps",
+        "rest_class",
         "img_size",
         "num_frames",
         "fps_targets",
@@ -79,6 +89,12 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "seed",
         "augment_copies",
         "augment_flip",
+        "augment_copy_time",
+        "augment_copy_rotate",
+        "augment_copy_scale",
+        "augment_copy_shift",
+        "augment_copy_contrast",
+        "augment_copy_brightness",
         "num_shards",
         "beam_workers",
     ),
@@ -107,9 +123,17 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         *MODEL_KEYS,
         *INPUT_KEYS,
     ),
-    "evaluate": (),
+    "evaluate": ("spot_window", "spot_threshold", "spot_suppression", "seed"),
     "mcu": ("arena_budget_bytes", "flash_budget_bytes", "eval_fps"),
-    "bless": ("min_int8_accuracy", "max_int8_drop", "arena_budget_bytes", "flash_budget_bytes", "image"),
+    "bless": (
+        "min_spot_precision",
+        "max_false_per_minute",
+        "min_int8_accuracy",
+        "max_int8_drop",
+        "arena_budget_bytes",
+        "flash_budget_bytes",
+        "image",
+    ),
 }
 
 
@@ -121,11 +145,17 @@ class Config:
     img_size: int = 64
     num_frames: int = 24
     fps_targets: tuple[int, ...] = (10, 15, 30, 50)
-    eval_fps: int = 30
+    eval_fps: int = 30  # the camera rate simulated for val/test clips
+    stream_fps: int = 10  # frames a second the device's frame model sees: records are windows of them
+    rest_class: bool = True  # learn `rest` (no sign) from the still frames around every clip's sign
     min_per_class: int = 18
     max_per_class: int = 25
     min_clip_frames: int = 8
     subset: int = 0  # 0 = all glosses; 100/300/1000/2000 = WLASL nslt_<N>.json subset
+    # vocabulary (data/vocabulary.py): signs said, signs learned as `unknown`, the rest left out
+    vocabulary: tuple[str, ...] = ()  # empty = every sign not learned as unknown
+    unknown_signs: tuple[str, ...] = ()  # empty = unknown_share of the signs (or all outside vocabulary)
+    unknown_share: float = 0.2
     split_mode: str = "grouped"  # grouped | video | signer | official (see ingest.split_clips)
     test_signers: tuple[str, ...] = ()  # split_mode=signer: who is held out for test
     val_signers: tuple[str, ...] = ()  # split_mode=signer: who validates (default: grouped from the rest)
@@ -137,6 +167,13 @@ class Config:
     # extract / augment
     augment_copies: int = 0  # offline augmented copies per train clip (online augmentation is the default)
     augment_flip: bool = False  # a flip turns a right-handed sign into a left-handed one
+    # the ranges of each offline copy's draw (see data/augment.py)
+    augment_copy_time: float = 0.1  # fraction of the length trimmed at each end
+    augment_copy_rotate: float = 8.0  # degrees
+    augment_copy_scale: float = 0.1  # 1 ± scale
+    augment_copy_shift: float = 0.06  # fraction of the side
+    augment_copy_contrast: float = 0.2  # 1 ± contrast, around mid-grey
+    augment_copy_brightness: float = 20.0  # grey levels
     num_shards: int = 2
     beam_workers: int = 1  # local extraction: 1 = in-process; N > 1 = DirectRunner with N worker processes
     # model input: the front end a device computes per frame (see data/frontend.py)
@@ -176,6 +213,8 @@ class Config:
     arena_budget_bytes: int = 16 * 1024
     flash_budget_bytes: int = 200 * 1024
     # blessing
+    min_spot_precision: float = 0.85  # of the signs said on the test streams (live spotting)
+    max_false_per_minute: float = 1.0  # signs said per minute of the signer at rest
     min_int8_accuracy: float = 0.5
     max_int8_drop: float = 0.05
     # live spotting: the recognizer after the head (runtime/recognizer.py), in stream frames
@@ -192,13 +231,14 @@ class Config:
             len(self.fps_targets) > 0 and min(self.fps_targets) > 0,
             "fps_targets must be a non-empty list of positive frame rates",
         )
-        _require(self.eval_fps > 0, "eval_fps must be positive")
+        _require(self.eval_fps > 0 and self.stream_fps > 0, "eval_fps and stream_fps must be positive")
         _require(1 <= self.min_per_class <= self.max_per_class, "need 1 <= min_per_class <= max_per_class")
         ratios = (self.train_ratio, self.val_ratio, self.test_ratio)
         _require(
             all(r >= 0 for r in ratios) and abs(sum(ratios) - 1.0) < 1e-6,
             "train_ratio + val_ratio + test_ratio must be 1 and none negative",
         )
+        _require(0 <= self.unknown_share < 1, "unknown_share must be in [0, 1)")
         _require(self.split_mode in SPLIT_MODES, f"split_mode must be one of {SPLIT_MODES}")
         _require(self.model in MODEL_NAMES, f"model must be one of {MODEL_NAMES}")
         _require(self.quantization in QUANT_METHODS, f"quantization must be one of {QUANT_METHODS}")
@@ -227,6 +267,16 @@ class Config:
     @property
     def split_ratios(self) -> dict[str, float]:
         return {"train": self.train_ratio, "val": self.val_ratio, "test": self.test_ratio}
+
+    @property
+    def online_ranges(self) -> dict[str, float]:
+        """The ranges of the online augmentation: ``augment_<name>``, ``AUGMENT_RANGES`` + noise."""
+        return {name: getattr(self, f"augment_{name}") for name in (*AUGMENT_RANGES, "noise")}
+
+    @property
+    def copy_ranges(self) -> dict[str, float]:
+        """The ranges of an offline augmented copy: ``augment_copy_<name>`` for each of ``AUGMENT_RANGES``."""
+        return {name: getattr(self, f"augment_copy_{name}") for name in AUGMENT_RANGES}
 
     def replace(self, **changes: object) -> Config:
         """A copy with ``changes`` applied (values are coerced and validated)."""
@@ -284,41 +334,33 @@ def _jsonable(value: object) -> object:
 
 
 def _coerce(key: str, value: object, hint: object) -> object:
-    """Turn ``value`` (possibly a string from the command line) into the field's type."""
-    if isinstance(value, str) and hint is not str:
+    """``value`` (a command-line string or a JSON value) as the field's type: text parsed as JSON, one
+    value or a comma-separated string of names made a list, then pydantic's (lax) conversion."""
+    names = hint == tuple[str, ...]  # test_signers=s3,s4
+    if isinstance(value, str) and hint not in (str, bool):
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            if hint is bool:
-                value = value.lower()
-            elif typing.get_args(hint)[:1] == (str,):
-                pass  # a comma-separated list of names: test_signers=s3,s4
-            else:
+            if not names:
                 raise TinysignError(f"config: {key}={value!r} is not a valid value") from None
-    origin = typing.get_origin(hint)
-    try:
-        if hint is bool:
-            if value in (True, False, "true", "false", 1, 0):
-                return value in (True, "true", 1)
-            raise ValueError
-        if hint is int:
-            if isinstance(value, bool) or float(value) != int(float(value)):  # type: ignore[arg-type]
-                raise ValueError
-            return int(float(value))  # type: ignore[arg-type]
-        if hint is float:
-            return float(value)  # type: ignore[arg-type]
-        if hint is str:
-            return str(value)
-        if origin is tuple and typing.get_args(hint)[0] is str:
-            items = value.split(",") if isinstance(value, str) else value
-            if isinstance(items, int | float) and not isinstance(items, bool):
-                items = [items]  # a numeric signer id: test_signers=9
-            if not isinstance(items, list | tuple):
-                raise ValueError
-            return tuple(str(v).strip() for v in items if str(v).strip())
-        if origin is tuple:
-            items = value if isinstance(value, list | tuple) else [value]
-            return tuple(int(float(v)) for v in items)  # KFP passes List[int] as floats
-    except (TypeError, ValueError):
-        pass
-    raise TinysignError(f"config: {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}")
+            value = value.split(",")
+    if typing.get_origin(hint) is tuple and not isinstance(value, list | tuple):
+        value = [value]  # one value: fps_targets=30, test_signers=9
+    if names:
+        value = [str(v).strip() for v in value if str(v).strip()]  # type: ignore[attr-defined]
+    try:  # a bool is no number here (pydantic would take true as 1)
+        return _adapter(hint).validate_python(
+            str(value) if isinstance(value, bool) and hint is not bool else value
+        )
+    except ValueError:  # pydantic.ValidationError
+        raise TinysignError(
+            f"config: {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}"
+        ) from None
+
+
+@functools.cache
+def _adapter(hint: object) -> Any:
+    """A pydantic ``TypeAdapter`` for one field type (numbers become text where text is wanted: ids)."""
+    from pydantic import ConfigDict, TypeAdapter
+
+    return TypeAdapter(hint, config=ConfigDict(coerce_numbers_to_str=True))

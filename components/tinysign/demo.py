@@ -55,6 +55,9 @@ OVER_CAP_GLOSS, OVER_CAP_EXTRA_SIGNERS = "hello", 7  # 27 clips -> 2 dropped as 
 SMALL_GLOSS, SMALL_GLOSS_SIGNERS = "wave", 3  # 6 clips -> dropped as class_below_min
 RESOLUTIONS = ((160, 120), (176, 144), (128, 128), (192, 108))
 BASE_FRAMES = 48
+REST_POSITION = (0.62, 0.85)  # the hand down at the side: the signer at rest
+REST_SECONDS = ((0.8, 1.5), (0.5, 1.0))  # at rest before and after the sign, as real clips are filmed
+TRANSITION_FRAMES = 4  # the hand moving from rest to where the sign starts (and back)
 
 
 @dataclass(frozen=True)
@@ -89,17 +92,25 @@ def make_signers(seed: int) -> list[Signer]:
 
 
 def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: int = 0) -> list[np.ndarray]:
-    """BGR frames of one repetition of ``gloss`` by ``signer`` (``lead_in`` rest frames first)."""
+    """BGR frames of one repetition of ``gloss`` by ``signer``: ``lead_in`` frames before the clip's
+    segment, then the signer at rest (hand down), the hand moving to the sign, the sign, back, at rest."""
     width, height = signer.size
     texture = np.random.default_rng(signer.texture_seed).normal(0, 12, (height // 8 + 1, width // 8 + 1))
     background = np.clip(signer.background + cv2.resize(texture, (width, height)), 0, 255)
     amplitude = rng.uniform(0.85, 1.15)
     shift = rng.uniform(-0.03, 0.03, size=2)
     n_frames = max(12, round(BASE_FRAMES / signer.speed * rng.uniform(0.9, 1.1)))
+    rest_before, rest_after = (round(signer.fps * rng.uniform(*r)) for r in REST_SECONDS)
     unit = min(width, height)
+    path = trajectory(gloss)
+    poses = [[REST_POSITION]] * (lead_in + rest_before)
+    poses += _move([REST_POSITION], path(0.0), TRANSITION_FRAMES)
+    poses += [path(k / (n_frames - 1)) for k in range(n_frames)]
+    poses += _move(path(1.0), [REST_POSITION], TRANSITION_FRAMES) + [[REST_POSITION]] * rest_after
+    sign_start = lead_in + rest_before + TRANSITION_FRAMES
     frames = []
-    for index in range(lead_in + n_frames):
-        phase = max(0.0, (index - lead_in) / (n_frames - 1))
+    for index, centres in enumerate(poses):
+        phase = min(1.0, max(0.0, (index - sign_start) / (n_frames - 1)))
         image = background.copy()
         cx, cy = (0.5 + signer.offset[0]) * width, (0.25 + signer.offset[1]) * height
         cv2.circle(image, (int(cx), int(cy)), int(0.11 * unit * signer.scale), 150, -1)
@@ -113,7 +124,6 @@ def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: i
             110,
             -1,
         )
-        centres = trajectory(gloss)(phase) if index >= lead_in else [(0.62, 0.85)]
         growth = 1 + HAND_GROWTH.get(gloss, 0.0) * phase
         for hx, hy in centres:
             x = 0.5 + (hx - 0.5) * amplitude * signer.scale + signer.offset[0] + shift[0]
@@ -124,6 +134,17 @@ def render_clip(gloss: str, signer: Signer, rng: np.random.Generator, lead_in: i
         grey = np.clip(image, 0, 255).astype(np.uint8)
         frames.append(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
     return frames
+
+
+def _move(start: list[Point], end: list[Point], frames: int) -> list[list[Point]]:
+    """``frames`` poses in between ``start`` and ``end`` (straight lines; one rest hand stands for each
+    hand of a two-handed sign)."""
+    count = max(len(start), len(end))
+    start, end = (start * count if len(start) == 1 else start), (end * count if len(end) == 1 else end)
+    return [
+        [(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f) for a, b in zip(start, end, strict=True)]
+        for f in ((k + 1) / (frames + 1) for k in range(frames))
+    ]
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:

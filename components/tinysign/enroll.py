@@ -4,10 +4,12 @@
 
 Every example clip (any layout ingest reads) is decoded like a test clip (``eval_fps``, ``T``
 frames) and streamed through the deployment path — front end -> INT8 frame model per frame -> ring
-buffer — in LiteRT; its embedding is the ring buffer averaged over time and L2-normalised
-(:mod:`tinysign.model.prototypes`). One prototype per sign (the normalised mean of its clips) becomes
-a row of an INT8 nearest-prototype head. ``--keep-trained`` also enrolls the trained classes from
-their training clips (``--records``), for one mixed vocabulary.
+buffer — in LiteRT (:class:`tinysign.runtime.enrollment.Embedder`); its embedding is the ring
+buffer averaged over time and L2-normalised. One prototype per sign (the normalised mean of its
+clips) becomes a row of an INT8 nearest-prototype head (:mod:`tinysign.model.prototypes`).
+``--keep-trained`` also enrolls the trained classes from their training clips (``--records``), for
+one mixed vocabulary; ``--evaluate`` measures accuracy against the number of clips per sign
+(:func:`tinysign.runtime.enrollment.accuracy_vs_k`).
 
 The output is a quantize folder (the INT8/float32 frame model copied, the prototype head as the
 ``head``, ``labels.txt``, ``metrics.json``), so ``tinysign predict --model OUT`` and ``tinysign mcu
@@ -30,47 +32,23 @@ from tinysign.arguments import add_folders
 from tinysign.artifacts import DROP_REPORT_FILE, LABELS_FILE
 from tinysign.config import Config
 from tinysign.data import records
-from tinysign.data.clips import extract_clip
-from tinysign.data.datasets import find_clips, probe_clips
-from tinysign.data.frontend import FrontEndStream
+from tinysign.data.clips import sign_frames
+from tinysign.data.datasets import find_clips
 from tinysign.data.manifest import Clip, Drop, write_drop_report
+from tinysign.data.probing import probe_clips
 from tinysign.data.video import VideoError
 from tinysign.errors import TinysignError
-from tinysign.model.export import anchored, convert, window_samples
 from tinysign.model.files import PRECISIONS, QuantizedModel, load_quantized, tflite_name, write_labels
-from tinysign.model.prototypes import build_head, embedding, offset_of, prototype
-from tinysign.reporting.summaries import EnrollSummary, write_summary
+from tinysign.model.prototypes import embedding, export_head, offset_of, prototype, prototypes_of
 from tinysign.runtime.arena import probe_arena
 from tinysign.runtime.carrays import c_array_name, write_c_arrays
-from tinysign.runtime.litert import LiteModel, dequantize, int8_range, runner_input
-from tinysign.runtime.micro import TOLERANCE_LSB, MicroModel
-from tinysign.runtime.streaming import StreamingClassifier
+from tinysign.runtime.enrollment import ENROLL_SHOTS, Embedder, accuracy_vs_k
+from tinysign.runtime.litert import int8_range
+from tinysign.runtime.micro import TOLERANCE_LSB, compare_model
+from tinysign.summaries import EnrollSummary, write_summary
 
 METHOD = "prototypes"
 CHECK_WINDOWS = 16  # enrollment windows run through tflite-micro and LiteRT
-ENROLL_SHOTS = (1, 3, 5)  # clips per sign for the accuracy-against-k evaluation
-ENROLL_DRAWS = 5  # random draws of the k clips per value of k
-
-
-class Embedder:
-    """The deployment path up to the ring buffer: clip -> unit-length embedding (and the raw window)."""
-
-    def __init__(self, quant: QuantizedModel) -> None:
-        if quant.kind != "streaming":
-            raise TinysignError(
-                f"enroll needs the streaming model (frame + head); {quant.kind} has no frame model"
-            )
-        frame = LiteModel(quant.path("frame", "int8"))
-        head = LiteModel(quant.path("head", "int8"))  # only for the ring buffer's shape and dtype
-        self.stream = StreamingClassifier(frame, head, FrontEndStream(quant.front_end, quant.binning))
-        self.qparams = head.input_qparams
-
-    def window(self, clip: np.ndarray) -> np.ndarray:
-        """Dequantized ring buffer ``(T, F)`` after streaming ``clip`` ``(T, H, W)``."""
-        return dequantize(self.stream.window(clip), self.qparams)
-
-    def embed(self, clip: np.ndarray) -> np.ndarray:
-        return embedding(self.window(clip))
 
 
 def example_clips(sources: list[str], config: Config, progress: bool = True) -> tuple[list[Clip], list[Drop]]:
@@ -78,22 +56,6 @@ def example_clips(sources: list[str], config: Config, progress: bool = True) -> 
     found, drops = find_clips(sources, config)
     usable, bad = probe_clips(found, config, progress)
     return usable, drops + bad
-
-
-def decode(clip: Clip, config: Config) -> np.ndarray:
-    """One clip as the ``T`` frames a test record would hold (``eval_fps``)."""
-    row = {
-        "clip_id": clip.clip_id,
-        "label": clip.label,
-        "label_index": 0,
-        "path": clip.path,
-        "split": "test",
-        "frame_start": clip.frame_start,
-        "frame_end": clip.frame_end,
-        "fps": clip.fps,
-        "frame_count": clip.frame_count,
-    }
-    return extract_clip(row, config)[0].frames
 
 
 def windows_of(
@@ -104,74 +66,12 @@ def windows_of(
     drops = []
     for clip in tqdm(clips, desc="enroll", unit="clip", disable=not progress):
         try:
-            frames = decode(clip, config)
+            frames = sign_frames(clip, config)
         except VideoError as exc:
             drops.append(Drop(clip.clip_id, clip.label, clip.path, exc.reason, exc.detail))
             continue
         windows[clip.label].append(embedder.window(frames))
     return dict(sorted(windows.items())), drops
-
-
-def prototypes_of(windows: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
-    """One prototype per sign: the normalised mean of its clips' embeddings."""
-    return {sign: prototype(np.stack([embedding(w) for w in ws])) for sign, ws in windows.items()}
-
-
-def head_accuracy(head: bytes, test: dict[str, list[np.ndarray]], labels: list[str]) -> float:
-    """Top-1 accuracy of an INT8 head (LiteRT) on the ring buffers of ``test`` ``{sign: windows}``."""
-    lite = LiteModel(head)
-    hits = [
-        labels[int(np.argmax(lite.invoke(runner_input(lite, w))))] == sign
-        for sign, windows in test.items()
-        for w in windows
-    ]
-    return float(np.mean(hits))
-
-
-def enrollment_draws(sizes: dict[str, int], k: int, draws: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
-    """``draws`` random orders of each sign's clips ``{sign: permutation}``; the first ``k`` are enrolled.
-    Seeded by ``(seed, k)``, so a baseline can be measured on exactly the same clips."""
-    rng = np.random.default_rng([seed, k])
-    return [{sign: rng.permutation(n) for sign, n in sizes.items()} for _ in range(draws)]
-
-
-def accuracy_vs_k(
-    quant: QuantizedModel,
-    feature_range: tuple[float, float],
-    pool: dict[str, list[np.ndarray]],
-    ks: tuple[int, ...] = ENROLL_SHOTS,
-    draws: int = ENROLL_DRAWS,
-    test: dict[str, list[np.ndarray]] | None = None,
-    seed: int = 0,
-) -> dict[str, dict[str, Any]]:
-    """INT8 prototype-head accuracy when each sign is enrolled from ``k`` clips drawn from ``pool``.
-
-    Each draw (:func:`enrollment_draws`) enrolls ``k`` clips per sign, exports the INT8 head from their
-    prototypes and tests it on ``test`` (default: every clip of ``pool`` not drawn). ``k`` values that
-    would leave a sign without a test clip are skipped. Returns ``{k: {mean, std, draws, float32_mean,
-    test_clips}}`` (``float32_mean``: the same prototypes through the float32 head)."""
-    results: dict[str, dict[str, Any]] = {}
-    sizes = {sign: len(windows) for sign, windows in pool.items()}
-    for k in ks:
-        if min(sizes.values()) < k + (test is None):
-            continue
-        scores, float_scores, tested = [], [], 0
-        for picks in enrollment_draws(sizes, k, draws, seed):
-            enrolled = {sign: [pool[sign][i] for i in pick[:k]] for sign, pick in picks.items()}
-            held_out = test or {sign: [pool[sign][i] for i in pick[k:]] for sign, pick in picks.items()}
-            calibration = [w for ws in enrolled.values() for w in ws]
-            head = export_head(prototypes_of(enrolled), calibration, quant, feature_range)
-            scores.append(head_accuracy(head["int8"], held_out, list(enrolled)))
-            float_scores.append(head_accuracy(head["float32"], held_out, list(enrolled)))
-            tested = sum(len(ws) for ws in held_out.values())
-        results[str(k)] = {
-            "mean": float(np.mean(scores)),
-            "std": float(np.std(scores)),
-            "draws": scores,
-            "float32_mean": float(np.mean(float_scores)),  # the same prototypes, float32 head
-            "test_clips": tested,
-        }
-    return results
 
 
 def trained_prototypes(
@@ -191,23 +91,6 @@ def trained_prototypes(
     if missing:
         raise TinysignError(f"--keep-trained: no training clip of {', '.join(missing[:5])} in {records_dir}")
     return {label: prototype(np.stack(embeddings[label])) for label in labels}, windows
-
-
-def export_head(
-    prototypes: dict[str, np.ndarray],
-    windows: list[np.ndarray],
-    quant: QuantizedModel,
-    feature_range: tuple[float, float],
-) -> dict[str, bytes]:
-    """The prototype head as INT8 (input = the frame model's int8 output, unchanged) and float32."""
-    matrix = np.stack(list(prototypes.values()))
-    head = build_head(matrix, quant.num_frames)
-    shape = (1, quant.num_frames, matrix.shape[1])
-    samples = np.stack(windows)
-    int8 = convert(
-        head, shape, int8=True, representative=lambda: anchored(window_samples(samples), *feature_range)
-    )
-    return {"int8": int8, "float32": convert(head, shape, int8=False)}
 
 
 def run_enroll(
@@ -269,7 +152,7 @@ def run_enroll(
         trained, trained_windows = trained_prototypes(embedder, records_dir, quant.labels)
         vocabulary, windows = {**trained, **enrolled}, windows + trained_windows
     frame_range = int8_range(embedder.qparams)  # type: ignore[arg-type]
-    head = export_head(vocabulary, windows, quant, frame_range)
+    head = export_head(vocabulary, windows, quant.num_frames, frame_range)
     mcu = head_mcu(head["int8"], windows)
     if mcu["max_abs_diff_lsb"] > TOLERANCE_LSB:  # checked before anything is written
         raise TinysignError(
@@ -339,20 +222,14 @@ def _write(
 
 def head_mcu(head: bytes, windows: list[np.ndarray]) -> dict[str, Any]:
     """The prototype head on a microcontroller: flash, smallest tensor arena, tflite-micro vs LiteRT
-    (reference kernels) on the enrollment windows."""
+    (reference kernels) on the first enrollment windows."""
     arena = probe_arena(head)
-    micro, lite = MicroModel(head, arena), LiteModel(head, reference=True)
-    worst = 0
-    for window in windows[:CHECK_WINDOWS]:
-        x = runner_input(lite, window)
-        worst = max(
-            worst, int(np.abs(micro.invoke(x).astype(np.int32) - lite.invoke(x).astype(np.int32)).max())
-        )
+    compared = compare_model(head, windows[:CHECK_WINDOWS], arena)
     return {
         "flash_bytes": len(head),
         "arena_bytes": arena,
-        "max_abs_diff_lsb": worst,
-        "windows_compared": min(len(windows), CHECK_WINDOWS),
+        "max_abs_diff_lsb": compared["max_abs_diff_lsb"],
+        "windows_compared": compared["invocations"],
     }
 
 

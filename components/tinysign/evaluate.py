@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,21 @@ import numpy as np
 from tqdm import tqdm
 
 from tinysign.arguments import add_folders
+from tinysign.artifacts import SPOTTING_CURVE, SPOTTING_TIMELINE
 from tinysign.config import Config
 from tinysign.data import records
+from tinysign.data.records import ClipRecord
 from tinysign.errors import TinysignError
 from tinysign.model.baselines import REFERENCES_PER_CLASS, FeatureBank, TrivialBaselines, strongest
-from tinysign.model.files import PRECISIONS, check_records, load_quantized
+from tinysign.model.files import PRECISIONS, QuantizedModel, check_records, load_quantized
 from tinysign.reporting.metrics import classification_outputs
-from tinysign.reporting.summaries import EvaluateSummary, write_summary
+from tinysign.reporting.plots import plot_precision_recall, plot_timeline
 from tinysign.reporting.views import BASELINE_NAMES
 from tinysign.runtime.litert import dequantize
+from tinysign.runtime.recognizer import RecognizerSettings
+from tinysign.runtime.spotting import evaluate_streams, summarise, timeline_marks
 from tinysign.runtime.streaming import lite_classifier
+from tinysign.summaries import EvaluateSummary, SpottingSummary, write_summary
 
 
 def softmax_sanity(raw: np.ndarray, probs: np.ndarray) -> dict[str, float]:
@@ -60,56 +67,33 @@ def run_evaluate(
         quant_dir: quantize output (``metrics.json``, ``labels.txt``, ``.tflite`` files).
         records_dir: extraction output; only ``test`` (and ``train`` for the baselines) is read.
         out_dir: folder for ``{int8,float32}_classification_report.csv``,
-            ``{int8,float32}_confusion_matrix.{npy,png}`` and ``metrics.json``.
-        config: unused today (kept for the stage contract).
+            ``{int8,float32}_confusion_matrix.{npy,png}``, the spotting plots and ``metrics.json``.
+        config: the recognizer (``spot_*``) and the stream order (``seed``) of the spotting protocol.
 
     Returns:
         The ``metrics.json`` content.
     """
-    del config
     quant = load_quantized(quant_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     check_records(records_dir, quant.labels, quant.num_frames, quant.img_size)
-    classifiers = {precision: lite_classifier(quant, precision) for precision in PRECISIONS}
-    raws: dict[str, list[np.ndarray]] = {precision: [] for precision in PRECISIONS}
-    seconds = dict.fromkeys(PRECISIONS, 0.0)
-    labels: list[int] = []
-    # 1-NN references: a bounded sample of the train split (REFERENCES_PER_CLASS clips per class)
-    references = FeatureBank().add_records(
-        records.iter_records(records_dir, "train"), per_label=REFERENCES_PER_CLASS
-    )
-    if not references.labels:
-        raise TinysignError(records.empty_split_message(records_dir, "train"))
-    trivial = TrivialBaselines(references)
-    del references  # the baselines keep the matrices they need
-    for record in tqdm(
-        records.iter_records(records_dir, "test"), desc="test clips", unit="clip", leave=False
-    ):
-        for precision, classifier in classifiers.items():  # one clip in memory at a time
-            started = time.perf_counter()
-            raws[precision].append(classifier.classify(record.frames).reshape(-1))
-            seconds[precision] += time.perf_counter() - started
-        labels.append(record.label)
-        trivial.score(record.frames, record.label)
-    if not labels:
-        raise TinysignError(records.empty_split_message(records_dir, "test"))
-    baselines = trivial.results()
-    strongest_name, strongest_accuracy = strongest(baselines)
+    test = score_test_clips(quant, records_dir)
     results: dict[str, Any] = {}
     predictions: dict[str, np.ndarray] = {}
-    for precision, classifier in classifiers.items():
-        raw = np.stack(raws[precision])
-        probs = dequantize(raw, classifier.output_qparams)
+    for precision, raw in test.raw.items():
+        probs = dequantize(raw, test.output_qparams[precision])
         predictions[precision] = probs.argmax(axis=1)
-        summary = classification_outputs(labels, predictions[precision], probs, quant.labels, out, precision)
+        summary = classification_outputs(
+            test.labels, predictions[precision], probs, quant.labels, out, precision
+        )
         summary["softmax_sanity"] = softmax_sanity(raw, probs)
-        summary["seconds_per_clip"] = seconds[precision] / len(labels)
+        summary["seconds_per_clip"] = test.seconds[precision] / len(test.labels)
         results[precision] = summary
+    strongest_name, strongest_accuracy = strongest(test.baselines)
     summary: EvaluateSummary = {
         "model": quant.kind,
         "method": quant.method,
-        "num_test_clips": int(len(labels)),
+        "num_test_clips": int(len(test.labels)),
         "num_classes": len(quant.labels),
         "labels": quant.labels,
         "int8_accuracy": results["int8"]["accuracy"],
@@ -120,7 +104,7 @@ def run_evaluate(
         "prediction_agreement": float(np.mean(predictions["int8"] == predictions["float32"])),
         "int8_vs_float32_latency_ratio": results["int8"]["seconds_per_clip"]
         / max(results["float32"]["seconds_per_clip"], 1e-12),
-        "baselines": baselines,
+        "baselines": test.baselines,
         "strongest_baseline": {"name": strongest_name, "accuracy": strongest_accuracy},
         "deployment_path": "frame model per frame -> ring buffer -> head"
         if quant.kind == "streaming"
@@ -128,7 +112,95 @@ def run_evaluate(
         "int8": results["int8"],
         "float32": results["float32"],
     }
+    spotting = evaluate_spotting(quant, records_dir, out, config)
+    if spotting is not None:
+        summary["spotting"] = spotting
     write_summary(out, summary)
+    return summary
+
+
+@dataclass(frozen=True)
+class TestScores:
+    """Both precisions' raw outputs on every test clip, the true labels, time spent and the baselines."""
+
+    raw: dict[str, np.ndarray]
+    output_qparams: dict[str, Any]
+    labels: list[int]
+    seconds: dict[str, float]
+    baselines: dict[str, Any]
+
+
+def score_test_clips(
+    quant: QuantizedModel,
+    records_dir: str | Path,
+    split: str = "test",
+    keep: Callable[[ClipRecord], bool] | None = None,
+) -> TestScores:
+    """Every test clip (or every record of ``split`` that ``keep`` accepts) through both precisions along
+    the deployment path, one clip in memory at a time, and through the trivial baselines (1-NN
+    references: a bounded sample of the train split)."""
+    classifiers = {precision: lite_classifier(quant, precision) for precision in PRECISIONS}
+    raws: dict[str, list[np.ndarray]] = {precision: [] for precision in PRECISIONS}
+    seconds = dict.fromkeys(PRECISIONS, 0.0)
+    labels: list[int] = []
+    references = FeatureBank().add_records(
+        records.iter_records(records_dir, "train"), per_label=REFERENCES_PER_CLASS
+    )
+    if not references.labels:
+        raise TinysignError(records.empty_split_message(records_dir, "train"))
+    trivial = TrivialBaselines(references)
+    del references  # the baselines keep the matrices they need
+    for record in tqdm(
+        records.iter_records(records_dir, split), desc=f"{split} clips", unit="clip", leave=False
+    ):
+        if keep is not None and not keep(record):
+            continue
+        for precision, classifier in classifiers.items():
+            started = time.perf_counter()
+            raws[precision].append(classifier.classify(record.frames).reshape(-1))
+            seconds[precision] += time.perf_counter() - started
+        labels.append(record.label)
+        trivial.score(record.frames, record.label)
+    if not labels:
+        raise TinysignError(records.empty_split_message(records_dir, split))
+    return TestScores(
+        raw={precision: np.stack(values) for precision, values in raws.items()},
+        output_qparams={precision: c.output_qparams for precision, c in classifiers.items()},
+        labels=labels,
+        seconds=seconds,
+        baselines=trivial.results(),
+    )
+
+
+def evaluate_spotting(
+    quant: QuantizedModel, records_dir: str | Path, out: Path, config: Config
+) -> SpottingSummary | None:
+    """Live spotting (:mod:`tinysign.runtime.spotting`) of the INT8 streaming pair on the test split's
+    streams, at the configured recognizer, with its precision-recall curve and a timeline plot; ``None``
+    for a whole-clip model or records without streams."""
+    if quant.kind != "streaming" or not records.has_streams(records_dir, "test"):
+        return None
+    stream_fps = int(records.read_schema(records_dir)["stream_fps"])
+    classifier = lite_classifier(quant, "int8").streaming
+    head = classifier.head.output_qparams
+    settings = RecognizerSettings.for_head(quant.labels, head, config)
+    streams = list(records.iter_stream_records(records_dir, "test"))
+    result = evaluate_streams(classifier, streams, quant.labels, settings, head[1], stream_fps, config.seed)
+    summary = summarise(result, settings, config.spot_threshold, stream_fps)
+    curve = {"test streams": summary["curve"]}
+    summary["curve_png"] = str(plot_precision_recall(curve, out / SPOTTING_CURVE, config.spot_threshold))
+    times, spans, emissions = timeline_marks(result.timeline, quant.labels, stream_fps)
+    summary["timeline_png"] = str(
+        plot_timeline(
+            times,
+            result.timeline.averaged,
+            quant.labels,
+            spans,
+            emissions,
+            config.spot_threshold,
+            out / SPOTTING_TIMELINE,
+        )
+    )
     return summary
 
 

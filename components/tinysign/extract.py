@@ -10,8 +10,9 @@ Augmentation happens after the split (the manifest carries it), so no augmented 
 video can reach training. Records are grouped into ``num_shards`` shards per split by a stable hash
 of the clip id and sorted inside each shard, so the same input and seed give byte-identical files.
 Shards are written under a temporary prefix and moved into place only when the whole run succeeded:
-a crashed run leaves no partial or duplicate shards. Runs in-process by default (FnApiRunner); pass
-Beam options (``--runner DataflowRunner --project ...``) to run elsewhere.
+a crashed run leaves no partial or duplicate shards. Runs in-process by default (FnApiRunner);
+``--runner portable|dask|dataflow`` (``data/runners.py``) runs the same pipeline on a worker pool, a
+Dask cluster or Dataflow, with more Beam options after ``--``.
 """
 
 from __future__ import annotations
@@ -27,20 +28,24 @@ from pathlib import Path
 from typing import Any
 
 from tinysign.artifacts import FAILURES_FILE, STATS_FILE, TMP_PREFIX
-from tinysign.config import SPLITS, Config
+from tinysign.config import REST_LABEL, SPLITS, Config
 from tinysign.data import records, storage
 from tinysign.data.manifest import read_manifest
+from tinysign.data.runners import RUNNERS, check_engine, runner_args
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import ExtractSummary, write_summary
+from tinysign.summaries import ExtractSummary, write_summary
 
 # --- commit + stats ---------------------------------------------------------------------------------
 
 
+SHARD_SETS = (*SPLITS, *(records.stream_split(s) for s in SPLITS if s != "train"))
+
+
 def _commit(tmp_dir: str, out_dir: str, config: Config) -> tuple[dict[str, Any], list[list[str]]]:
     """Move the finished shards into ``out_dir`` (replacing any older set) and merge their counts."""
-    stats: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SPLITS}
+    stats: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SHARD_SETS}
     storage.delete(storage.glob(storage.join(out_dir, "*-of-*.tfrecord")))
-    for split in SPLITS:
+    for split in SHARD_SETS:
         for shard in range(config.num_shards):
             name = records.shard_name(split, shard, config.num_shards)
             source = storage.join(tmp_dir, name)
@@ -65,10 +70,11 @@ def run_extract(
     """Run the Beam pipeline; write shards, schema.json, stats.json, metrics.json to ``out_dir``."""
     import apache_beam as beam
 
-    from tinysign.data.beam import beam_options, build_pipeline
+    from tinysign.data.beam import build_pipeline, collect_failures
+    from tinysign.data.runners import beam_options, run_to_completion
 
     rows = read_manifest(manifest)
-    labels = _labels(rows)
+    labels = _labels(rows) + ([REST_LABEL] if config.rest_class else [])
     out = str(out_dir)
     if not storage.is_remote(out):
         try:
@@ -78,11 +84,10 @@ def run_extract(
     storage.delete(storage.glob(storage.join(out, TMP_PREFIX + "*")))  # leftovers of a crashed run
     tmp_dir = storage.join(out, TMP_PREFIX + uuid.uuid4().hex[:12])
     pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
-    build_pipeline(pipeline, rows, config, tmp_dir)
+    build_pipeline(pipeline, rows, labels, config, tmp_dir)
     started = time.monotonic()
-    result = pipeline.run()
-    result.wait_until_finish()
-    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
+    counters = run_to_completion(pipeline)
+    collect_failures(tmp_dir)
     stats, failures = _commit(tmp_dir, out, config)
     storage.delete([tmp_dir])
     split_of = {r["clip_id"]: r["split"] for r in rows}
@@ -93,7 +98,7 @@ def run_extract(
         "clips_extracted": len(rows) - len(failures),
         "clips_failed": len(failures),
         "failure_reasons": dict(Counter(f[3] for f in failures)),
-        "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SPLITS},
+        "records": {s: sum(sum(v.values()) for v in stats[s].values()) for s in SHARD_SETS},
         "clips": {s: clips[s] - failed[s] for s in SPLITS},
         "num_shards": config.num_shards,
         "beam_counters": dict(sorted(counters.items())),
@@ -111,6 +116,7 @@ def run_extract(
         config.img_size,
         fps_targets=list(config.fps_targets),
         eval_fps=config.eval_fps,
+        stream_fps=config.stream_fps,
         augment_copies=config.augment_copies,
         seed=config.seed,
     )
@@ -130,14 +136,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", required=True, help="manifest.jsonl written by `tinysign ingest`")
     parser.add_argument("--out", required=True, help="records folder (local or gs://)")
     parser.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default="direct",
+        help="where the Beam pipeline runs: direct = this machine (--set beam_workers=N processes), "
+        "portable = an SDK worker pool through a job service (Flink/Spark), dask = a Dask cluster, "
+        "dataflow = Google Cloud Dataflow (default: direct)",
+    )
+    parser.add_argument(
+        "--address",
+        default="",
+        help="the engine's address: the SDK worker pool HOST:PORT (portable), the scheduler "
+        "tcp://HOST:PORT (dask)",
+    )
+    parser.add_argument(
         "beam_args",
         nargs=argparse.REMAINDER,
-        help="Beam pipeline options after --, e.g. -- --runner DataflowRunner",
+        help="more Beam pipeline options after --, e.g. -- --project P --region R (dataflow) or "
+        "-- --job_endpoint=HOST:8099 (portable on a Flink/Spark job server)",
     )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    beam_args = [a for a in args.beam_args if a != "--"]
+    if args.runner == "dataflow" and not storage.is_remote(args.out):
+        raise TinysignError("--runner dataflow: Dataflow workers cannot write a local --out; use gs://...")
+    extra = [a for a in args.beam_args if a != "--"]
+    beam_args = runner_args(args.runner, args.address) + extra
+    if not any(a.startswith("--job_endpoint") for a in extra):  # a job server, not we, reaches that pool
+        check_engine(args.runner, args.address)
     metrics = run_extract(args.manifest, args.out, config, beam_args)
     print(
         f"clips in manifest {metrics['clips_in_manifest']} = extracted {metrics['clips_extracted']} "
@@ -145,5 +171,5 @@ def run(args: argparse.Namespace, config: Config) -> int:
     )
     print("records " + ", ".join(f"{s} {n}" for s, n in metrics["records"].items()) + f" -> {args.out}")
     counters = ", ".join(f"{name} {value}" for name, value in metrics["beam_counters"].items())
-    print(f"Beam: {counters} in {metrics['seconds']} s")
+    print(f"Beam ({args.runner}): {counters or 'no counters from this runner'} in {metrics['seconds']} s")
     return 0

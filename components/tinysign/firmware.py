@@ -27,13 +27,6 @@ import numpy as np
 
 from tinysign.config import Config
 from tinysign.model.files import QuantizedModel, load_quantized
-from tinysign.reporting.summaries import (
-    FirmwareBoard,
-    FirmwareCheck,
-    FirmwareSizes,
-    FirmwareSummary,
-    write_summary,
-)
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import firmware_tables
 from tinysign.runtime.boards import BOARDS, Board
@@ -50,6 +43,13 @@ from tinysign.runtime.firmware.reference import (
 from tinysign.runtime.firmware.stream import Stream, select_stream
 from tinysign.runtime.micro import TOLERANCE_LSB
 from tinysign.runtime.recognizer import RecognizerSettings
+from tinysign.summaries import (
+    FirmwareBoard,
+    FirmwareCheck,
+    FirmwareSizes,
+    FirmwareSummary,
+    write_summary,
+)
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / "shared" / "third_party" / "tflite-micro"
 TFLM_BUILD_ENV = "TINYSIGN_TFLM_BUILD"  # default --tflm-build: a cache of the tflite-micro libraries

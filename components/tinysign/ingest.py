@@ -16,12 +16,14 @@ from pathlib import Path
 from tinysign.artifacts import DROP_REPORT_FILE, MANIFEST_FILE
 from tinysign.config import SPLITS, Config
 from tinysign.data import storage
-from tinysign.data.datasets import find_clips, probe_clips
+from tinysign.data.datasets import find_clips
 from tinysign.data.hashing import stable_hash
 from tinysign.data.manifest import Clip, Drop, Found, write_drop_report, write_manifest
+from tinysign.data.probing import probe_clips
 from tinysign.data.splits import leak_counts, split_clips, splittable
+from tinysign.data.vocabulary import Vocabulary, assign_classes, choose_vocabulary
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import IngestSummary, write_summary
+from tinysign.summaries import IngestSummary, write_summary
 
 
 def drop_duplicates(clips: list[Clip]) -> Found:
@@ -132,12 +134,15 @@ def run_ingest(
             f"(found {metrics['found']}: {metrics['drop_reasons'] or 'nothing'}); a classifier needs >= 2 "
             f"classes; see {out / DROP_REPORT_FILE} or lower --set min_per_class=N"
         )
+    vocabulary = choose_vocabulary(sorted(classes), config)
+    kept, outside = assign_classes(kept, vocabulary)
+    drops += outside
     try:
         splits = split_clips(kept, config)
     except TinysignError:
         _write_outputs(out, [], drops + [_unsplit_drop(c) for c in kept], {}, config)
         raise
-    return _write_outputs(out, kept, drops, splits, config)
+    return _write_outputs(out, kept, drops, splits, config, vocabulary)
 
 
 def _unsplit_drop(clip: Clip) -> Drop:
@@ -151,9 +156,14 @@ def _single_class_drop(clip: Clip) -> Drop:
 
 
 def _write_outputs(
-    out: Path, kept: list[Clip], drops: list[Drop], splits: dict[str, str], config: Config
+    out: Path,
+    kept: list[Clip],
+    drops: list[Drop],
+    splits: dict[str, str],
+    config: Config,
+    vocabulary: Vocabulary | None = None,
 ) -> IngestSummary:
-    labels = sorted({c.label for c in kept})
+    labels = vocabulary.classes(rest=False) if vocabulary else sorted({c.label for c in kept})
     write_manifest(out / MANIFEST_FILE, kept, splits, labels)
     write_drop_report(out / DROP_REPORT_FILE, drops)
     per_split = {s: [c for c in kept if splits.get(c.clip_id) == s] for s in SPLITS}
@@ -171,6 +181,9 @@ def _write_outputs(
         "signers": {s: sorted({c.signer for c in v if c.signer}) for s, v in per_split.items()},
         "class_counts": {s: dict(sorted(Counter(c.label for c in v).items())) for s, v in per_split.items()},
         "leaks": leaks,
+        "vocabulary": list(vocabulary.signs) if vocabulary else [],
+        "unknown_signs": list(vocabulary.unknown) if vocabulary else [],
+        "outside_vocabulary": list(vocabulary.outside) if vocabulary else [],
         "signer_independent": any(c.signer for c in kept) and leaks["signers_in_several_splits"] == 0,
     }
     write_summary(out, summary)
@@ -200,5 +213,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
         + ", ".join(f"{s} {n}" for s, n in metrics["split_counts"].items())
         + f"; leaks {metrics['leaks']}"
     )
+    if metrics["unknown_signs"]:
+        print(
+            f"vocabulary {len(metrics['vocabulary'])} signs; learned as unknown: "
+            f"{', '.join(metrics['unknown_signs'])}"
+            + (
+                f"; left out: {', '.join(metrics['outside_vocabulary'])}"
+                if metrics["outside_vocabulary"]
+                else ""
+            )
+        )
     print(f"wrote {Path(args.out) / MANIFEST_FILE} and {Path(args.out) / DROP_REPORT_FILE}")
     return 0

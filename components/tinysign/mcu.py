@@ -35,7 +35,6 @@ from tinysign.config import Config
 from tinysign.data import records
 from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel, check_records, load_quantized
-from tinysign.reporting.summaries import McuPart, McuSummary, TargetFit, write_summary
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import mcu_tables
 from tinysign.runtime.arena import check_runs_at, probe_arena
@@ -45,6 +44,7 @@ from tinysign.runtime.flatbuffer import model_ops, op_summary
 from tinysign.runtime.litert import LiteModel
 from tinysign.runtime.micro import bit_exact_check
 from tinysign.runtime.vela import vela_estimate
+from tinysign.summaries import McuPart, McuSummary, TargetFit, write_summary
 
 CHECK_CLIPS = 8  # real test clips run through both interpreters
 

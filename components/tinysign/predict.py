@@ -1,25 +1,27 @@
-"""Top-k glosses for a video with the INT8 model(s), preprocessed exactly like training.
+"""Predict like a device: a video or a camera streamed through the INT8 model; signs said as they happen.
 
-``tinysign predict --model s3d_conv1d_int8_N.tflite VIDEO`` (one whole-clip model) or
-``--model streaming_frame_int8_N.tflite streaming_head_int8_N.tflite VIDEO`` (streaming pair; the
-order does not matter) or ``--model QUANT_DIR`` (a quantize output). The clip goes through
-``video.read_frames`` + ``video.sample_clip`` at ``config.eval_fps`` like the records; labels come
-from ``labels.txt`` beside the model unless ``--labels`` is given.
+``tinysign predict --model QUANT_DIR VIDEO`` (or the ``.tflite`` file(s); labels from ``labels.txt`` beside
+them unless ``--labels``). With the streaming pair the video is streamed at the frame rate the model was
+trained for (``stream_fps``, recorded by quantize): front end -> frame model per frame -> ring buffer ->
+head -> recognizer (:mod:`tinysign.runtime.recognizer`: ``spot_window``, ``spot_threshold``,
+``spot_suppression``). Each sign said is printed as it happens — time, sign, its probability averaged over
+the recognizer's window — and each stretch between them with what it was (``rest``, an ``unknown`` sign,
+or nothing certain). ``--json`` prints one JSON object per sign said instead. ``--camera SOURCE`` does the
+same on a live feed (a camera index, an ``rtsp://`` URL or a file) through the same code; Ctrl-C stops it.
 
-Streaming mode also prints a rolling prediction as frames arrive: the video is resampled to
-``eval_fps``, the frame model runs once per frame into the ring buffer, and the head classifies the
-last ``T`` frames on every frame once the buffer is full. ``--camera SOURCE`` does the same on a live
-feed — a camera index, an ``rtsp://`` URL or a file — through the same code
-(:func:`tinysign.data.video.stream_frames`); Ctrl-C stops it.
+A whole-clip model (``s3dconv1d``) or an enrolled prototype head (``tinysign enroll``) has no recognizer:
+predict prints the top-k of the clip's sign window (probabilities for a softmax head, similarities for a
+prototype head — not probabilities).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Iterator
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,9 +30,12 @@ from tinysign.config import Config
 from tinysign.data.frontend import FrontEndStream
 from tinysign.errors import TinysignError
 from tinysign.model.files import load_quantized, read_labels
-from tinysign.reporting.summaries import read_summary
 from tinysign.runtime.litert import LiteModel, dequantize
+from tinysign.runtime.recognizer import Recognizer, RecognizerSettings
 from tinysign.runtime.streaming import ClipClassifier, StreamingClassifier
+from tinysign.summaries import read_summary
+
+PROTOTYPES = "prototypes"  # the method of an enrolled head (scores are similarities)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class Predictor:
     labels: list[str]
     front_end: str = "raw"
     binning: int = 1
+    stream_fps: int = 0  # 0: not recorded (models from before streams): the config's stream_fps
+    method: str = "ptq"
 
     @property
     def streaming(self) -> bool:
@@ -54,6 +61,10 @@ class Predictor:
     def img_size(self) -> int:
         """The side of the grey frames the front end takes (the model sees it / ``binning``)."""
         return int(self.runners[0].input_shape[-2]) * self.binning
+
+    @property
+    def scores(self) -> str:
+        return "similarity" if self.method == PROTOTYPES else "probability"
 
     def classifier(self) -> ClipClassifier:
         return ClipClassifier(self.runners, self.front_end, self.binning)
@@ -85,110 +96,136 @@ def load_predictor(models: list[str], labels_path: str | None = None) -> Predict
     classes = int(np.prod(runners[-1].output_shape))
     if classes != len(labels):
         raise TinysignError(f"--labels: {len(labels)} labels but the model has {classes} outputs")
-    exported = read_summary(paths[0].parent)  # the quantize folder's record of the front end
-    front = (str(exported.get("front_end", "raw")), int(exported.get("binning", 1)))
-    return Predictor(tuple(runners), labels, *front)
+    exported = read_summary(paths[0].parent)  # the quantize folder's record of the front end and rate
+    return Predictor(
+        tuple(runners),
+        labels,
+        str(exported.get("front_end", "raw")),
+        int(exported.get("binning", 1)),
+        int(exported.get("stream_fps", 0)),
+        str(exported.get("method", "ptq")),
+    )
 
 
-def top_k(probs: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
-    """The ``k`` most probable glosses, best first."""
-    order = np.argsort(-probs, kind="stable")[:k]
-    return [(labels[i], float(probs[i])) for i in order]
+# --- streaming: the signs said ----------------------------------------------------------------------
 
 
-def read_video(path: str, img_size: int) -> tuple[np.ndarray, float]:
-    """Decode a video like extraction does (centre square, grey, ``img_size``)."""
-    from tinysign.data.video import VideoError, read_frames
+@dataclass(frozen=True)
+class Said:
+    """A sign said: when (stream frame, seconds), what, and its score averaged over the window."""
 
-    try:
-        return read_frames(path, img_size=img_size)
-    except VideoError as exc:
-        raise TinysignError(f"{path}: {exc}") from None
-
-
-def classify_video(predictor: Predictor, frames: np.ndarray, fps: float, config: Config) -> np.ndarray:
-    """Class probabilities for the clip sampled like training (``eval_fps``, ``T`` frames)."""
-    from tinysign.data.video import sample_clip
-
-    clip = sample_clip(frames, fps, config.eval_fps, predictor.num_frames)
-    classifier = predictor.classifier()
-    return dequantize(classifier.classify(clip).reshape(-1), classifier.output_qparams)
+    frame: int
+    seconds: float
+    sign: str
+    score: float
 
 
-def rolling_predictions(
-    predictor: Predictor, frames: Iterable[np.ndarray], config: Config
-) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Streaming: ``(frame index, seconds, probabilities)`` for every frame once the buffer is full.
+@dataclass(frozen=True)
+class Between:
+    """A stretch with nothing said (seconds ``[start, end)``) and what the head mostly saw in it."""
 
-    ``frames`` arrive at ``eval_fps`` (:func:`tinysign.data.video.stream_frames`): a file, a camera or
-    a stream, one frame at a time, as on the device.
-    """
-    if not predictor.streaming:
-        raise TinysignError("rolling predictions need the streaming frame + head models")
+    start: float
+    end: float
+    what: str
+
+
+def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> Iterator[Said | Between]:
+    """The signs said in a stream of grey frames at the model's rate, and the stretches between them,
+    as they happen."""
+    fps = stream_fps(predictor, config)
     classifier = StreamingClassifier(
         *predictor.runners, FrontEndStream(predictor.front_end, predictor.binning)
     )
-    for index, frame in enumerate(frames):
+    head = classifier.head.output_qparams
+    recognizer = Recognizer(
+        RecognizerSettings.for_head(predictor.labels, head, config), head[1] if head else 0
+    )
+    since, seen, tick = 0, Counter[str](), -1
+    for tick, frame in enumerate(frames):
         raw = classifier.push(frame)
-        if raw is not None:
-            probs = dequantize(raw.reshape(-1), classifier.head.output_qparams)
-            yield index, (index + 1) / config.eval_fps, probs
+        if raw is None:
+            continue
+        seen[predictor.labels[int(np.argmax(raw))]] += 1
+        emission = recognizer.push(tick, raw)
+        if emission is not None:
+            if tick > since:
+                yield Between(since / fps, tick / fps, _dominant(seen))
+            yield Said(tick, tick / fps, predictor.labels[emission.label], emission.score)
+            since, seen = tick + 1, Counter()
+    if tick + 1 < predictor.num_frames:
+        raise TinysignError(
+            f"the stream ended after {tick + 1} frame(s) ({(tick + 1) / fps:.1f} s at {fps} fps), before the "
+            f"model's {predictor.num_frames}-frame window ({predictor.num_frames / fps:.1f} s) was full: "
+            "nothing can be said; give a longer video"
+        )
+    if tick + 1 > since:
+        yield Between(since / fps, (tick + 1) / fps, _dominant(seen))
 
 
-def run_live(
-    predictor: Predictor,
-    source: str | int,
-    config: Config,
-    on_rolling: Callable[[int, float, str, float], None] | None = None,
-) -> list[tuple[int, float, str, float]]:
-    """The rolling top gloss per frame of any OpenCV source (camera index, file, ``rtsp://`` URL)."""
+def _dominant(seen: Counter[str]) -> str:
+    """``rest`` / ``unknown`` when the head mostly said so, else "nothing certain"."""
+    if not seen:
+        return "filling the ring buffer"
+    top, count = seen.most_common(1)[0]
+    return top if top in ("rest", "unknown") and count >= sum(seen.values()) / 2 else "nothing certain"
+
+
+def stream_fps(predictor: Predictor, config: Config) -> int:
+    return predictor.stream_fps or config.stream_fps
+
+
+def spot_video(predictor: Predictor, source: str | int, config: Config) -> Iterator[Said | Between]:
+    """:func:`spot` on any OpenCV source (a file, a camera index, an ``rtsp://`` URL)."""
     from tinysign.data.video import VideoError, stream_frames
 
-    rolling = []
+    if not predictor.streaming:
+        raise TinysignError("live spotting needs the streaming frame + head models")
     try:
-        for index, seconds, probs in rolling_predictions(
-            predictor, stream_frames(source, predictor.img_size, config.eval_fps), config
-        ):
-            best = int(np.argmax(probs))
-            rolling.append((index, seconds, predictor.labels[best], float(probs[best])))
-            if on_rolling is not None:
-                on_rolling(*rolling[-1])
+        yield from spot(
+            predictor, stream_frames(source, predictor.img_size, stream_fps(predictor, config)), config
+        )
     except VideoError as exc:
         raise TinysignError(f"{source}: {exc}") from None
-    return rolling
 
 
-def run_predict(
-    models: list[str],
-    video_path: str,
-    config: Config,
-    labels: str | None = None,
-    k: int = 5,
-    on_rolling: Callable[[int, float, str, float], None] | None = None,
-) -> dict[str, Any]:
-    """Predict one video.
+# --- whole-clip model / prototype head: top-k of the sign's window ----------------------------------
 
-    Args:
-        models: INT8 ``.tflite`` file(s) or a quantize folder.
-        video_path: the video.
-        config: uses ``eval_fps``.
-        labels: ``labels.txt`` (default: beside the model).
-        k: how many glosses to return.
-        on_rolling: called with ``(frame, seconds, gloss, p)`` as each streaming prediction is made.
 
-    Returns:
-        ``{"top_k": [(gloss, p)], "rolling": [(frame, seconds, gloss, p)]}`` (rolling: streaming only).
-    """
+def top_k(scores: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float]]:
+    """The ``k`` best-scoring signs, best first."""
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [(labels[i], float(scores[i])) for i in order]
+
+
+def predict_clip(
+    models: list[str], video: str, config: Config, labels: str | None = None, k: int = 5
+) -> list[tuple[str, float]]:
+    """The top ``k`` signs of a video's sign window with a whole-clip model or a prototype head."""
     predictor = load_predictor(models, labels)
-    frames, fps = read_video(video_path, predictor.img_size)
-    rolling = run_live(predictor, video_path, config, on_rolling) if predictor.streaming else []
-    probs = classify_video(predictor, frames, fps, config)
-    return {
-        "top_k": top_k(probs, predictor.labels, k),
-        "rolling": rolling,
-        "num_frames": predictor.num_frames,
-        "streaming": predictor.streaming,
-    }
+    return top_k(classify_video(predictor, video, config), predictor.labels, k)
+
+
+def classify_video(predictor: Predictor, video: str, config: Config) -> np.ndarray:
+    """Scores of the window a test record of the video would hold (its sign, found by its motion)."""
+    from tinysign.data.clips import sign_frames
+    from tinysign.data.manifest import Clip
+    from tinysign.data.video import VideoError, probe
+
+    try:
+        info = probe(video)
+        clip = Clip(video, "", video, video, fps=info.fps, frame_count=info.frame_count)
+        window = sign_frames(
+            clip,
+            config.replace(
+                num_frames=predictor.num_frames,
+                img_size=predictor.img_size,
+                stream_fps=stream_fps(predictor, config),
+            ),
+        )
+    except VideoError as exc:
+        raise TinysignError(f"{video}: {exc}") from None
+    classifier = predictor.classifier()
+    return dequantize(classifier.classify(window).reshape(-1), classifier.output_qparams)
 
 
 # --- CLI ------------------------------------------------------------------------------------------
@@ -200,11 +237,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         nargs="+",
         metavar="TFLITE",
-        help="INT8 model: one whole-clip .tflite, the streaming frame + head pair, "
-        "or a quantize output folder",
+        help="INT8 model: a quantize (or enroll) output folder, the streaming frame + head pair, or one "
+        "whole-clip .tflite",
     )
     parser.add_argument("--labels", metavar="FILE", help="labels.txt (default: beside the model)")
-    parser.add_argument("--top-k", type=int, default=5, dest="top_k", help="how many glosses to print")
+    parser.add_argument(
+        "--top-k", type=_positive, default=5, dest="top_k", help="whole-clip/prototype models: signs shown"
+    )
     parser.add_argument("video", nargs="?", help="video file (may also come last after --model's files)")
     parser.add_argument(
         "--camera",
@@ -212,36 +251,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="live: a camera index (0), a stream URL (rtsp://...) or a video file, streamed frame by frame "
         "through the streaming pair (Ctrl-C stops)",
     )
+    parser.add_argument("--json", action="store_true", help="one JSON object per sign said, nothing else")
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number >= 1")
+    return value
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    shown: list[int] = []
-
-    def show(index: int, seconds: float, gloss: str, p: float) -> None:
-        if not shown:
-            print(f"streaming at {config.eval_fps} fps, a prediction per frame once the ring buffer is full:")
-        shown.append(index)
-        print(f"  frame {index:4d} t={seconds:6.2f}s  {gloss:<20} {p:.3f}", flush=True)
-
-    models, video = list(args.model), args.video
+    models, source = list(args.model), args.video
     if args.camera is not None:
-        if video is not None:
-            models.append(video)
-        predictor = load_predictor(models, args.labels)
-        if not predictor.streaming:
-            raise TinysignError(
-                "--camera needs the streaming frame + head models (a rolling prediction per frame)"
-            )
+        if source is not None:
+            models.append(source)
         source = int(args.camera) if args.camera.isdigit() else args.camera
-        rows = run_live(predictor, source, config, on_rolling=show)
-        print(f"{args.camera}: {len(rows)} rolling predictions")
-        return 0
-    if video is None:  # `--model a.tflite [b.tflite] video.mp4`: argparse gives --model every path
+    elif source is None:  # `--model a.tflite [b.tflite] video.mp4`: argparse gives --model every path
         if len(models) < 2:
             raise TinysignError("predict: give a video file after the model(s)")
-        models, video = models[:-1], models[-1]
-    result = run_predict(models, video, config, args.labels, args.top_k, on_rolling=show)
-    print(f"{video}: top {args.top_k} (clip of {result['num_frames']} frames at {config.eval_fps} fps)")
-    for rank, (gloss, p) in enumerate(result["top_k"], start=1):
-        print(f"  {rank}. {gloss:<20} {p:.3f}")
+        models, source = models[:-1], models[-1]
+    predictor = load_predictor(models, args.labels)
+    if predictor.streaming and predictor.method != PROTOTYPES:
+        return _print_spotting(predictor, source, config, args.json)
+    if args.camera is not None:
+        raise TinysignError("--camera needs the streaming frame + head models with a softmax head")
+    scores = classify_video(predictor, str(source), config)
+    print(
+        f"{source}: the sign's window ({predictor.num_frames} frames), top {args.top_k} ({predictor.scores})"
+    )
+    for rank, (sign, score) in enumerate(top_k(scores, predictor.labels, args.top_k), start=1):
+        print(f"  {rank}. {sign:<20} {score:.3f}")
+    return 0
+
+
+def _print_spotting(predictor: Predictor, source: str | int, config: Config, as_json: bool) -> int:
+    fps = stream_fps(predictor, config)
+    if not as_json:
+        print(
+            f"streaming {source} at {fps} fps (ring buffer {predictor.num_frames} frames = "
+            f"{predictor.num_frames / fps:.1f} s); a sign is said when its probability averaged over "
+            f"{config.spot_window} frames reaches {config.spot_threshold:.2f}",
+            flush=True,
+        )
+    said: list[str] = []
+    end = 0.0
+    for event in spot_video(predictor, source, config):
+        if isinstance(event, Said):
+            said.append(event.sign)
+            if as_json:
+                row = {"seconds": round(event.seconds, 2), "frame": event.frame, "sign": event.sign}
+                print(
+                    json.dumps({**row, "probability": round(event.score, 3)}, ensure_ascii=False), flush=True
+                )
+            else:
+                print(f"  {event.seconds:6.1f} s          {event.sign:<20} {event.score:.2f}", flush=True)
+        else:
+            end = event.end
+            if not as_json:
+                print(f"  {event.start:6.1f} - {event.end:4.1f} s   ({event.what})", flush=True)
+    if not as_json:
+        print(f"{source}: {len(said)} sign(s) said in {end:.1f} s" + (f": {', '.join(said)}" if said else ""))
     return 0

@@ -15,13 +15,14 @@ range, so frame outputs go into the ring buffer unchanged.
 Files written (``N`` = number of classes): ``s3d_conv1d_{int8,float32}_N.tflite`` or
 ``streaming_{frame,head}_{int8,float32}_N.tflite``, ``labels.txt`` and ``metrics.json``
 (which files, sizes, method, calibration split and count); :func:`load_quantized` reads them back.
+QAT lives in :mod:`tinysign.model.qat`, the streaming head's PTQ bias correction in
+:mod:`tinysign.model.bias_correction`.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +31,20 @@ import numpy as np
 from tinysign.arguments import add_folders
 from tinysign.artifacts import LABELS_FILE, MODEL_FILE
 from tinysign.config import MODEL_NAMES, Config
-from tinysign.data import augment, records
+from tinysign.data import records
 from tinysign.data.frontend import front_end, input_range
 from tinysign.errors import TinysignError
-from tinysign.model.architectures import batch_reshape_class, load_model, split_streaming, with_fixed_batch
-from tinysign.model.backend import keras
-from tinysign.model.export import anchored, convert, window_samples
+from tinysign.model.architectures import frame_features, load_model, split_streaming
+from tinysign.model.bias_correction import corrected_head, feature_bias
+from tinysign.model.export import anchored, clip_samples, convert, frame_samples, window_samples
 from tinysign.model.files import check_records, read_labels, tflite_name, write_labels
-from tinysign.model.qat import init_ranges, qat_model, set_input_range
-from tinysign.reporting.summaries import QuantizeSummary, read_summary, write_summary
-from tinysign.runtime.litert import LiteModel, dequantize, int8_range, runner_input
+from tinysign.model.qat import fine_tune, init_ranges, qat_model, qat_notes, set_input_range, streaming_qat
+from tinysign.runtime.litert import LiteModel, int8_range
+from tinysign.runtime.streaming import int8_features
+from tinysign.summaries import QuantizeSummary, read_summary, write_summary
 
-QAT_LR_FACTOR = 0.1  # QAT fine-tunes at learning_rate * QAT_LR_FACTOR
 CALIBRATION_SPLIT = "train"
+Blobs = dict[str, dict[str, bytes]]  # part -> precision -> .tflite bytes
 
 
 # --- calibration data (training split only) -------------------------------------------------------
@@ -62,82 +64,6 @@ def calibration_clips(records_dir: str | Path, count: int, seed: int) -> tuple[n
 def model_inputs(clips: np.ndarray, config: Config) -> np.ndarray:
     """The front end's float model input of uint8 clips ``(k, T, H, W)``: ``(k, T, h, w, 1)``."""
     return np.stack([front_end(clip, config.front_end, config.binning) for clip in clips])[..., np.newaxis]
-
-
-def clip_samples(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
-    """Representative samples for a whole-clip model: ``[(1, T, h, w, 1) float32]`` per clip."""
-    for clip in inputs:
-        yield [clip[np.newaxis]]
-
-
-def frame_samples(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
-    """Representative samples for the per-frame model: every frame ``(1, H, W, 1)`` of every clip."""
-    for clip in inputs:
-        for frame in clip:
-            yield [frame[np.newaxis]]
-
-
-# --- QAT fine-tuning --------------------------------------------------------------------------------
-
-
-def _datasets(records_dir: str | Path, config: Config) -> tuple[Any, Any]:
-    train = records.make_dataset(
-        records_dir,
-        "train",
-        config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-        transform=augment.model_input(config, training=True),
-    )
-    try:
-        val = records.make_dataset(
-            records_dir, "val", config.batch_size, transform=augment.model_input(config, training=False)
-        )
-    except TinysignError:
-        val = None  # no val shards: fine-tune without monitoring
-    return train, val
-
-
-def fine_tune(model: Any, records_dir: str | Path, config: Config) -> dict[str, list[float]]:
-    """QAT fine-tuning for ``config.qat_epochs`` on train (val for monitoring); returns the history."""
-    k = keras()
-    k.utils.set_random_seed(config.seed)
-    train, val = _datasets(records_dir, config)
-    model.compile(
-        optimizer=k.optimizers.Adam(config.learning_rate * QAT_LR_FACTOR),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    history = model.fit(train, validation_data=val, epochs=config.qat_epochs, verbose=2)
-    return {key: [float(v) for v in values] for key, values in history.history.items()}
-
-
-def streaming_qat(
-    frame: Any, head: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
-) -> tuple[Any, Any, dict[str, list[float]]]:
-    """QAT of the two streaming halves, trained end to end as ``head(stack(frame(x_t)))``.
-
-    ``inputs`` (front-end output of training clips) initialise the quantization ranges
-    (see :func:`init_ranges`).
-    """
-    k = keras()
-    reshape = batch_reshape_class()
-    frame_any, head_any = with_fixed_batch(frame, None), with_fixed_batch(head, None)
-    q_frame = qat_model(frame_any, input_range=input_range(config.front_end))
-    frames = inputs.reshape(-1, *inputs.shape[2:])
-    init_ranges(q_frame, frame_any, frames)
-    features = _features(frame, inputs)
-    q_head = qat_model(head_any, input_range=(min(0.0, float(features.min())), float(features.max())))
-    init_ranges(q_head, head_any, features)
-    t, f = int(head.input_shape[1]), int(head.input_shape[2])
-    h, w, c = (int(d) for d in frame.input_shape[1:])
-    inputs = k.Input((t, h, w, c), name="frames")
-    x = reshape((h, w, c), name="fold_time")(inputs)
-    x = reshape((t, f), name="stack")(q_frame(x))
-    joint = k.Model(inputs, q_head(x), name="streaming_qat")
-    history = fine_tune(joint, records_dir, config)
-    set_input_range(q_frame, input_range(config.front_end))
-    return q_frame, q_head, history
 
 
 # --- the stage ------------------------------------------------------------------------------------
@@ -181,15 +107,7 @@ def run_quantize(
     export = _export_whole if kind == "s3dconv1d" else _export_streaming
     blobs, notes = export(model, inputs, records_dir, config)
 
-    files: dict[str, dict[str, str]] = {}
-    sizes: dict[str, int] = {}
-    for part, by_precision in blobs.items():
-        files[part] = {}
-        for precision, blob in by_precision.items():
-            name = tflite_name(kind, part, precision, num_classes)
-            (out / name).write_bytes(blob)
-            files[part][precision] = name
-            sizes[name] = len(blob)
+    files = _write_tflite(out, blobs, kind, num_classes)
     write_labels(out / LABELS_FILE, labels)
     int8 = {part: LiteModel(b["int8"]) for part, b in blobs.items()}
     metrics: QuantizeSummary = {
@@ -200,9 +118,14 @@ def run_quantize(
         "img_size": input_shape[2] * config.binning,  # the records' frames; the model sees img_size / binning
         "front_end": config.front_end,
         "binning": config.binning,
+        "stream_fps": int(
+            records.read_schema(records_dir).get("stream_fps", 0)
+        ),  # the rate it was trained at
         "batch_size": 1,
         "files": files,
-        "sizes_bytes": sizes,
+        "sizes_bytes": {
+            name: (out / name).stat().st_size for names in files.values() for name in names.values()
+        },
         "int8_io": {part: {"input": m.input_qparams, "output": m.output_qparams} for part, m in int8.items()},
         "calibration": {"split": CALIBRATION_SPLIT, "count": len(calib_ids), "clip_ids": calib_ids},
         "seconds": round(time.perf_counter() - start, 2),
@@ -217,6 +140,17 @@ def run_quantize(
     return metrics
 
 
+def _write_tflite(out: Path, blobs: Blobs, kind: str, num_classes: int) -> dict[str, dict[str, str]]:
+    """Write every part's ``.tflite`` files; returns ``{part: {precision: file name}}``."""
+    files: dict[str, dict[str, str]] = {}
+    for part, by_precision in blobs.items():
+        files[part] = {}
+        for precision, blob in by_precision.items():
+            files[part][precision] = tflite_name(kind, part, precision, num_classes)
+            (out / files[part][precision]).write_bytes(blob)
+    return files
+
+
 def _trained_front_end(model_dir: Path, config: Config) -> Config:
     """The config with the front end the model was trained with (its train summary), so quantization
     calibrates and fine-tunes on exactly the inputs the model expects."""
@@ -224,9 +158,6 @@ def _trained_front_end(model_dir: Path, config: Config) -> Config:
     if "front_end" not in trained:
         return config
     return config.replace(front_end=trained["front_end"], binning=trained["binning"])
-
-
-Blobs = dict[str, dict[str, bytes]]  # part -> precision -> .tflite bytes
 
 
 def _batch1_shape(model: Any) -> tuple[int, ...]:
@@ -251,7 +182,7 @@ def _export_whole(
         int8=True,
         representative=lambda: anchored(clip_samples(inputs), *input_range(config.front_end)),
     )
-    return {"model": {"int8": int8, "float32": convert(model, input_shape, int8=False)}}, _qat_notes(
+    return {"model": {"int8": int8, "float32": convert(model, input_shape, int8=False)}}, qat_notes(
         history, config
     )
 
@@ -275,9 +206,9 @@ def _export_streaming(
     feature_range = int8_range(LiteModel(frame_int8).output_qparams)  # type: ignore[arg-type]
     if config.quantization == "qat":
         set_input_range(q_head, feature_range)
-    float_features = _features(frame, inputs)
+    float_features = frame_features(frame, inputs)
     features = int8_features(frame_int8, inputs)  # what the head really gets on the device
-    bias = (features - float_features).mean(axis=(0, 1))
+    bias = feature_bias(features, float_features)
     corrected = config.bias_correction and config.quantization == "ptq"  # QAT trains on int8 features
     if corrected:
         q_head = corrected_head(q_head, bias)
@@ -298,54 +229,7 @@ def _export_streaming(
             "mean_abs_feature_error": float(np.abs(features - float_features).mean()),
         }
     }
-    return blobs, {**notes, **_qat_notes(history, config)}
-
-
-def _qat_notes(history: dict[str, list[float]] | None, config: Config) -> dict[str, Any]:
-    if history is None:
-        return {}
-    return {
-        "qat": {
-            "epochs": config.qat_epochs,
-            "learning_rate": config.learning_rate * QAT_LR_FACTOR,
-            "history": history,
-        }
-    }
-
-
-def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
-    """Dequantized outputs of the INT8 frame model on front-end ``inputs`` ``(k, T, h, w, 1)``."""
-    model = LiteModel(frame_int8)
-    flat = inputs.reshape(-1, 1, *inputs.shape[2:])
-    out = [dequantize(model.invoke(runner_input(model, x)), model.output_qparams) for x in flat]
-    return np.concatenate(out).reshape(*inputs.shape[:2], -1).astype(np.float32)
-
-
-def corrected_head(head: Any, bias: np.ndarray) -> Any:
-    """PTQ bias correction: a copy of the head whose first temporal conv expects features shifted by
-    ``bias`` (the INT8 frame model's mean error per feature channel on training clips).
-
-    The INT8 frame model's error is mostly systematic (the same per-channel mean on train and test),
-    so ``conv(x + bias) = conv(x) + conv(bias)`` is removed exactly by adding ``conv(bias)`` (a constant
-    per output channel with valid padding) to the following batch norm's moving mean. The float
-    model is unchanged."""
-    corrected = with_fixed_batch(head, 1)
-    conv, norm = corrected.get_layer("head_conv"), corrected.get_layer("head_bn")
-    kernel = conv.get_weights()[0]  # (1, taps, F, filters)
-    shift = np.einsum("ykco,c->o", kernel, bias.astype(np.float64))
-    gamma, beta, mean, variance = norm.get_weights()
-    norm.set_weights([gamma, beta, (mean + shift).astype(mean.dtype), variance])
-    return corrected
-
-
-def _features(frame_model: Any, inputs: np.ndarray) -> np.ndarray:
-    """Float per-frame features of front-end ``inputs`` ``(k, T, h, w, 1)`` -> ``(k, T, F)``."""
-    k, t = inputs.shape[:2]
-    flat = inputs.reshape(k * t, *inputs.shape[2:])
-    feats = np.concatenate(
-        [frame_model(flat[i : i + 256], training=False).numpy() for i in range(0, len(flat), 256)]
-    )
-    return feats.reshape(k, t, -1)
+    return blobs, {**notes, **qat_notes(history, config)}
 
 
 # --- CLI ------------------------------------------------------------------------------------------

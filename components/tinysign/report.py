@@ -35,7 +35,6 @@ from tinysign.data.manifest import read_drop_report
 from tinysign.model.files import PRECISIONS
 from tinysign.reporting import html
 from tinysign.reporting.plots import plot_accuracy_vs_k, plot_distribution, plot_history
-from tinysign.reporting.summaries import read_decision, read_summary, scalar_metrics
 from tinysign.reporting.tables import Table, to_html
 from tinysign.reporting.views import (
     blessing_table,
@@ -44,6 +43,7 @@ from tinysign.reporting.views import (
     mcu_tables,
     split_table,
 )
+from tinysign.summaries import read_decision, read_summary, scalar_metrics
 
 MAX_DROP_ROWS = 25
 SETTINGS = ("model", "quantization", "epochs", "batch_size", "img_size", "num_frames", "fps_targets")

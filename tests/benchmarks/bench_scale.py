@@ -160,7 +160,7 @@ def input_pipeline_ratio(
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     from tinysign.config import Config
     from tinysign.data import records as rec
-    from tinysign.data.augment import model_input
+    from tinysign.data.inputs import model_input
     from tinysign.model.architectures import build_model
     from tinysign.model.backend import keras
 

@@ -1,5 +1,13 @@
-"""Online augmentation of training clips in ``tf.data``: a fresh draw every epoch, train split only.
+"""All augmentation of training clips (train split only), within :class:`Ranges` from the config.
 
+Pure functions of the ranges; the caller reads them from the config. Offline, in extraction
+(``augment_copies`` > 0; ranges ``augment_copy_*``, ``Config.copy_ranges``): each
+augmented copy of a clip is one seeded draw (:class:`CopyAugmentation`): a temporal trim at each
+end (planned with the copy's frames), then the same rotation, scale, shift, contrast and brightness
+on every frame (:func:`augment_copy`), mirrored only with ``augment_flip``.
+
+Online, in ``tf.data`` (``augment_online``; ranges ``augment_*``, ``Config.online_ranges``): a fresh
+draw every epoch (:func:`augment_batch`).
 Each clip ``(T, H, W)`` of a batch gets its own draw, the same for all its frames:
 
 * temporal: a random sub-window (start and end each moved by up to ``augment_time`` of the length),
@@ -12,8 +20,9 @@ Each clip ``(T, H, W)`` of a batch gets its own draw, the same for all its frame
   grey levels, Gaussian noise of ``augment_noise`` grey levels per camera pixel, drawn as its
   average over a block: ``augment_noise / b`` on the mean of ``b²`` pixels.
 
-The result is in grey levels at the binned resolution; the front end (:mod:`tinysign.data.frontend`)
-rounds it to whole grey levels and computes the model input, as on the device.
+The online result is in grey levels at the binned resolution; the front end
+(:mod:`tinysign.data.frontend`) rounds it to whole grey levels and computes the model input, as on
+the device.
 """
 
 from __future__ import annotations
@@ -22,57 +31,89 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tinysign.config import Config
-from tinysign.data.frontend import binned_means_tf, front_end_tf
+import cv2
+import numpy as np
+
+from tinysign.data.frontend import binned_means_tf
 
 
 @dataclass(frozen=True)
-class Augmentation:
-    """The ranges of one online augmentation (from the config's ``augment_*`` keys)."""
+class Ranges:
+    """How far one augmentation may go (from the config): each draw is uniform within ``±`` these."""
 
-    time: float
-    rotate: float
+    time: float  # fraction of the length trimmed (offline) or moved (online) at each end
+    rotate: float  # degrees
+    scale: float  # 1 ± scale
+    shift: float  # fraction of the side
+    contrast: float  # ×(1 ± contrast) around mid-grey
+    brightness: float  # grey levels
+    noise: float = 0.0  # Gaussian noise, grey levels per camera pixel (online only)
+
+
+# --- offline: augmented copies written by extraction -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopyAugmentation:
+    """One draw for an offline augmented copy; the same spatial transform applies to every frame."""
+
+    angle: float
     scale: float
-    shift: float
-    contrast: float
+    shift_x: float
+    shift_y: float
     brightness: float
-    noise: float
+    contrast: float
+    trim_start: float
+    trim_end: float
+    flip: bool
 
     @classmethod
-    def from_config(cls, config: Config) -> Augmentation:
+    def draw(cls, rng: np.random.Generator, ranges: Ranges, allow_flip: bool) -> CopyAugmentation:
         return cls(
-            time=config.augment_time,
-            rotate=config.augment_rotate,
-            scale=config.augment_scale,
-            shift=config.augment_shift,
-            contrast=config.augment_contrast,
-            brightness=config.augment_brightness,
-            noise=config.augment_noise,
+            angle=float(rng.uniform(-ranges.rotate, ranges.rotate)),
+            scale=float(rng.uniform(1 - ranges.scale, 1 + ranges.scale)),
+            shift_x=float(rng.uniform(-ranges.shift, ranges.shift)),
+            shift_y=float(rng.uniform(-ranges.shift, ranges.shift)),
+            brightness=float(rng.uniform(-ranges.brightness, ranges.brightness)),
+            contrast=float(rng.uniform(1 - ranges.contrast, 1 + ranges.contrast)),
+            trim_start=float(rng.uniform(0, ranges.time)),
+            trim_end=float(rng.uniform(0, ranges.time)),
+            flip=bool(allow_flip and rng.random() < 0.5),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"rot={self.angle:.1f},scale={self.scale:.2f},shift=({self.shift_x:.2f},{self.shift_y:.2f}),"
+            f"bright={self.brightness:.0f},contrast={self.contrast:.2f},"
+            f"trim=({self.trim_start:.2f},{self.trim_end:.2f}),flip={int(self.flip)}"
         )
 
 
-def model_input(config: Config, training: bool) -> Any:
-    """The ``tf.data`` transform of a BATCH of records' uint8 frames ``(B, T, H, W)`` to the model
-    input ``(B, T, H/b, W/b, 1)``: online augmentation (training, when ``config.augment_online``), then
-    the front end. Batched ops do the same per-clip work at about half the CPU of a per-clip map."""
-    aug = Augmentation.from_config(config) if training and config.augment_online else None
+def augment_copy(clip: np.ndarray, aug: CopyAugmentation) -> np.ndarray:
+    """Apply rotation/scale/shift, brightness/contrast and optional flip to every frame of ``clip``
+    ``(T, H, W)`` uint8 (the trim is in the frames the copy was planned with)."""
+    size = clip.shape[1]
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), aug.angle, aug.scale)
+    matrix[:, 2] += (aug.shift_x * size, aug.shift_y * size)
+    out = np.empty_like(clip)
+    for t, frame in enumerate(clip):
+        warped = cv2.warpAffine(frame, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
+        out[t] = cv2.flip(warped, 1) if aug.flip else warped
+    levels = (np.arange(256, dtype=np.float32) - 128.0) * aug.contrast + 128.0 + aug.brightness
+    return np.clip(levels, 0, 255).astype(np.uint8)[out]  # brightness/contrast as a lookup table
 
-    def transform(frames: Any) -> Any:
-        if aug is None:
-            return front_end_tf(frames, config.front_end, config.binning)
-        return front_end_tf(augment_batch(frames, aug, config.binning), config.front_end, 1)
 
-    return transform
+# --- online: a fresh draw every epoch in tf.data -----------------------------------------------------
 
 
-def augment_batch(frames: Any, aug: Augmentation, binning: int) -> Any:
+def augment_batch(frames: Any, ranges: Ranges, binning: int) -> Any:
     """One augmented draw of each clip of a batch of frames ``(B, T, H, W)`` (uint8 or grey levels):
     float32 grey levels ``(B, T, H/b, W/b)``, every clip its own random transform for all its frames."""
     import tensorflow as tf
 
-    clips = tf.cast(_temporal(frames, aug.time), tf.float32)
-    clips = binned_means_tf(_affine(clips, aug), binning)
-    return _photometric(clips, aug, noise=aug.noise / binning)
+    clips = tf.cast(_temporal(frames, ranges.time), tf.float32)
+    clips = binned_means_tf(_affine(clips, ranges), binning)
+    return _photometric(clips, ranges, noise=ranges.noise / binning)
 
 
 def _temporal(clips: Any, crop: float) -> Any:
@@ -89,16 +130,16 @@ def _temporal(clips: Any, crop: float) -> Any:
     return tf.gather(clips, indices, batch_dims=1)
 
 
-def _affine(clips: Any, aug: Augmentation) -> Any:
+def _affine(clips: Any, ranges: Ranges) -> Any:
     """Rotation, scale and shift about the centre, one matrix per clip for all its frames."""
     import tensorflow as tf
 
     shape = tf.shape(clips)
     b, t, h, w = shape[0], shape[1], shape[2], shape[3]
     size = tf.cast(h, tf.float32)
-    angle = tf.random.uniform((b,), -aug.rotate, aug.rotate) * (math.pi / 180)
-    scale = 1.0 + tf.random.uniform((b,), -aug.scale, aug.scale)
-    shift = tf.random.uniform((2, b), -aug.shift, aug.shift) * size
+    angle = tf.random.uniform((b,), -ranges.rotate, ranges.rotate) * (math.pi / 180)
+    scale = 1.0 + tf.random.uniform((b,), -ranges.scale, ranges.scale)
+    shift = tf.random.uniform((2, b), -ranges.shift, ranges.shift) * size
     centre = (size - 1) / 2
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     # output pixel (x, y) samples the input at R(-angle) / scale * ((x, y) - centre - shift) + centre
@@ -118,11 +159,11 @@ def _affine(clips: Any, aug: Augmentation) -> Any:
     return tf.reshape(warped, shape)
 
 
-def _photometric(clips: Any, aug: Augmentation, noise: float) -> Any:
+def _photometric(clips: Any, ranges: Ranges, noise: float) -> Any:
     import tensorflow as tf
 
     per_clip = (tf.shape(clips)[0], 1, 1, 1)
-    contrast = 1.0 + tf.random.uniform(per_clip, -aug.contrast, aug.contrast)
-    brightness = tf.random.uniform(per_clip, -aug.brightness, aug.brightness)
+    contrast = 1.0 + tf.random.uniform(per_clip, -ranges.contrast, ranges.contrast)
+    brightness = tf.random.uniform(per_clip, -ranges.brightness, ranges.brightness)
     jitter = tf.random.normal(tf.shape(clips), stddev=noise)
     return tf.clip_by_value((clips - 128.0) * contrast + 128.0 + brightness + jitter, 0.0, 255.0)

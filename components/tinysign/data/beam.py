@@ -1,4 +1,11 @@
-"""The Beam steps of extraction (imported only when a pipeline runs: Beam is slow to import)."""
+"""The Beam steps of extraction (imported only when a pipeline runs: Beam is slow to import).
+
+One chain, ReadManifest -> DecodeSampleAugment -> GroupByShard -> WriteShard: one output per step
+and one last step, the shape every runner in ``data/runners.py`` executes correctly (Beam's Dask
+runner hands every tagged output to every consumer and computes only the last step of a branching
+pipeline; see the README). Workers share no memory and no working directory with the launcher:
+what they read and write goes through ``data/storage.py`` by absolute or remote paths.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import io
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -18,99 +25,105 @@ from tinysign.config import Config
 from tinysign.data import records, storage
 from tinysign.data.clips import extract_clip, shard_of
 from tinysign.data.hashing import stable_hash
+from tinysign.data.manifest import clip_of
 from tinysign.data.video import VideoError
 
-LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 CLIPS_DIR = "clips"  # per-clip record files under the run's temporary folder
+FAILED_DIR = "failed"  # per-clip failure rows under the run's temporary folder
+FAILURE_COLUMNS = ("clip_id", "label", "path", "reason", "detail")
 
 
-def build_pipeline(pipeline: beam.Pipeline, rows: list[dict[str, Any]], config: Config, tmp_dir: str) -> None:
-    """Add the named extraction steps to ``pipeline``; everything is written under ``tmp_dir``."""
-    extracted = (
+def build_pipeline(
+    pipeline: beam.Pipeline, rows: list[dict[str, Any]], classes: list[str], config: Config, tmp_dir: str
+) -> None:
+    """Add the named extraction steps to ``pipeline``; everything is written under ``tmp_dir``.
+    ``classes`` is the schema's label list (the manifest's classes, then ``rest``).
+
+    Local paths are made absolute here, on the launcher, so a worker in another directory (or on
+    another machine sharing the volume) reads and writes the same files.
+    """
+    tmp_dir = storage.absolute(tmp_dir)
+    rows = [{**row, "path": storage.absolute(row["path"])} for row in rows]
+    (
         pipeline
         | "ReadManifest" >> beam.Create(rows)  # reshuffled: clips spread over the workers
-        | "DecodeSampleAugment"
-        >> beam.ParDo(ExtractFn(config, tmp_dir)).with_outputs("failed", main="records")
-    )
-    (
-        extracted.records
+        | "DecodeSampleAugment" >> beam.ParDo(ExtractFn(config, tmp_dir, classes))
         | "GroupByShard" >> beam.GroupByKey()
         | "WriteShard" >> beam.ParDo(WriteShardFn(tmp_dir, config.num_shards))
     )
-    (
-        extracted.failed
-        | "CollectFailures" >> beam.combiners.ToList()
-        | "WriteFailures" >> beam.Map(write_failures, storage.join(tmp_dir, FAILURES_FILE))
-    )
 
 
-def beam_options(beam_args: list[str] | None, workers: int = 1) -> Any:
-    """Pipeline options: ``beam_args`` as given, else the in-process runner, or with ``workers`` > 1 the
-    DirectRunner with that many worker processes (both run offline; Beam's default, Prism, downloads)."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    args = list(beam_args or [])
-    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
-        if workers > 1:
-            args += [
-                "--runner=DirectRunner",
-                "--direct_running_mode=multi_processing",
-                f"--direct_num_workers={workers}",
-            ]
-        else:
-            args.append(f"--runner={LOCAL_RUNNER}")
-    return PipelineOptions(args)
+def collect_failures(tmp_dir: str) -> None:
+    """Merge the failed clips' rows (one small file each, written by the workers) into
+    ``tmp_dir/extract_failures.csv``, sorted, under a header; run on the launcher after the pipeline."""
+    failed = storage.glob(storage.join(tmp_dir, FAILED_DIR, "*.csv"))
+    rows = [row for path in failed for row in csv.reader(io.StringIO(storage.read_text(path)))]
+    storage.write_text(storage.join(tmp_dir, FAILURES_FILE), _csv([FAILURE_COLUMNS, *sorted(rows)]))
 
 
-def write_failures(failures: list[tuple[str, ...]], path: str) -> None:
+def _csv(rows: Iterable[Iterable[str]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("clip_id", "label", "path", "reason", "detail"))
-    writer.writerows(sorted(failures))
-    storage.write_text(path, buffer.getvalue())
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
 
 
 class ExtractFn(beam.DoFn):
     """Manifest row -> its records in one small TFRecord file of its own under ``tmp_dir/clips/``, and
-    ((split, shard), (clip_id, that file, counts)) for the shard writer.
+    ((split, shard), (clip_id, that file, counts)) for the shard writer; a val/test clip's stream record
+    the same way under the split ``stream-<split>``.
 
     The records travel through the file, not through the shuffle, so no step ever holds more than one
-    clip's records in memory. Clips that cannot be decoded go to the ``failed`` output with a reason.
+    clip's records in memory. A clip that cannot be decoded leaves a row with the reason under
+    ``tmp_dir/failed/`` instead (see :func:`collect_failures`).
     """
 
-    def __init__(self, config: Config, tmp_dir: str) -> None:
+    def __init__(self, config: Config, tmp_dir: str, classes: list[str]) -> None:
         self.config = config
         self.tmp_dir = tmp_dir
+        self.classes = classes
         self.clips_ok = Metrics.counter("extract", "clips_extracted")
         self.clips_failed = Metrics.counter("extract", "clips_failed")
         self.records_out = Metrics.counter("extract", "records_written")
 
     def process(self, row: dict[str, Any]) -> Iterator[Any]:
         try:
-            clip_records = extract_clip(row, self.config)
+            extracted = extract_clip(clip_of(row), row["split"], self.classes, self.config)
         except (VideoError, OSError) as exc:
             self.clips_failed.inc()
             reason, detail = (
                 (exc.reason, exc.detail) if isinstance(exc, VideoError) else ("unreadable", str(exc))
             )
-            yield beam.pvalue.TaggedOutput(
-                "failed", (row["clip_id"], row["label"], row["path"], reason, detail)
-            )
+            failure = (row["clip_id"], row["label"], row["path"], reason, detail)
+            name = f"{stable_hash(row['clip_id']):016x}.csv"
+            storage.write_text(storage.join(self.tmp_dir, FAILED_DIR, name), _csv([failure]))
             return
         self.clips_ok.inc()
         split, clip_id = row["split"], row["clip_id"]
         shard = shard_of(clip_id, self.config)
+        counts: Counter[str] = Counter()
+        payloads = []
+        for record in extracted.records:
+            payloads.append(records.serialize(record))
+            kind = "augmented" if record.augmentation != "none" else f"fps{record.fps_variant}"
+            counts[f"{record.label_name}\x00{kind}"] += 1
+            self.records_out.inc()
+        yield self._write(split, shard, clip_id, payloads, counts)
+        if extracted.stream is not None:
+            stream = Counter({f"{extracted.stream.label_name}\x00stream": 1})
+            payload = records.serialize_stream(extracted.stream)
+            yield self._write(records.stream_split(split), shard, clip_id, [payload], stream)
+
+    def _write(
+        self, split: str, shard: int, clip_id: str, payloads: list[bytes], counts: Counter[str]
+    ) -> tuple[tuple[str, int], tuple[str, str, dict[str, int]]]:
+        """The clip's records of ``split`` in a file of their own; the shard writer's key and value."""
         path = storage.join(
             self.tmp_dir, CLIPS_DIR, f"{split}-{shard}", f"{stable_hash(clip_id):016x}.tfrecord"
         )
-        counts: Counter[str] = Counter()
         with storage.open_write(path) as stream:  # a retried bundle rewrites the same bytes
-            for record in clip_records:
-                records.write_tfrecord(stream, records.serialize(record))
-                kind = "augmented" if record.augmentation != "none" else f"fps{record.fps_variant}"
-                counts[f"{record.label_name}\x00{kind}"] += 1
-                self.records_out.inc()
-        yield (split, shard), (clip_id, path, dict(counts))
+            for payload in payloads:
+                records.write_tfrecord(stream, payload)
+        return (split, shard), (clip_id, path, dict(counts))
 
 
 class WriteShardFn(beam.DoFn):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ class Clip:
     """One clip found in a dataset (before and after probing)."""
 
     clip_id: str
-    label: str
+    label: str  # the class: a sign of the vocabulary, or `unknown` (data/vocabulary.py)
     path: str
     source_video: str
     signer: str = ""
+    sign: str = ""  # the gloss as the dataset names it (differs from `label` for unknown signs)
     dataset: str = ""
     frame_start: int = 1
     frame_end: int = -1
@@ -58,6 +59,12 @@ def write_manifest(path: Path, clips: list[Clip], splits: dict[str, str], labels
         for clip in sorted(clips, key=lambda c: c.clip_id):
             row = {**asdict(clip), "label_index": index[clip.label], "split": splits[clip.clip_id]}
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def clip_of(row: dict[str, Any]) -> Clip:
+    """The :class:`Clip` a manifest row holds (rows written before a field existed get its default)."""
+    names = {field.name for field in fields(Clip)}
+    return Clip(**{"source_video": "", **{key: value for key, value in row.items() if key in names}})
 
 
 def write_drop_report(path: Path, drops: list[Drop]) -> None:

@@ -17,8 +17,11 @@ augmentation   bytes    ``none`` or the augmentation parameters applied
 =============  =======  ===================================================
 
 Shards are ``<dir>/<split>-SSSSS-of-NNNNN.tfrecord``; ``schema.json`` and ``stats.json`` sit beside
-them. Writing uses Beam's FileSystems (local paths and ``gs://``) and the TFRecord framing below,
-so this module needs TensorFlow only to build/parse ``Example`` protos and for ``tf.data``.
+them. Val and test clips are also kept whole, as a device streams them, in
+``<dir>/stream-<split>-SSSSS-of-NNNNN.tfrecord`` (:class:`StreamRecord`: the clip's frames at
+``stream_fps``, any number of them, and the span of its sign's motion). Writing uses Beam's
+FileSystems (local paths and ``gs://``) and the TFRecord framing below, so this module needs TensorFlow
+only to build/parse ``Example`` protos and for ``tf.data``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,24 @@ class ClipRecord:
     augmentation: str = "none"
 
 
+@dataclass(frozen=True)
+class StreamRecord:
+    """A whole val/test clip as a device streams it, and where its sign is (tick ``[start, end)``)."""
+
+    frames: np.ndarray  # uint8 (N, H, W), one per stream tick
+    label: int
+    label_name: str
+    sign: str  # the gloss (``label_name`` is ``unknown`` for a sign outside the vocabulary)
+    clip_id: str
+    signer: str
+    span: tuple[int, int]
+
+
+def stream_split(split: str) -> str:
+    """The shard prefix of ``split``'s stream records: ``stream-<split>``."""
+    return f"stream-{split}"
+
+
 def shard_name(split: str, index: int, num_shards: int) -> str:
     return f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord"
 
@@ -80,6 +101,41 @@ def serialize(record: ClipRecord) -> bytes:
     feature.update({k: _int(getattr(record, k)) for k in INT_KEYS})
     example = example_pb2.Example(features=feature_pb2.Features(feature=feature))
     return example.SerializeToString(deterministic=True)
+
+
+def serialize_stream(record: StreamRecord) -> bytes:
+    """``StreamRecord`` -> serialized ``tf.train.Example`` (``num_frames`` says how many frames)."""
+    from tensorflow.core.example import example_pb2, feature_pb2
+
+    def _bytes(value: bytes) -> feature_pb2.Feature:
+        return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[value]))
+
+    def _int(value: int) -> feature_pb2.Feature:
+        return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[int(value)]))
+
+    feature = {
+        "frames": _bytes(np.ascontiguousarray(record.frames, dtype=np.uint8).tobytes()),
+        "num_frames": _int(len(record.frames)),
+        "label": _int(record.label),
+        "span_start": _int(record.span[0]),
+        "span_end": _int(record.span[1]),
+        **{k: _bytes(str(getattr(record, k)).encode()) for k in ("label_name", "sign", "clip_id", "signer")},
+    }
+    example = example_pb2.Example(features=feature_pb2.Features(feature=feature))
+    return example.SerializeToString(deterministic=True)
+
+
+def deserialize_stream(payload: bytes, img_size: int) -> StreamRecord:
+    from tensorflow.core.example import example_pb2
+
+    feat = example_pb2.Example.FromString(payload).features.feature
+    count = int(feat["num_frames"].int64_list.value[0])
+    frames = np.frombuffer(feat["frames"].bytes_list.value[0], dtype=np.uint8).reshape(
+        count, img_size, img_size
+    )
+    text = {k: feat[k].bytes_list.value[0].decode() for k in ("label_name", "sign", "clip_id", "signer")}
+    span = (int(feat["span_start"].int64_list.value[0]), int(feat["span_end"].int64_list.value[0]))
+    return StreamRecord(frames=frames, label=int(feat["label"].int64_list.value[0]), span=span, **text)
 
 
 def deserialize(payload: bytes, frames_shape: tuple[int, int, int]) -> ClipRecord:
@@ -204,6 +260,20 @@ def iter_records(records_dir: str | Path, split: str) -> Iterator[ClipRecord]:
                 yield deserialize(payload, shape)
 
 
+def has_streams(records_dir: str | Path, split: str) -> bool:
+    """Whether the extraction kept ``split``'s clips whole as stream records."""
+    return bool(list(Path(records_dir).glob(shard_pattern(stream_split(split)))))
+
+
+def iter_stream_records(records_dir: str | Path, split: str) -> Iterator[StreamRecord]:
+    """Every stream record of ``split`` (val or test), in shard order."""
+    size = int(read_schema(records_dir)["img_size"])
+    for path in shard_paths(records_dir, stream_split(split)):
+        with open(path, "rb") as stream:
+            for payload in read_tfrecord(stream, str(path)):
+                yield deserialize_stream(payload, size)
+
+
 def sample_records(records_dir: str | Path, split: str, count: int, seed: int) -> list[ClipRecord]:
     """``count`` records of ``split`` drawn uniformly (seeded reservoir sampling), in shard order.
 
@@ -233,6 +303,31 @@ def load_arrays(records_dir: str | Path, split: str) -> tuple[np.ndarray, np.nda
     return frames, labels, [r.clip_id for r in records]
 
 
+def label_counts(records_dir: str | Path, split: str, labels: list[str]) -> np.ndarray:
+    """Examples per class index in ``split`` (zeros when the split has no shards).
+
+    Read from the extraction's ``stats.json`` when it has the split; else by reading every record.
+    """
+    num_classes = len(labels)
+    counts = np.zeros(num_classes, dtype=np.int64)
+    if not list(Path(records_dir).glob(shard_pattern(split))):
+        return counts
+    stats = read_stats(records_dir)
+    per_label = (stats.get("counts") or {}).get(split) if stats else None
+    if isinstance(per_label, dict) and set(per_label) <= set(labels):
+        for label, kinds in per_label.items():
+            counts[labels.index(label)] = sum(kinds.values())
+        return counts
+    for record in iter_records(records_dir, split):
+        if not 0 <= record.label < num_classes:
+            raise TinysignError(
+                f"{records_dir}: {split} clip {record.clip_id} has label {record.label}, "
+                f"outside schema.json's {num_classes} labels; re-run extraction"
+            )
+        counts[record.label] += 1
+    return counts
+
+
 def make_dataset(
     records_dir: str | Path,
     split: str,
@@ -246,7 +341,7 @@ def make_dataset(
     """A ``tf.data.Dataset`` of ``(model input float32 (B, ...), label int64 (B,))``.
 
     ``transform`` maps a batch of records' uint8 frames ``(B, T, H, W)`` to the model input
-    (augmentation, the front end: :func:`tinysign.data.augment.model_input`); without one, frames / 255
+    (augmentation, the front end: :func:`tinysign.data.inputs.model_input`); without one, frames / 255
     with a channel axis.
     """
     import tensorflow as tf

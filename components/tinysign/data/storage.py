@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 
@@ -24,6 +25,12 @@ def _fs() -> Any:
     from apache_beam.io.filesystems import FileSystems
 
     return FileSystems
+
+
+def absolute(path: str) -> str:
+    """``path`` as every process can name it: a local path made absolute (against this process's
+    working directory), a remote one as it is. Pipeline workers may run in another directory."""
+    return str(path) if is_remote(path) else os.path.abspath(path)
 
 
 def join(base: str, *parts: str) -> str:
@@ -87,6 +94,18 @@ def delete(paths: list[str]) -> None:
             shutil.rmtree(path)
         elif os.path.lexists(path):
             os.remove(path)
+
+
+def copy_tree(source: str | os.PathLike[str], target: str) -> list[str]:
+    """Copy every file under the local folder ``source`` to ``target`` (local or gs://), in name
+    order; returns the written paths."""
+    written = []
+    for path in sorted(p for p in Path(source).rglob("*") if p.is_file()):
+        destination = join(target, *path.relative_to(source).parts)
+        with open(path, "rb") as src, open_write(destination) as dst:
+            shutil.copyfileobj(src, dst)
+        written.append(destination)
+    return written
 
 
 @contextmanager

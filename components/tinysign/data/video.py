@@ -1,8 +1,8 @@
-"""Video decoding and the per-clip preprocessing shared by extraction, training data and predict.
+"""Video decoding: probe a file, decode a segment (or a live source) to grey squares.
 
-Pure functions over numpy arrays; OpenCV does the decoding. A clip goes
-``read_frames`` (decode the [frame_start, frame_end] segment, centre-crop square, grey, resize)
--> ``sample_clip`` (simulate a frame rate, then sample ``num_frames``) -> optional ``augment_clip``.
+OpenCV does the decoding; every frame leaves as a centre-cropped, grey ``img_size`` square
+(:func:`to_grey_square`). Which frames a clip uses is :mod:`tinysign.data.sampling`'s business,
+how they are augmented :mod:`tinysign.data.augment`'s.
 """
 
 from __future__ import annotations
@@ -95,12 +95,6 @@ def to_grey_square(frame: np.ndarray, img_size: int) -> np.ndarray:
     return cv2.resize(grey, (img_size, img_size), interpolation=cv2.INTER_AREA)
 
 
-def segment_length(frame_start: int, frame_end: int, frame_count: int) -> int:
-    """Frames in the 1-based inclusive segment of a ``frame_count``-frame video (-1 = to the end)."""
-    end = frame_count if frame_end == -1 else min(frame_end, frame_count)
-    return max(0, end - frame_start + 1)
-
-
 def decode_segment(
     path: str, frame_start: int = 1, frame_end: int = -1, img_size: int = 64, keep: set[int] | None = None
 ) -> tuple[dict[int, np.ndarray], float, int]:
@@ -144,80 +138,6 @@ def read_frames(
     return np.stack([frames[i] for i in range(count)]), fps
 
 
-def resample_indices(num_source: int, src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
-    """Indices into the source frames for one FPS-simulated clip of ``num_frames``.
-
-    The clip is first resampled to ``target_fps`` (a 10 fps variant holds each frame longer, a 50 fps
-    one repeats none), then ``num_frames`` are taken evenly across the whole sign.
-    """
-    duration = num_source / src_fps
-    resampled = max(1, round(duration * target_fps))
-    at_target = np.minimum(num_source - 1, np.floor(np.arange(resampled) * src_fps / target_fps))
-    picks = np.round(np.linspace(0, resampled - 1, num_frames)).astype(int)
-    return at_target[picks].astype(int)
-
-
-def sample_clip(frames: np.ndarray, src_fps: float, target_fps: float, num_frames: int) -> np.ndarray:
-    """FPS-simulated clip: uint8 ``(num_frames, H, W)`` from decoded ``frames`` (N, H, W)."""
-    return frames[resample_indices(len(frames), src_fps, target_fps, num_frames)]
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Parameters of one augmented copy; the same spatial transform applies to every frame."""
-
-    angle: float
-    scale: float
-    shift_x: float
-    shift_y: float
-    brightness: float
-    contrast: float
-    trim_start: float
-    trim_end: float
-    flip: bool
-
-    @classmethod
-    def draw(cls, rng: np.random.Generator, allow_flip: bool) -> Augmentation:
-        return cls(
-            angle=float(rng.uniform(-8, 8)),
-            scale=float(rng.uniform(0.9, 1.1)),
-            shift_x=float(rng.uniform(-0.06, 0.06)),
-            shift_y=float(rng.uniform(-0.06, 0.06)),
-            brightness=float(rng.uniform(-20, 20)),
-            contrast=float(rng.uniform(0.8, 1.2)),
-            trim_start=float(rng.uniform(0, 0.1)),
-            trim_end=float(rng.uniform(0, 0.1)),
-            flip=bool(allow_flip and rng.random() < 0.5),
-        )
-
-    def describe(self) -> str:
-        return (
-            f"rot={self.angle:.1f},scale={self.scale:.2f},shift=({self.shift_x:.2f},{self.shift_y:.2f}),"
-            f"bright={self.brightness:.0f},contrast={self.contrast:.2f},"
-            f"trim=({self.trim_start:.2f},{self.trim_end:.2f}),flip={int(self.flip)}"
-        )
-
-
-def trim_bounds(count: int, aug: Augmentation) -> tuple[int, int]:
-    """Temporal jitter: ``[start, end)`` dropping up to 10 % of ``count`` frames at each end (keeps >= 2)."""
-    start = int(count * aug.trim_start)
-    end = count - int(count * aug.trim_end)
-    return (start, end) if end - start >= 2 else (0, count)
-
-
-def augment_clip(clip: np.ndarray, aug: Augmentation) -> np.ndarray:
-    """Apply rotation/scale/shift, brightness/contrast and optional flip to every frame."""
-    size = clip.shape[1]
-    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), aug.angle, aug.scale)
-    matrix[:, 2] += (aug.shift_x * size, aug.shift_y * size)
-    out = np.empty_like(clip)
-    for t, frame in enumerate(clip):
-        warped = cv2.warpAffine(frame, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
-        out[t] = cv2.flip(warped, 1) if aug.flip else warped
-    levels = (np.arange(256, dtype=np.float32) - 128.0) * aug.contrast + 128.0 + aug.brightness
-    return np.clip(levels, 0, 255).astype(np.uint8)[out]  # brightness/contrast as a lookup table
-
-
 def open_source(source: str | int) -> cv2.VideoCapture:
     """A camera (device index), a stream URL (``rtsp://`` …) or a video file, opened with OpenCV."""
     if isinstance(source, str) and "://" not in source:
@@ -233,8 +153,8 @@ def stream_frames(source: str | int, img_size: int, target_fps: float) -> Iterat
 
     Each output tick ``k`` shows the latest frame at time ``k / target_fps``: the frame arrival time
     on a live source (camera, stream), the frame's position in a file. For a file this is exactly
-    the sequence :func:`sample_clip` gives at ``target_fps`` for the whole video, so a live feed and
-    a recorded one go through the same code.
+    the sequence :func:`tinysign.data.sampling.sample_clip` gives at ``target_fps`` for the whole
+    video, so a live feed and a recorded one go through the same code.
     """
     capture = open_source(source)
     live = isinstance(source, int) or "://" in str(source)

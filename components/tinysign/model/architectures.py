@@ -28,6 +28,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tinysign.config import MODEL_NAMES, Config
 from tinysign.errors import TinysignError
 from tinysign.model.backend import keras
@@ -226,6 +228,16 @@ def split_streaming(model: Any) -> tuple[Any, Any]:
         x = layer(x)
     head_model = k.Model(head_in, x, name="streaming_head")
     return frame_model, head_model
+
+
+def frame_features(frame_model: Any, inputs: np.ndarray) -> np.ndarray:
+    """Float per-frame features of front-end ``inputs`` ``(k, T, h, w, 1)`` -> ``(k, T, F)``."""
+    k, t = inputs.shape[:2]
+    flat = inputs.reshape(k * t, *inputs.shape[2:])
+    feats = np.concatenate(
+        [frame_model(flat[i : i + 256], training=False).numpy() for i in range(0, len(flat), 256)]
+    )
+    return feats.reshape(k, t, -1)
 
 
 def with_fixed_batch(model: Any, batch_size: int | None = 1) -> Any:

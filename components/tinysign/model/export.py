@@ -33,6 +33,19 @@ def anchored(samples: Iterator[list[np.ndarray]], low: float, high: float) -> It
         yield [first]
 
 
+def clip_samples(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
+    """Representative samples for a whole-clip model: ``[(1, T, h, w, 1) float32]`` per clip."""
+    for clip in inputs:
+        yield [clip[np.newaxis]]
+
+
+def frame_samples(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
+    """Representative samples for the per-frame model: every frame ``(1, H, W, 1)`` of every clip."""
+    for clip in inputs:
+        for frame in clip:
+            yield [frame[np.newaxis]]
+
+
 def window_samples(windows: np.ndarray) -> Iterator[list[np.ndarray]]:
     """Representative samples for a head: ``(1, T, F)`` float ring buffers."""
     for window in windows:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.data import records
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import read_summary
+from tinysign.summaries import read_summary
 
 PRECISIONS = ("int8", "float32")
 PARTS = {"s3dconv1d": ("model",), "streaming": ("frame", "head")}
@@ -41,6 +41,7 @@ class QuantizedModel:
     paths: dict[str, dict[str, Path]]  # part -> precision -> .tflite path
     front_end: str = "raw"  # what the first model's input is (data/frontend.py)
     binning: int = 1
+    stream_fps: int = 0  # frames a second the model was trained to see (0: records from before streams)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -99,6 +100,7 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
         paths=paths,
         front_end=str(meta.get("front_end", "raw")),
         binning=int(meta.get("binning", 1)),
+        stream_fps=int(meta.get("stream_fps", 0)),
     )
 
 

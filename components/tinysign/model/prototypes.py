@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinysign.model.backend import keras
+from tinysign.model.export import anchored, convert, window_samples
 
 
 def embedding(window: np.ndarray) -> np.ndarray:
@@ -33,6 +34,12 @@ def embedding(window: np.ndarray) -> np.ndarray:
 def prototype(embeddings: np.ndarray) -> np.ndarray:
     """The normalised mean of a sign's clip embeddings ``(k, F)`` -> ``(F,)``."""
     return embedding(embeddings)
+
+
+def prototypes_of(windows: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """One prototype per sign ``{sign: ring buffers of its clips}``: the normalised mean of the clips'
+    embeddings."""
+    return {sign: prototype(np.stack([embedding(w) for w in ws])) for sign, ws in windows.items()}
 
 
 def offset_of(prototypes: np.ndarray) -> np.ndarray:
@@ -52,3 +59,21 @@ def build_head(prototypes: np.ndarray, num_frames: int) -> Any:
     rows = np.asarray(prototypes, dtype=np.float32) - offset_of(prototypes)
     dense.set_weights([rows.T])
     return k.Model(inputs, outputs, name="prototype_head")
+
+
+def export_head(
+    prototypes: dict[str, np.ndarray],
+    windows: list[np.ndarray],
+    num_frames: int,
+    feature_range: tuple[float, float],
+) -> dict[str, bytes]:
+    """The prototype head as INT8 (input = the frame model's int8 output, unchanged: ``feature_range``)
+    and float32 ``.tflite``, calibrated on the ring buffers ``windows``."""
+    matrix = np.stack(list(prototypes.values()))
+    head = build_head(matrix, num_frames)
+    shape = (1, num_frames, matrix.shape[1])
+    samples = np.stack(windows)
+    int8 = convert(
+        head, shape, int8=True, representative=lambda: anchored(window_samples(samples), *feature_range)
+    )
+    return {"int8": int8, "float32": convert(head, shape, int8=False)}

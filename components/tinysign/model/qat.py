@@ -1,19 +1,28 @@
-"""Quantization-aware training helpers (tensorflow-model-optimization, tf-keras only).
+"""Quantization-aware training (tensorflow-model-optimization, tf-keras only).
 
 :func:`qat_model` wraps a float model for QAT (our ``BatchReshape`` stays unquantized),
-:func:`init_ranges` starts its quantizers at the float model's observed ranges, and
-:func:`set_input_range` pins the input quantizer (images: int8 = uint8 - 128).
+:func:`init_ranges` starts its quantizers at the float model's observed ranges,
+:func:`set_input_range` pins the input quantizer (images: int8 = uint8 - 128), :func:`fine_tune`
+trains it for ``qat_epochs`` on the training split (val only for monitoring) and
+:func:`streaming_qat` does all of it for the two streaming halves, trained end to end.
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinysign.model.architectures import custom_objects
+from tinysign.config import Config
+from tinysign.data import inputs, records
+from tinysign.data.frontend import input_range
+from tinysign.errors import TinysignError
+from tinysign.model.architectures import batch_reshape_class, custom_objects, frame_features, with_fixed_batch
 from tinysign.model.backend import keras
+
+QAT_LR_FACTOR = 0.1  # QAT fine-tunes at learning_rate * QAT_LR_FACTOR
 
 
 @functools.cache
@@ -131,3 +140,75 @@ def set_input_range(quantized: Any, input_range: tuple[float, float]) -> None:
             var.assign(float(input_range[0]))
         elif var.name.endswith("_max:0"):
             var.assign(float(input_range[1]))
+
+
+def fine_tune(model: Any, records_dir: str | Path, config: Config) -> dict[str, list[float]]:
+    """QAT fine-tuning for ``config.qat_epochs`` on train (val for monitoring); returns the history."""
+    k = keras()
+    k.utils.set_random_seed(config.seed)
+    train, val = _datasets(records_dir, config)
+    model.compile(
+        optimizer=k.optimizers.Adam(config.learning_rate * QAT_LR_FACTOR),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(train, validation_data=val, epochs=config.qat_epochs, verbose=2)
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def _datasets(records_dir: str | Path, config: Config) -> tuple[Any, Any]:
+    train = records.make_dataset(
+        records_dir,
+        "train",
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        transform=inputs.model_input(config, training=True),
+    )
+    try:
+        val = records.make_dataset(
+            records_dir, "val", config.batch_size, transform=inputs.model_input(config, training=False)
+        )
+    except TinysignError:
+        val = None  # no val shards: fine-tune without monitoring
+    return train, val
+
+
+def streaming_qat(
+    frame: Any, head: Any, samples: np.ndarray, records_dir: str | Path, config: Config
+) -> tuple[Any, Any, dict[str, list[float]]]:
+    """QAT of the two streaming halves, trained end to end as ``head(stack(frame(x_t)))``.
+
+    ``samples`` (front-end output of training clips) initialise the quantization ranges
+    (see :func:`init_ranges`).
+    """
+    k = keras()
+    reshape = batch_reshape_class()
+    frame_any, head_any = with_fixed_batch(frame, None), with_fixed_batch(head, None)
+    q_frame = qat_model(frame_any, input_range=input_range(config.front_end))
+    init_ranges(q_frame, frame_any, samples.reshape(-1, *samples.shape[2:]))
+    features = frame_features(frame, samples)
+    q_head = qat_model(head_any, input_range=(min(0.0, float(features.min())), float(features.max())))
+    init_ranges(q_head, head_any, features)
+    t, f = int(head.input_shape[1]), int(head.input_shape[2])
+    h, w, c = (int(d) for d in frame.input_shape[1:])
+    clips = k.Input((t, h, w, c), name="frames")
+    x = reshape((h, w, c), name="fold_time")(clips)
+    x = reshape((t, f), name="stack")(q_frame(x))
+    joint = k.Model(clips, q_head(x), name="streaming_qat")
+    history = fine_tune(joint, records_dir, config)
+    set_input_range(q_frame, input_range(config.front_end))
+    return q_frame, q_head, history
+
+
+def qat_notes(history: dict[str, list[float]] | None, config: Config) -> dict[str, Any]:
+    """The ``qat`` entry of the quantize summary (nothing for PTQ)."""
+    if history is None:
+        return {}
+    return {
+        "qat": {
+            "epochs": config.qat_epochs,
+            "learning_rate": config.learning_rate * QAT_LR_FACTOR,
+            "history": history,
+        }
+    }

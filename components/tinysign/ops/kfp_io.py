@@ -20,7 +20,7 @@ import numpy as np
 
 from tinysign.config import Config
 from tinysign.errors import TinysignError
-from tinysign.reporting.summaries import scalar_metrics
+from tinysign.summaries import scalar_metrics
 
 CONFIG_OVERRIDES = "config_overrides"  # the pipeline parameter that carries every other config key
 

@@ -20,9 +20,9 @@ from tinysign.data import storage
 from tinysign.errors import TinysignError
 from tinysign.ops.clients import kfp_client, vertex_init
 from tinysign.ops.env import CloudEnv, read_env
-from tinysign.reporting.summaries import BlessDecision, read_decision
 from tinysign.reporting.tables import Table, Verdict, to_markdown
 from tinysign.reporting.views import BASELINE_NAMES
+from tinysign.summaries import BlessDecision, read_decision
 
 BLESS_TASK, BLESS_OUTPUT = "bless", "blessing"
 FIELDS = (

@@ -167,3 +167,74 @@ def plot_accuracy_vs_k(results: Mapping[str, Mapping[str, Any]], path: str | Pat
     ax.set_ylim(0, 1)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
+
+
+def plot_precision_recall(
+    curves: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path, chosen: float | None = None
+) -> Path:
+    """Live-spotting precision against recall as the detection threshold moves, one line per curve.
+
+    Args:
+        curves: ``{name: [{"threshold", "precision", "recall"}]}`` (a spotting summary's ``curve``).
+        path: PNG to write.
+        chosen: the configured threshold, marked on every curve.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, points in curves.items():
+        shown = [p for p in points if p["precision"] is not None]
+        line = ax.plot([p["recall"] for p in shown], [p["precision"] for p in shown], "-o", ms=3, label=name)
+        for p in shown:
+            if chosen is not None and abs(p["threshold"] - chosen) < 1e-9:
+                ax.plot(p["recall"], p["precision"], "s", ms=9, mfc="none", color=line[0].get_color())
+    ax.set_xlabel("recall (vocabulary signs said, once, in time)")
+    ax.set_ylabel("precision (emissions that are right)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8, title="square: the configured threshold", title_fontsize=7)
+    return _save(fig, path)
+
+
+def plot_timeline(
+    seconds: np.ndarray,
+    averaged: np.ndarray,
+    labels: Sequence[str],
+    spans: Sequence[tuple[float, float, str]],
+    emissions: Sequence[tuple[float, str, bool]],
+    threshold: float,
+    path: str | Path,
+) -> Path:
+    """One stream at a glance: the recognizer's averaged score of each class over time, where the signs
+    really were, and what was said.
+
+    Args:
+        seconds: time of each output ``(K,)``.
+        averaged: window-averaged class probabilities ``(K, classes)``.
+        labels: class names.
+        spans: ``(start s, end s, sign)`` of each clip's sign.
+        emissions: ``(time s, label, right?)`` of each emission.
+        threshold: the detection threshold (dashed line).
+        path: PNG to write.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(14, 3.6))
+    for start, end, sign in spans:
+        ax.axvspan(start, end, color="0.85", zorder=0)
+        ax.text((start + end) / 2, 1.06, sign, ha="center", va="bottom", fontsize=6, rotation=30)
+    shown = [c for c in range(averaged.shape[1]) if averaged.shape[0] and averaged[:, c].max() >= 0.25]
+    for c in shown:
+        style = ":" if labels[c] in ("rest", "unknown") else "-"
+        ax.plot(seconds, averaged[:, c], style, lw=1, label=labels[c])
+    ax.axhline(threshold, color="k", ls="--", lw=0.8)
+    for time, label, right in emissions:
+        ax.axvline(time, color="tab:green" if right else "tab:red", lw=1.5)
+        ax.text(
+            time, -0.04, label, color="tab:green" if right else "tab:red", ha="center", va="top", fontsize=6
+        )
+    ax.set_ylim(-0.12, 1.2)
+    ax.set_xlim(seconds[0] if len(seconds) else 0, seconds[-1] if len(seconds) else 1)
+    ax.set_xlabel("seconds (grey: a sign's motion; lines: averaged score; green/red: said right/wrong)")
+    ax.set_ylabel("probability")
+    ax.legend(loc="upper right", fontsize=6, ncol=max(1, len(shown) // 6 + 1), framealpha=0.7)
+    return _save(fig, path)

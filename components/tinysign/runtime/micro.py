@@ -8,13 +8,14 @@ one: on exact ties they differ by 1, measured in ``FULLY_CONNECTED``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from tinysign.data.frontend import FrontEndStream
 from tinysign.model.files import QuantizedModel
-from tinysign.runtime.litert import LiteModel, qparams
+from tinysign.runtime.litert import LiteModel, qparams, runner_input
 from tinysign.runtime.streaming import ClipClassifier, StreamingClassifier
 
 TOLERANCE_LSB = 1
@@ -41,7 +42,7 @@ class MicroModel:
         return np.array(self._interpreter.get_output(0))
 
 
-class _Compared:
+class ComparedRunner:
     """Runs every input through tflite-micro and LiteRT reference kernels; returns LiteRT's output."""
 
     def __init__(self, micro: MicroModel, lite: LiteModel) -> None:
@@ -74,6 +75,15 @@ class _Compared:
         return result
 
 
+def compare_model(model: bytes, inputs: Iterable[np.ndarray], arena_size: int) -> dict[str, Any]:
+    """One model on ``inputs`` (real values, quantized as its input) in tflite-micro at ``arena_size``
+    bytes and in LiteRT ``BUILTIN_REF``: the comparison of :meth:`ComparedRunner.summary`."""
+    compared = ComparedRunner(MicroModel(model, arena_size), LiteModel(model, reference=True))
+    for x in inputs:
+        compared.invoke(runner_input(compared, x))
+    return compared.summary(model)
+
+
 def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, int]) -> dict[str, Any]:
     """Feed identical int8 inputs to tflite-micro (at the probed arenas) and LiteRT ``BUILTIN_REF``.
 
@@ -82,7 +92,7 @@ def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, 
     """
     models = {part: quant.read(part, "int8") for part in quant.parts}
     compared = {
-        part: _Compared(MicroModel(model, arenas[part]), LiteModel(model, reference=True))
+        part: ComparedRunner(MicroModel(model, arenas[part]), LiteModel(model, reference=True))
         for part, model in models.items()
     }
     if quant.kind == "streaming":

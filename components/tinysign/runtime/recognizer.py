@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,16 +55,15 @@ class RecognizerSettings:
         """Settings for a head with ``labels`` and output quantization ``output_qparams`` (``None``:
         float probabilities) from the config's ``spot_window``, ``spot_threshold``, ``spot_suppression``."""
         silent = tuple(i for i, label in enumerate(labels) if label in SILENT_LABELS)
-        if output_qparams is None:
-            return cls(config.spot_window, config.spot_threshold, config.spot_suppression, silent)
-        scale = output_qparams[0]
-        return cls(
-            config.spot_window,
-            int(round(config.spot_threshold / scale)),
-            config.spot_suppression,
-            silent,
-            scale,
-        )
+        scale = 1.0 if output_qparams is None else output_qparams[0]
+        settings = cls(config.spot_window, 0, config.spot_suppression, silent, scale)
+        return settings.with_threshold(config.spot_threshold)
+
+    def with_threshold(self, probability: float) -> RecognizerSettings:
+        """The same settings with the detection threshold ``probability`` (the whole number of score
+        units nearest to it for an int8 head)."""
+        units = probability if self.scale == 1.0 else int(round(probability / self.scale))
+        return replace(self, threshold=units)
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,15 @@ class ClipClassifier:
         return self.runner.invoke(runner_input(self.runner, front_end(clip, self.front_end, self.binning)))
 
 
+def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Dequantized outputs of the INT8 frame model in LiteRT on front-end ``inputs`` ``(k, T, h, w, 1)``:
+    ``(k, T, F)`` float32, what the head gets on the device."""
+    model = LiteModel(frame_int8)
+    flat = inputs.reshape(-1, 1, *inputs.shape[2:])
+    out = [dequantize(model.invoke(runner_input(model, x)), model.output_qparams) for x in flat]
+    return np.concatenate(out).reshape(*inputs.shape[:2], -1).astype(np.float32)
+
+
 def lite_classifier(quant: QuantizedModel, precision: str, *, reference: bool = False) -> ClipClassifier:
     """LiteRT classifier for ``precision`` (int8 | float32) of a quantize output."""
     runners = [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]

@@ -11,13 +11,13 @@ import numpy as np
 
 from tinysign.data.frontend import FrontEndStream
 from tinysign.model.files import QuantizedModel
-from tinysign.reporting.summaries import FirmwareComparison, FirmwareEmission
 from tinysign.runtime.firmware.protocol import Console
 from tinysign.runtime.firmware.reference import REFERENCE_ARENA, Reference
 from tinysign.runtime.firmware.stream import Stream
 from tinysign.runtime.flatbuffer import model_ops
 from tinysign.runtime.litert import runner_input
 from tinysign.runtime.micro import TOLERANCE_LSB, MicroModel
+from tinysign.summaries import FirmwareComparison, FirmwareEmission
 
 
 def compare(console: Console, ref: Reference) -> FirmwareComparison:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinysign.reporting.summaries import FirmwareSizes, FirmwareTiming
 from tinysign.runtime.firmware.protocol import Console
+from tinysign.summaries import FirmwareSizes, FirmwareTiming
 
 CALIB_INSTRUCTIONS_PER_ITERATION = 2  # platform_calibrate(): subs + bne
 SECTION_GROUPS = {  # flash = text + rodata + data (the load image); static RAM = data + bss + heap + stack

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -41,6 +41,9 @@ class IngestSummary(TypedDict):
     signers: dict[str, list[str]]
     class_counts: dict[str, dict[str, int]]
     leaks: Leaks
+    vocabulary: list[str]  # the signs said (data/vocabulary.py)
+    unknown_signs: list[str]  # signs learned as the `unknown` class
+    outside_vocabulary: list[str]  # signs left out (drop rows outside_vocabulary)
     signer_independent: bool  # known signers, none in two splits: test people never seen in training
 
 
@@ -117,6 +120,7 @@ class QuantizeSummary(TypedDict, total=False):
     num_frames: int
     img_size: int
     batch_size: int
+    stream_fps: int  # frames a second the model sees (the records' stream_fps)
     files: dict[str, dict[str, str]]  # part -> precision -> file name
     sizes_bytes: dict[str, int]
     int8_io: dict[str, dict[str, list[float] | None]]
@@ -140,6 +144,40 @@ class EvaluatedPrecision(Classification, total=False):
     seconds_per_clip: float
 
 
+class CurvePoint(TypedDict):
+    threshold: float
+    precision: float | None
+    recall: float
+    unknown_trigger_rate: float | None
+
+
+class SpottingSummary(TypedDict):
+    """Live spotting on the test split's streams (runtime/spotting.py), at the configured recognizer."""
+
+    protocol: str
+    stream_fps: int
+    window: int
+    threshold: float
+    suppression: int
+    vocabulary_clips: int
+    recalled: int
+    recall: float
+    emissions: int
+    wrong_emissions: int
+    precision: float | None
+    latency_median_s: float | None
+    latency_p90_s: float | None
+    rest_minutes: float
+    rest_false_emissions: int
+    false_per_minute: float | None  # on the rest stream
+    unknown_clips: int
+    unknown_triggered: int
+    unknown_trigger_rate: float | None
+    curve: list[CurvePoint]
+    curve_png: str
+    timeline_png: str
+
+
 class EvaluateSummary(TypedDict):
     model: str
     method: str
@@ -158,6 +196,7 @@ class EvaluateSummary(TypedDict):
     deployment_path: str
     int8: EvaluatedPrecision
     float32: EvaluatedPrecision
+    spotting: NotRequired[SpottingSummary]  # streaming models: the live-spotting protocol on the test streams
 
 
 # --- mcu ---------------------------------------------------------------------------------------------
@@ -282,18 +321,23 @@ class BlessSummary(TypedDict):
 
 
 class CvFold(TypedDict):
+    """One fold, seed and model; accuracies on the sign windows (not ``rest`` / ``unknown``)."""
+
     fold: int
+    seed: int
     name: str
     test: list[str]
     val: list[str]
     model: str
-    val_accuracy: float
+    val_accuracy: float  # INT8, validation signer
+    val_float32_accuracy: float
     float32_accuracy: float
     int8_accuracy: float
     int8_minus_float32: float
     agreement: float
     baselines: dict[str, float]  # majority, nearest_neighbour (raw pixels), motion_nn -> test accuracy
     test_clips: int
+    per_sign: dict[str, dict[str, int]]  # sign -> {clips, int8, float32} test hits
     epochs_run: int
     best_epoch: int
     seconds: float
@@ -302,10 +346,12 @@ class CvFold(TypedDict):
 class CvSummary(TypedDict):
     protocol: str
     num_folds: int
+    seeds: list[int]
     models: list[str]
     folds: list[CvFold]
-    mean: dict[str, dict[str, float]]  # model -> metric -> mean over folds
-    std: dict[str, dict[str, float]]
+    mean: dict[str, dict[str, float]]  # model -> metric -> mean over folds of each fold's mean over seeds
+    std: dict[str, dict[str, float]]  # ... standard deviation over folds of those means
+    seed_std: dict[str, dict[str, float]]  # ... mean over folds of the standard deviation over seeds
     config: dict[str, Any]
 
 
