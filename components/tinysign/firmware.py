@@ -166,7 +166,9 @@ def check_board(
         "comparison": comparison,
         "budgets": budgets(board, sizes, int(console.settings["arena"]["used"]), speed["fps"], config),
         "clip_end_top": top,
-        "top_matches_project": top == [_top(out) for out in project],
+        "top_matches_project": all(
+            t == _top(out) for t, out in zip(top, project, strict=True) if out is not None
+        ),
         # the project's classify starts each clip empty: the same output with --reset-per-clip (or raw)
         "clip_outputs_equal_project": all(
             out is not None and end in console.head and np.array_equal(console.head[end], out)
@@ -236,6 +238,7 @@ def _summary(
             "clip_ids": list(stream.clip_ids),
             "starts": list(stream.starts),
             "labels": list(stream.labels),
+            "spans": [list(span) for span in stream.spans] if stream.spans else None,
         },
         "constants": generated["constants"],
         "op_resolver": generated["op_resolver"],

@@ -1,8 +1,9 @@
 """The camera stream the firmware plays under QEMU: any sequence of frames, with its clips marked.
 
 The firmware's frame provider plays :attr:`Stream.frames` one after another as a camera would; nothing
-assumes clips of a fixed length. :func:`select_stream` makes one from a few test clips back to back; a
-stream of real video (a signer at rest before and after each sign, at the stream's frame rate) is just
+assumes clips of a fixed length. :func:`select_stream` makes one from a few test clips back to back: whole
+clips as a device streams them (the signer at rest before and after the sign, at ``stream_fps``) when the
+extraction kept them as stream records, else the test windows; any other sequence of frames is just
 another :class:`Stream`.
 """
 
@@ -24,14 +25,16 @@ class Stream:
     Attributes:
         frames: the stream.
         starts: the first stream frame of each clip (ascending, ``starts[0] == 0``).
-        labels: each clip's class index (``-1``: no sign, or unknown).
+        labels: each clip's class index.
         clip_ids: each clip's id.
+        spans: each clip's sign as stream frames ``[start, end)``, when known.
     """
 
     frames: np.ndarray
     starts: tuple[int, ...]
     labels: tuple[int, ...]
     clip_ids: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 3 or self.frames.dtype != np.uint8 or not len(self.frames):
@@ -57,20 +60,29 @@ class Stream:
 
 
 def select_stream(records_dir: str | Path, count: int) -> Stream:
-    """``count`` test clips back to back (distinct labels first), as one stream."""
-    chosen: list[records.ClipRecord] = []
-    others: list[records.ClipRecord] = []
-    for record in records.iter_records(records_dir, "test"):
+    """``count`` test clips back to back (distinct labels first), as one stream: the stream records (whole
+    clips with their sign's span) when the extraction kept them, else the test windows."""
+    whole = records.has_streams(records_dir, "test")
+    clips = (records.iter_stream_records if whole else records.iter_records)(records_dir, "test")
+    chosen: list[records.ClipRecord | records.StreamRecord] = []
+    others: list[records.ClipRecord | records.StreamRecord] = []
+    for record in clips:
         (chosen if record.label not in {r.label for r in chosen} else others).append(record)
         if len(chosen) >= count:
             break
     chosen = (chosen + others)[:count]
     if not chosen:
         raise TinysignError(records.empty_split_message(records_dir, "test"))
-    starts = np.cumsum([0] + [len(r.frames) for r in chosen[:-1]])
+    starts = [int(s) for s in np.cumsum([0] + [len(r.frames) for r in chosen[:-1]])]
+    spans = [
+        (start + r.span[0], start + r.span[1])
+        for start, r in zip(starts, chosen, strict=True)
+        if isinstance(r, records.StreamRecord)
+    ]
     return Stream(
         np.concatenate([r.frames for r in chosen]),
-        tuple(int(s) for s in starts),
+        tuple(starts),
         tuple(r.label for r in chosen),
         tuple(r.clip_id for r in chosen),
+        tuple(spans) if whole else None,
     )
