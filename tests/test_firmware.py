@@ -49,6 +49,11 @@ def test_missing_tools_is_one_actionable_line(tmp_path, monkeypatch):
         run_firmware(tmp_path / "q", tmp_path / "m", tmp_path / "r", tmp_path / "out")
 
 
+def test_unknown_board_is_one_line(tmp_path):
+    with pytest.raises(TinysignError, match="unknown board.*m3.*choose from m4f, m33, m7, m55"):
+        run_firmware(tmp_path / "q", tmp_path / "m", tmp_path / "r", tmp_path / "out", boards=["m3"])
+
+
 @pytest.mark.skipif(not HAVE_FIRMWARE_TOOLS, reason="needs the Arm toolchain, QEMU and tflite-micro source")
 def test_not_a_streaming_model_is_refused(tmp_path_factory, tmp_path):
     s3d = quantized_model(tmp_path_factory, "s3dconv1d")

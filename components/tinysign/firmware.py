@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tinysign.config import Config
+from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel, load_quantized
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import firmware_tables
@@ -91,7 +92,9 @@ def run_firmware(
     Returns:
         The summary (also ``out_dir/metrics.json`` and ``out_dir/firmware_report.md``).
     """
-    config = config or Config()
+    config, boards = config or Config(), boards or list(BOARDS)
+    if unknown := sorted(set(boards) - set(BOARDS)):
+        raise TinysignError(f"unknown board(s) {', '.join(unknown)}: choose from {', '.join(BOARDS)}")
     build.check_tools()
     quant = load_quantized(quant_dir)
     models = streaming_models(quant)
@@ -99,7 +102,6 @@ def run_firmware(
     settings = recognizer_settings(quant, config)
     paths = build.BuildPaths.resolve(out_dir, tflm_build or os.environ.get(TFLM_BUILD_ENV))
     build.writable_copy(tflm_source, paths.tflm_src)
-    boards = boards or list(BOARDS)
 
     start = time.perf_counter()
     resolver = codegen.generate(paths.gen, quant, models, mcu_dir, stream, settings, paths.tflm_src)

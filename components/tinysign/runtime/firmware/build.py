@@ -8,6 +8,7 @@ would not find it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from tinysign.runtime.boards import Board
 FW_DIR = Path(__file__).resolve().parents[4] / "firmware"  # Makefile, src/, linker/ (repository root)
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm", "make")
 ELF_NAME = "tinysign_fw.elf"
+_CAUSE = re.compile(r"error|overflowed|will not fit|undefined reference|No such file", re.IGNORECASE)
 
 
 def check_tools() -> None:
@@ -95,10 +97,9 @@ def make(
     if result.returncode != 0:
         log = paths.build_dir / f"make-{'-'.join(goals)}-{'-'.join(boards)}.log"
         log.write_text(f"{' '.join(args)}\n\n{result.stdout}\n{result.stderr}")
-        last = (result.stderr.strip() or result.stdout.strip() or "?").splitlines()[-1]
-        raise TinysignError(
-            f"make {' '.join(goals)} for {', '.join(boards)} failed: {last} (full log: {log})"
-        )
+        lines = (result.stderr + result.stdout).strip().splitlines() or ["?"]
+        cause = next((line for line in lines if _CAUSE.search(line)), lines[-1])  # not make's own echo
+        raise TinysignError(f"make {' '.join(goals)} for {', '.join(boards)} failed: {cause} (log: {log})")
     return time.perf_counter() - start
 
 

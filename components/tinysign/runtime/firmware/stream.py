@@ -62,6 +62,8 @@ class Stream:
 def select_stream(records_dir: str | Path, count: int) -> Stream:
     """``count`` test clips back to back (distinct labels first), as one stream: the stream records (whole
     clips with their sign's span) when the extraction kept them, else the test windows."""
+    if count < 1:
+        raise TinysignError(f"a stream needs at least one clip, got {count}")
     whole = records.has_streams(records_dir, "test")
     clips = (records.iter_stream_records if whole else records.iter_records)(records_dir, "test")
     chosen: list[records.ClipRecord | records.StreamRecord] = []
