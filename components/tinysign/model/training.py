@@ -29,6 +29,7 @@ from tinysign.config import Config
 from tinysign.data import inputs, records
 from tinysign.model.architectures import load_model
 from tinysign.model.backend import keras
+from tinysign.model.losses import loss
 
 MONITOR = "val_loss"  # early stopping and the best checkpoint are chosen on it
 
@@ -118,13 +119,13 @@ def learning_rate(config: Config, steps: int) -> Any:
 
 
 def compile_for_training(model: Any, config: Config, train_examples: int, top_k: int) -> None:
-    """Adam on :func:`learning_rate`, sparse cross-entropy, accuracy and top-k accuracy."""
+    """Adam on :func:`learning_rate`, cross-entropy (:func:`loss`), accuracy and top-k accuracy."""
     k = keras()
     model.compile(
         optimizer=k.optimizers.Adam(
             learning_rate(config, steps_per_epoch(train_examples, config.batch_size))
         ),
-        loss="sparse_categorical_crossentropy",
+        loss=loss(config),
         metrics=["accuracy", k.metrics.SparseTopKCategoricalAccuracy(top_k, name="top_k")],
     )
 
