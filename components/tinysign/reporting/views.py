@@ -2,6 +2,9 @@
 
 Each function turns a typed summary (:mod:`tinysign.summaries`) into :class:`Table`\\ s or
 one line of text; none reads files or parses prose.
+
+Longer than our ~400-line guideline on purpose: one view per typed summary, all of them here, so the CLI,
+the KFP Markdown and the HTML report render every summary the same way.
 """
 
 from __future__ import annotations
