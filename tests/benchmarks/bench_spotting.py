@@ -208,6 +208,8 @@ def main() -> None:
     parser.add_argument(
         "--split-seed", type=int, default=0, help="which signs are vocabulary/unknown/never seen"
     )
+    parser.add_argument("--vocabulary-size", type=int, default=10, help="signs the device says (%(default)s)")
+    parser.add_argument("--unknown-size", type=int, default=10, help="signs learned as unknown (%(default)s)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     args = parser.parse_args()
     if not Path(args.data).is_dir():
