@@ -8,6 +8,7 @@ type-checked at that boundary so a typo fails with one clear line, not deep in a
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import typing
 from dataclasses import dataclass
@@ -291,10 +292,7 @@ class Config:
     def from_dict(cls, values: dict[str, object]) -> Config:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
-        _require(
-            not unknown,
-            f"unknown config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}",
-        )
+        _require(not unknown, "; ".join(_unknown_key(key, known) for key in unknown))
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
@@ -314,6 +312,13 @@ class Config:
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise TinysignError(f"config: {message}")
+
+
+def _unknown_key(key: str, known: typing.Iterable[str]) -> str:
+    """``unknown config key 'epoch' (did you mean epochs?)``: the closest keys by spelling."""
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else "see the fields of tinysign.config.Config"
+    return f"unknown config key {key!r} ({hint})"
 
 
 def _read_json_object(path: Path) -> dict[str, object]:

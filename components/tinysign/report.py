@@ -25,6 +25,8 @@ from tinysign.artifacts import (
     DISTRIBUTION_PLOT,
     DROP_REPORT_FILE,
     HISTORY_FILE,
+    METRICS_FILE,
+    REPORT_FILE,
     STAGE_ALIASES,
     STAGES,
     STATS_FILE,
@@ -32,6 +34,7 @@ from tinysign.artifacts import (
 )
 from tinysign.config import Config
 from tinysign.data.manifest import read_drop_report
+from tinysign.errors import TinysignError
 from tinysign.model.files import PRECISIONS
 from tinysign.reporting import html
 from tinysign.reporting.plots import plot_accuracy_vs_k, plot_distribution, plot_history
@@ -287,6 +290,18 @@ def build_report(
     return out
 
 
+def no_stage_output(run_dir: str | None) -> str:
+    """Why there is nothing to report, and where the report of a pipeline run is."""
+    where = f"{run_dir}: " if run_dir else ""
+    if run_dir and (Path(run_dir) / "pipeline_root").is_dir():
+        return (
+            f"{where}no stage output (a pipeline run folder: its report is {Path(run_dir) / REPORT_FILE}, "
+            "written by every run)"
+        )
+    folders = "/ ".join(STAGES)
+    return f"{where}no stage output ({folders}/ with a metrics.json): run the stages, or give their folders"
+
+
 def stage_dirs_of_run(run_dir: str | Path) -> dict[str, Path | None]:
     """Stage folders under a run folder (``ingest``, ``records`` or ``extract``, ``train`` ...)."""
     root = Path(run_dir)
@@ -314,6 +329,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     for stage in STAGES:
         if getattr(args, stage):
             dirs[stage] = Path(getattr(args, stage))
+    if not any(path is not None and (path / METRICS_FILE).is_file() for path in dirs.values()):
+        raise TinysignError(no_stage_output(args.run))
     path = build_report(dirs, args.out, None if config == Config() else config)
     print(f"report: {path}")
     return 0
