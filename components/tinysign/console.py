@@ -58,6 +58,8 @@ class Progress:
         enabled: ``False`` prints nothing (``--quiet``).
         every: seconds between plain lines.
         stream: where to write (default stderr).
+        initial: units already done before this run (a resumed training): the time left is estimated
+            from this run's pace.
     """
 
     def __init__(
@@ -69,12 +71,13 @@ class Progress:
         enabled: bool = True,
         every: float = EVERY_SECONDS,
         stream: IO[str] | None = None,
+        initial: int = 0,
     ) -> None:
         from tqdm import tqdm
 
         self.what, self.total, self.unit, self.enabled, self.every = what, total, unit, enabled, every
         self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
+        self.done = self.initial = initial
         self.started = self.last_line = time.monotonic()
         self.bar = (
             tqdm(
@@ -84,6 +87,7 @@ class Progress:
                 file=self.stream,
                 leave=False,
                 dynamic_ncols=True,
+                initial=initial,
                 bar_format=BAR_FORMAT if total else None,
             )
             if enabled and is_terminal(self.stream)
@@ -104,6 +108,11 @@ class Progress:
         if self.bar is None and self.enabled and time.monotonic() - self.last_line >= self.every:
             self._line(self.meter())
 
+    def step(self, text: str) -> None:
+        """One unit done, said: ``text`` on a line of its own (see :meth:`note`)."""
+        self.update()
+        self.note(f"{self.what}: {text} done")
+
     def note(self, text: str) -> None:
         """A line of its own, with the overall progress after it on a plain log."""
         if not self.enabled:
@@ -117,13 +126,15 @@ class Progress:
         """``what: done/total unit (p %), elapsed, ~left`` as plain text."""
         from tqdm import tqdm
 
+        elapsed = time.monotonic() - self.started
         return tqdm.format_meter(
             self.done,
             self.total,
-            time.monotonic() - self.started,
+            elapsed,
             bar_format=PLAIN_FORMAT if self.total else PLAIN_FORMAT_OPEN,
             prefix=self.what,
             unit=self.unit,
+            rate=(self.done - self.initial) / elapsed if elapsed > 0 and self.done > self.initial else None,
         )
 
     def close(self) -> None:

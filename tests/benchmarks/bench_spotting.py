@@ -38,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 from tinysign.config import Config  # noqa: E402
+from tinysign.console import progress  # noqa: E402
 from tinysign.data import records  # noqa: E402
 from tinysign.data.manifest import clip_of, read_manifest  # noqa: E402
 from tinysign.data.splits import cv_folds  # noqa: E402
@@ -217,7 +218,7 @@ def main() -> None:
     run_cv(manifest, work / "recipe", config, ["streaming"], args.folds)
     never_dirs = never_seen_records(args.data, never, work, args.folds, config)
     rows, curves = [], {}
-    for k in args.folds:
+    for k in progress(args.folds, "bench-spotting: recognizer per fold", "folds"):
         fold = work / "recipe" / f"fold-{k}"
         quant, rec = fold / "streaming" / "quantize", fold / "records"
         chosen, val = choose(signer_streams(quant, rec, never_dirs[k], "val", config.seed))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 
 from tinysign.artifacts import CV_REPORT_MD, MANIFEST_FILE, REPORT_FILE
 from tinysign.config import MODEL_NAMES, Config
+from tinysign.console import Progress
 from tinysign.data.manifest import Clip, read_manifest
 from tinysign.data.splits import Fold, cv_folds
 from tinysign.errors import TinysignError
@@ -58,15 +60,26 @@ def _clips(rows: list[dict[str, Any]]) -> list[Clip]:
     return [Clip(**{k: v for k, v in row.items() if k in names}) for row in rows]
 
 
-def run_fold_model(records: Path, out: Path, config: Config) -> dict[str, Any]:
-    """Train, quantize and evaluate one model on one fold's records; reuse a finished run."""
+FOLD_STAGES = ("train", "quantize", "evaluate")  # per model and fold, after the fold's extraction
+
+
+def run_fold_model(
+    records: Path, out: Path, config: Config, stage_done: Callable[[str], None] = lambda stage: None
+) -> dict[str, Any]:
+    """Train, quantize and evaluate one model on one fold's records; reuse a finished run.
+    ``stage_done`` is told each of :data:`FOLD_STAGES` as it ends."""
     done = out / DONE_FILE
     if done.is_file() and json.loads(done.read_text()).get("config") == config.to_dict():
+        for stage in FOLD_STAGES:
+            stage_done(f"{stage} (reused)")
         return json.loads(done.read_text())["result"]
     started = time.perf_counter()
     trained = run_train(records, out / "train", config)
+    stage_done("train")
     run_quantize(out / "train", records, out / "quantize", config)
+    stage_done("quantize")
     evaluation = run_evaluate(out / "quantize", records, out / "evaluate", config)
+    stage_done("evaluate")
     result = {
         "val_accuracy": trained["best_val_accuracy"],
         "float32_accuracy": evaluation["float32_accuracy"],
@@ -120,6 +133,7 @@ def run_cv(
         protocol += f", fold(s) {', '.join(map(str, chosen))} of {len(folds)}"
     print(f"cv: {protocol}, models {', '.join(models)}", flush=True)
     fold_rows: list[CvFold] = []
+    shown = Progress("cv", len(chosen) * (1 + len(FOLD_STAGES) * len(models)), "stages")
     for k, fold in enumerate(folds, start=1):
         if k not in chosen:
             continue
@@ -127,8 +141,14 @@ def run_cv(
         records = fold_dir / "records"
         if not read_summary(records):
             run_extract(fold_manifest(rows, fold, fold_dir / MANIFEST_FILE), records, config)
+        shown.step(f"fold {k} of {len(folds)} ({fold.name}): extract")
         for model in models:
-            result = run_fold_model(records, fold_dir / model, config.replace(model=model))
+            result = run_fold_model(
+                records,
+                fold_dir / model,
+                config.replace(model=model),
+                lambda stage, k=k, model=model: shown.step(f"fold {k} of {len(folds)}, {model}: {stage}"),
+            )
             fold_rows.append(
                 {
                     "fold": k,
@@ -147,6 +167,7 @@ def run_cv(
                 f"{name} {accuracy:.3f}",
                 flush=True,
             )
+    shown.close()
     summary: CvSummary = {
         "protocol": protocol,
         "num_folds": len(chosen),
