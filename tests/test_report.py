@@ -98,10 +98,12 @@ def write_run(root: Path) -> dict[str, Path]:
             "accuracy": accuracy,
             "macro_f1": accuracy - 0.02,
             "classification_report_csv": f"/elsewhere/{precision}_classification_report.csv",
+            "confusion_matrix_npy": f"/elsewhere/{precision}_confusion_matrix.npy",
             "confusion_matrix_png": f"/elsewhere/{precision}_confusion_matrix.png",
         }
     (dirs["evaluate"] / "metrics.json").write_text(json.dumps(evaluation))
     for precision in ("int8", "float32"):
+        np.save(dirs["evaluate"] / f"{precision}_confusion_matrix.npy", np.diag([1, 1, 0]) + np.eye(3, k=1))
         plot_confusion_matrix(
             np.eye(3, dtype=int) * 3, LABELS, dirs["evaluate"] / f"{precision}_confusion_matrix.png"
         )
@@ -163,7 +165,7 @@ def test_full_report_is_self_contained(tmp_path):
     path = report.build_report(dirs, tmp_path / "out" / "report.html")
     html = path.read_text()
     images = re.findall(r"<img [^>]*src='([^']*)'", html)
-    assert len(images) == 4  # training curves, class distribution, two confusion matrices
+    assert len(images) == 3  # class distribution, training curves, the confusion matrices side by side
     for src in images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -186,7 +188,11 @@ def test_full_report_is_self_contained(tmp_path):
     assert "Cortex-M4" in text and "bit-exact" in text
     assert "FAIL: tensor arena within budget: 25000 B > 20000 B" in text
     assert "baselines.nearest_neighbour.accuracy 0.5000" in text
-    assert "model=streaming" in text  # the run's config, read back from bless.json
+    assert "Live spotting Not measured: the s3dconv1d model classifies whole clips" in text
+    assert "hello 50% of 2 thanks 50% of 2" in text  # per-class accuracy bars (INT8 confusion matrix)
+    assert "arena (arena) 25,000 B of 20,000 B (125%)" in text  # the budget bars
+    assert "config not recorded" in text  # stage folders written by hand: only bless recorded its keys
+    assert "config key value read by" in text and "min_int8_accuracy 0.5 bless" in text
 
 
 def test_missing_stages_are_reported_not_fatal(tmp_path):

@@ -24,6 +24,7 @@ EVERY_SECONDS = 10.0  # a plain progress line at most this often when stderr is 
 PLAIN_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} ({percentage:.0f} %), {elapsed} elapsed, ~{remaining} left"
 PLAIN_FORMAT_OPEN = "{desc}: {n_fmt} {unit}, {elapsed} elapsed"  # no known total
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit} [{elapsed}<{remaining}{postfix}]"
+BAR_FORMAT_OPEN = "{desc}: {n_fmt} {unit} [{elapsed}]"
 # Lines the libraries write straight to file descriptor 2, whatever Python's logging says.
 LIBRARY_NOISE = re.compile(
     rb"^(?:"
@@ -83,12 +84,12 @@ class Progress:
             tqdm(
                 total=total,
                 desc=what,
-                unit=f" {unit}",
+                unit=unit,
                 file=self.stream,
                 leave=False,
                 dynamic_ncols=True,
                 initial=initial,
-                bar_format=BAR_FORMAT if total else None,
+                bar_format=BAR_FORMAT if total else BAR_FORMAT_OPEN,
             )
             if enabled and is_terminal(self.stream)
             else None

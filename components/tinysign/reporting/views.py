@@ -101,7 +101,7 @@ def nature_note(nature: str) -> str:
 def per_class_bars(labels: Sequence[str], accuracy: Sequence[float], support: Sequence[int]) -> list[Bar]:
     """One bar per class: the share of its test clips classified right."""
     return [
-        Bar(label, value, 1.0, f"{value:.0%} of {count}")
+        Bar(label, value, 1.0, f"{value:.0%} of {int(count)}")
         for label, value, count in zip(labels, accuracy, support, strict=True)
     ]
 
