@@ -18,7 +18,7 @@ sudo := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo ingest extract train quantize evaluate mcu firmware firmware-deps report-deps run runs tensorboard test test-fast lint \
-	bench bench-extract bench-train bench-quantize bench-scale bench-enroll bench-accuracy bench-spotting compile submit schedule \
+	bench bench-extract bench-train bench-quantize bench-scale bench-enroll bench-accuracy bench-robustness bench-spotting compile submit schedule \
 	image push deploy undeploy clean
 
 help: ## list the targets
@@ -121,11 +121,14 @@ bench-train: ## train-step time: folded vs TimeDistributed (tf-keras and Keras 3
 bench-quantize: ## INT8 vs float32 LiteRT latency + the MCU table (arena, flash, MACs) vs budgets
 	$(bin)/python tests/benchmarks/bench_quantize.py
 
-bench-enroll: ## few-shot enrollment on fsl105-dev: 10 new signs from k=1/3/5 clips, unseen signer; vs 1-NN
+bench-enroll: ## few-shot enrollment on fsl105-dev, unseen signer, k=1/3/5 clips, vs raw-pixel and motion 1-NN: 10 new signs (model on 20), 15 new signs (model on 15) as the vocabulary grows 5/10/15
 	$(bin)/python tests/benchmarks/bench_enroll.py
 
-bench-accuracy: ## unseen-signer accuracy on fsl105-dev: LOSO, both models, baselines, agreement (ablations=1 adds the ablation table)
-	$(bin)/python tests/benchmarks/bench_accuracy.py $(if $(ablations),--ablations)
+bench-accuracy: ## unseen-signer accuracy on fsl105-dev (30 signs, sign windows): LOSO, both models, seeds=N per fold, per category, baselines, agreement, MCU, issue targets (folds="1 2", ablations=1)
+	$(bin)/python tests/benchmarks/bench_accuracy.py $(if $(seeds),--seeds $(seeds)) $(if $(folds),--folds $(folds)) $(if $(ablations),--ablations)
+
+bench-robustness: ## bench-accuracy's LOSO models (trained if missing) on their test signer filmed by another camera: light, noise, framing, zoom, 15 fps, low resolution, clutter (seeds=N, folds=)
+	$(bin)/python tests/benchmarks/bench_robustness.py $(if $(seeds),--seeds $(seeds)) $(if $(folds),--folds $(folds))
 
 bench-spotting: ## live spotting on fsl105-dev streams of an unseen signer: recall, precision, false emissions, latency
 	$(bin)/python tests/benchmarks/bench_spotting.py

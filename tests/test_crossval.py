@@ -9,12 +9,12 @@ from collections import Counter, defaultdict
 import pytest
 
 from tests.conftest import FSL105, needs_fsl105
-from tinysign.config import Config
-from tinysign.data.manifest import Clip
+from tinysign.config import SILENT_LABELS, Config
+from tinysign.data.manifest import Clip, read_manifest
 from tinysign.data.splits import cv_folds
 from tinysign.errors import TinysignError
 from tinysign.ingest import run_ingest
-from tinysign.workflows.crossval import run_cv
+from tinysign.workflows.crossval import _stats, run_cv, seed_list
 
 FEW_EPOCHS = 12  # the recipe's schedule compressed: enough to beat the baselines, minutes on 2 cores
 
@@ -52,6 +52,30 @@ def test_folds_by_source_video_without_signers():
         cv_folds(clips(4), folds=5, seed=0)
 
 
+def _row(fold: int, seed: int, int8: float) -> dict:
+    values = dict.fromkeys(("val_accuracy", "float32_accuracy", "int8_minus_float32", "agreement"), 0.5)
+    return {
+        "fold": fold,
+        "seed": seed,
+        "model": "m",
+        **values,
+        "int8_accuracy": int8,
+        "baselines": {"x": 0.1},
+    }
+
+
+def test_seeds_are_averaged_per_fold_then_over_folds_with_both_spreads():
+    rows = [_row(1, 1, 0.40), _row(1, 2, 0.50), _row(2, 1, 0.70), _row(2, 2, 0.70), _row(2, 3, 0.70)]
+    mean, std, seed_std = _stats(rows, "m")
+    assert mean["int8_accuracy"] == pytest.approx((0.45 + 0.70) / 2)  # each fold weighs the same
+    assert std["int8_accuracy"] == pytest.approx(0.125)  # over the folds' seed means
+    assert seed_std["int8_accuracy"] == pytest.approx((0.05 + 0.0) / 2)  # std over seeds, mean over folds
+    assert mean["strongest baseline"] == pytest.approx(0.1)
+    assert seed_list(Config(seed=7), 3) == [7, 8, 9]
+    with pytest.raises(TinysignError, match="at least one seed"):
+        seed_list(Config(), 0)
+
+
 @pytest.mark.slow
 def test_cv_workflow_reports_every_fold_and_reuses_finished_ones(demo_ingest, tmp_path):
     config = Config(
@@ -86,11 +110,45 @@ def test_cv_workflow_reports_every_fold_and_reuses_finished_ones(demo_ingest, tm
 
 
 @pytest.mark.slow
+def test_every_seed_has_its_own_folder_and_accuracy_counts_only_sign_windows(demo_ingest, tmp_path):
+    config = Config(folds=3, epochs=1, num_frames=8, img_size=16, fps_targets=(30,), calibration_samples=4)
+    summary = run_cv(demo_ingest / "manifest.jsonl", tmp_path, config, ["streaming"], [1], seeds=[5, 6])
+    assert [(r["fold"], r["seed"]) for r in summary["folds"]] == [(1, 5), (1, 6)] and summary["seeds"] == [
+        5,
+        6,
+    ]
+    assert "2 seeds (5, 6)" in summary["protocol"] and "seeds ±" in (tmp_path / "cv_report.md").read_text()
+    for row in summary["folds"]:
+        run = tmp_path / "fold-1" / f"seed-{row['seed']}"
+        assert json.loads((run / "streaming" / "cv_done.json").read_text())["config"]["seed"] == row["seed"]
+        fold_rows = read_manifest(tmp_path / "fold-1" / "manifest.jsonl")
+        signs = [r for r in fold_rows if r["split"] == "test" and r["label"] not in SILENT_LABELS]
+        evaluated = json.loads((run / "streaming" / "evaluate" / "metrics.json").read_text())[
+            "num_test_clips"
+        ]
+        assert row["test_clips"] == len(signs) < evaluated  # a window per sign clip; evaluate scores rest too
+        assert sum(s["clips"] for s in row["per_sign"].values()) == row["test_clips"]
+        hits = sum(s["int8"] for s in row["per_sign"].values())
+        assert row["int8_accuracy"] == pytest.approx(hits / row["test_clips"])
+        assert not set(row["per_sign"]) & set(SILENT_LABELS)
+    again = run_cv(demo_ingest / "manifest.jsonl", tmp_path, config, ["streaming"], [1], seeds=[5])
+    assert [r["seconds"] for r in again["folds"]] == [summary["folds"][0]["seconds"]]  # reused
+    marker = tmp_path / "fold-1" / "seed-5" / "cv_extracted.json"
+    records = json.loads((tmp_path / "fold-1" / "seed-5" / "records" / "metrics.json").read_text())
+    other = run_cv(
+        demo_ingest / "manifest.jsonl", tmp_path, config.replace(rest_class=False), ["streaming"], [1], [5]
+    )  # another extraction key: extracted and trained again, not reused
+    assert json.loads(marker.read_text())["rest_class"] is False
+    assert json.loads((tmp_path / "fold-1" / "seed-5" / "records" / "metrics.json").read_text()) != records
+    assert other["folds"][0]["seconds"] != summary["folds"][0]["seconds"]
+
+
+@pytest.mark.slow
 @needs_fsl105
 def test_one_unseen_signer_fold_on_real_video_beats_the_trivial_baselines(tmp_path):
     """fsl105-dev, leave-one-signer-out fold 1 (test s1, val s2, train s3 + s4), the default recipe
     with a short schedule: INT8 on a signer never seen beats every trivial baseline."""
-    config = Config(model="streaming", epochs=FEW_EPOCHS)
+    config = Config(model="streaming", epochs=FEW_EPOCHS, unknown_share=0)  # the 30 signs
     run_ingest([str(FSL105)], tmp_path / "ingest", config, progress=False)
     summary = run_cv(tmp_path / "ingest" / "manifest.jsonl", tmp_path / "cv", config, only_folds=[1])
     [fold] = summary["folds"]

@@ -88,6 +88,18 @@ def test_cli_prints_signs_and_json_lines_and_camera_is_the_same_path(tmp_path_fa
     assert "7" in capsys.readouterr().err
 
 
+def test_a_stream_shorter_than_the_window_is_a_one_line_error(tmp_path_factory, tmp_path, capsys):
+    quant_dir = str(quantized_model(tmp_path_factory, "streaming"))
+    short = tmp_path / "short.mp4"
+    writer = cv2.VideoWriter(str(short), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (64, 64))
+    for frame in pattern_clip(1, np.random.default_rng(0), 12, 64):  # 0.4 s: 4 frames at 10 fps
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    assert main(["predict", "--model", quant_dir, str(short)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "before the model's 8-frame window" in err[0]
+
+
 def test_bad_inputs_are_one_line_errors(tmp_path_factory, tmp_path, capsys):
     model = str(load_quantized(quantized_model(tmp_path_factory, "s3dconv1d")).path("model", "int8"))
     with pytest.raises(TinysignError, match="missing_file"):

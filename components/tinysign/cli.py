@@ -47,11 +47,7 @@ COMMANDS = (
     ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
     ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
     ("runs", "tinysign.ops.runs", "list pipeline runs (local, Vertex AI or KFP) side by side; --compare A B"),
-    (
-        "cv",
-        "tinysign.workflows.crossval",
-        "cross-validation by signer (or source video): mean ± std with baselines",
-    ),
+    ("cv", "tinysign.workflows.crossval", "cross-validation by signer (or video): mean ± std with baselines"),
     ("submit", "tinysign.ops.submit", "submit the compiled pipeline as a run to Kubeflow or Vertex AI"),
     ("schedule", "tinysign.ops.schedule", "recurring retraining on KFP / Vertex AI: create, list, pause"),
     # the KFP pipeline sits on top of the package (pipelines/): loaded only by name, here

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tinysign.errors import TinysignError
 
@@ -337,41 +339,33 @@ def _jsonable(value: object) -> object:
 
 
 def _coerce(key: str, value: object, hint: object) -> object:
-    """Turn ``value`` (possibly a string from the command line) into the field's type."""
-    if isinstance(value, str) and hint is not str:
+    """``value`` (a command-line string or a JSON value) as the field's type: text parsed as JSON, one
+    value or a comma-separated string of names made a list, then pydantic's (lax) conversion."""
+    names = hint == tuple[str, ...]  # test_signers=s3,s4
+    if isinstance(value, str) and hint not in (str, bool):
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            if hint is bool:
-                value = value.lower()
-            elif typing.get_args(hint)[:1] == (str,):
-                pass  # a comma-separated list of names: test_signers=s3,s4
-            else:
+            if not names:
                 raise TinysignError(f"config: {key}={value!r} is not a valid value") from None
-    origin = typing.get_origin(hint)
-    try:
-        if hint is bool:
-            if value in (True, False, "true", "false", 1, 0):
-                return value in (True, "true", 1)
-            raise ValueError
-        if hint is int:
-            if isinstance(value, bool) or float(value) != int(float(value)):  # type: ignore[arg-type]
-                raise ValueError
-            return int(float(value))  # type: ignore[arg-type]
-        if hint is float:
-            return float(value)  # type: ignore[arg-type]
-        if hint is str:
-            return str(value)
-        if origin is tuple and typing.get_args(hint)[0] is str:
-            items = value.split(",") if isinstance(value, str) else value
-            if isinstance(items, int | float) and not isinstance(items, bool):
-                items = [items]  # a numeric signer id: test_signers=9
-            if not isinstance(items, list | tuple):
-                raise ValueError
-            return tuple(str(v).strip() for v in items if str(v).strip())
-        if origin is tuple:
-            items = value if isinstance(value, list | tuple) else [value]
-            return tuple(int(float(v)) for v in items)  # KFP passes List[int] as floats
-    except (TypeError, ValueError):
-        pass
-    raise TinysignError(f"config: {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}")
+            value = value.split(",")
+    if typing.get_origin(hint) is tuple and not isinstance(value, list | tuple):
+        value = [value]  # one value: fps_targets=30, test_signers=9
+    if names:
+        value = [str(v).strip() for v in value if str(v).strip()]  # type: ignore[attr-defined]
+    try:  # a bool is no number here (pydantic would take true as 1)
+        return _adapter(hint).validate_python(
+            str(value) if isinstance(value, bool) and hint is not bool else value
+        )
+    except ValueError:  # pydantic.ValidationError
+        raise TinysignError(
+            f"config: {key}={value!r} is not a valid {getattr(hint, '__name__', hint)}"
+        ) from None
+
+
+@functools.cache
+def _adapter(hint: object) -> Any:
+    """A pydantic ``TypeAdapter`` for one field type (numbers become text where text is wanted: ids)."""
+    from pydantic import ConfigDict, TypeAdapter
+
+    return TypeAdapter(hint, config=ConfigDict(coerce_numbers_to_str=True))

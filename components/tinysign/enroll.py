@@ -33,8 +33,9 @@ from tinysign.config import Config
 from tinysign.console import progress as progress_of
 from tinysign.data import records
 from tinysign.data.clips import sign_frames
-from tinysign.data.datasets import find_clips, probe_clips
+from tinysign.data.datasets import find_clips
 from tinysign.data.manifest import Clip, Drop, write_drop_report
+from tinysign.data.probing import probe_clips
 from tinysign.data.video import VideoError
 from tinysign.errors import TinysignError
 from tinysign.model.files import PRECISIONS, QuantizedModel, load_quantized, tflite_name, write_labels

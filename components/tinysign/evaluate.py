@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tinysign.artifacts import SPOTTING_CURVE, SPOTTING_TIMELINE
 from tinysign.config import Config
 from tinysign.console import progress
 from tinysign.data import records
+from tinysign.data.records import ClipRecord
 from tinysign.errors import TinysignError
 from tinysign.model.baselines import REFERENCES_PER_CLASS, FeatureBank, TrivialBaselines, strongest
 from tinysign.model.files import PRECISIONS, QuantizedModel, check_records, load_quantized
@@ -133,9 +135,15 @@ class TestScores:
     baselines: dict[str, Any]
 
 
-def score_test_clips(quant: QuantizedModel, records_dir: str | Path) -> TestScores:
-    """Every test clip through both precisions along the deployment path, one clip in memory at a time,
-    and through the trivial baselines (1-NN references: a bounded sample of the train split)."""
+def score_test_clips(
+    quant: QuantizedModel,
+    records_dir: str | Path,
+    split: str = "test",
+    keep: Callable[[ClipRecord], bool] | None = None,
+) -> TestScores:
+    """Every test clip (or every record of ``split`` that ``keep`` accepts) through both precisions along
+    the deployment path, one clip in memory at a time, and through the trivial baselines (1-NN
+    references: a bounded sample of the train split)."""
     classifiers = {precision: lite_classifier(quant, precision) for precision in PRECISIONS}
     raws: dict[str, list[np.ndarray]] = {precision: [] for precision in PRECISIONS}
     seconds = dict.fromkeys(PRECISIONS, 0.0)
@@ -147,8 +155,10 @@ def score_test_clips(quant: QuantizedModel, records_dir: str | Path) -> TestScor
         raise TinysignError(records.empty_split_message(records_dir, "train"))
     trivial = TrivialBaselines(references)
     del references  # the baselines keep the matrices they need
-    total = int(records.label_counts(records_dir, "test", quant.labels).sum())
-    for record in progress(records.iter_records(records_dir, "test"), "evaluate", "test clips", total):
+    total = int(records.label_counts(records_dir, split, quant.labels).sum())
+    for record in progress(records.iter_records(records_dir, split), "evaluate", f"{split} clips", total):
+        if keep is not None and not keep(record):
+            continue
         for precision, classifier in classifiers.items():
             started = time.perf_counter()
             raws[precision].append(classifier.classify(record.frames).reshape(-1))
@@ -156,7 +166,7 @@ def score_test_clips(quant: QuantizedModel, records_dir: str | Path) -> TestScor
         labels.append(record.label)
         trivial.score(record.frames, record.label)
     if not labels:
-        raise TinysignError(records.empty_split_message(records_dir, "test"))
+        raise TinysignError(records.empty_split_message(records_dir, split))
     return TestScores(
         raw={precision: np.stack(values) for precision, values in raws.items()},
         output_qparams={precision: c.output_qparams for precision, c in classifiers.items()},

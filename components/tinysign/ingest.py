@@ -16,9 +16,10 @@ from pathlib import Path
 from tinysign.artifacts import DROP_REPORT_FILE, MANIFEST_FILE
 from tinysign.config import SPLITS, Config
 from tinysign.data import storage
-from tinysign.data.datasets import find_clips, parse_source, probe_clips
+from tinysign.data.datasets import find_clips, parse_source
 from tinysign.data.hashing import stable_hash
 from tinysign.data.manifest import SYNTHETIC_SOURCE, Clip, Drop, Found, write_drop_report, write_manifest
+from tinysign.data.probing import probe_clips
 from tinysign.data.splits import leak_counts, split_clips, splittable
 from tinysign.data.vocabulary import Vocabulary, assign_classes, choose_vocabulary
 from tinysign.errors import TinysignError

@@ -152,6 +152,12 @@ def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> 
                 yield Between(since / fps, tick / fps, _dominant(seen))
             yield Said(tick, tick / fps, predictor.labels[emission.label], emission.score)
             since, seen = tick + 1, Counter()
+    if tick + 1 < predictor.num_frames:
+        raise TinysignError(
+            f"the stream ended after {tick + 1} frame(s) ({(tick + 1) / fps:.1f} s at {fps} fps), before the "
+            f"model's {predictor.num_frames}-frame window ({predictor.num_frames / fps:.1f} s) was full: "
+            "nothing can be said; give a longer video"
+        )
     if tick + 1 > since:
         yield Between(since / fps, (tick + 1) / fps, _dominant(seen))
 

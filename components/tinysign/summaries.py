@@ -338,18 +338,23 @@ class BlessSummary(TypedDict):
 
 
 class CvFold(TypedDict):
+    """One fold, seed and model; accuracies on the sign windows (not ``rest`` / ``unknown``)."""
+
     fold: int
+    seed: int
     name: str
     test: list[str]
     val: list[str]
     model: str
-    val_accuracy: float
+    val_accuracy: float  # INT8, validation signer
+    val_float32_accuracy: float
     float32_accuracy: float
     int8_accuracy: float
     int8_minus_float32: float
     agreement: float
     baselines: dict[str, float]  # majority, nearest_neighbour (raw pixels), motion_nn -> test accuracy
     test_clips: int
+    per_sign: dict[str, dict[str, int]]  # sign -> {clips, int8, float32} test hits
     epochs_run: int
     best_epoch: int
     seconds: float
@@ -358,10 +363,12 @@ class CvFold(TypedDict):
 class CvSummary(TypedDict):
     protocol: str
     num_folds: int
+    seeds: list[int]
     models: list[str]
     folds: list[CvFold]
-    mean: dict[str, dict[str, float]]  # model -> metric -> mean over folds
-    std: dict[str, dict[str, float]]
+    mean: dict[str, dict[str, float]]  # model -> metric -> mean over folds of each fold's mean over seeds
+    std: dict[str, dict[str, float]]  # ... standard deviation over folds of those means
+    seed_std: dict[str, dict[str, float]]  # ... mean over folds of the standard deviation over seeds
     config: dict[str, Any]
 
 

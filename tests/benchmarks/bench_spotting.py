@@ -219,7 +219,7 @@ def main() -> None:
     never_dirs = never_seen_records(args.data, never, work, args.folds, config)
     rows, curves = [], {}
     for k in progress(args.folds, "bench-spotting: recognizer per fold", "folds"):
-        fold = work / "recipe" / f"fold-{k}"
+        fold = work / "recipe" / f"fold-{k}" / f"seed-{config.seed}"
         quant, rec = fold / "streaming" / "quantize", fold / "records"
         chosen, val = choose(signer_streams(quant, rec, never_dirs[k], "val", config.seed))
         test_streams = signer_streams(quant, rec, never_dirs[k], "test", config.seed)

@@ -22,7 +22,7 @@ Plans are deterministic for a seed, so the same input gives byte-identical recor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -31,6 +31,7 @@ import numpy as np
 from tinysign.config import REST_LABEL, UNKNOWN_LABEL, Config
 from tinysign.data import storage
 from tinysign.data.augment import CopyAugmentation, Ranges, augment_copy
+from tinysign.data.filming import Film, as_filmed
 from tinysign.data.hashing import stable_hash
 from tinysign.data.manifest import Clip
 from tinysign.data.motion import Span, motion_span
@@ -83,9 +84,23 @@ def extract_clip(clip: Clip, split: str, classes: list[str], config: Config) -> 
 
 def sign_frames(clip: Clip, config: Config) -> np.ndarray:
     """The frames of the window a val/test record of ``clip`` holds (its sign, ``eval_fps``)."""
+    return sign_windows(clip, config, {"": as_filmed})[""]
+
+
+def sign_windows(clip: Clip, config: Config, films: Mapping[str, Film]) -> dict[str, np.ndarray]:
+    """The val/test window of ``clip`` as each camera of ``films`` would have filmed it: the clip is
+    decoded once, every :data:`~tinysign.data.filming.Film` transforms its decoded frames (before the
+    front end, as a camera would), and the window is cut where the sign is in the clip as filmed by
+    its own camera (the sign's place in time is the same whatever the camera)."""
     cameras, frames = decode_planned(clip, partial(plan_ticks, "test", config=config), config.img_size)
     span = find_sign(cameras[0], frames, config)
-    return record_frames(sign_window(cameras[0], span, EVAL_END_OFFSET, config), frames)
+    window = sign_window(cameras[0], span, EVAL_END_OFFSET, config)
+    order = sorted(frames)
+    decoded = np.stack([frames[i] for i in order])
+    return {
+        name: record_frames(window, dict(zip(order, film(decoded), strict=True)))
+        for name, film in films.items()
+    }
 
 
 # --- 1. plan ----------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def _difference(a: object, b: object) -> float | None:
 # --- cross-validation ------------------------------------------------------------------------------
 
 CV_COLUMNS = (
-    ("val_accuracy", "val"),
+    ("val_accuracy", "val INT8"),
     ("float32_accuracy", "test float32"),
     ("int8_accuracy", "test INT8"),
     ("int8_minus_float32", "INT8 - float"),
@@ -122,25 +122,42 @@ CV_COLUMNS = (
 
 
 def cv_tables(cv: CvSummary) -> list[Table]:
-    """Mean ± std per model beside the baselines; then every fold."""
+    """Mean ± std per model beside the baselines; then every fold (and seed)."""
     baselines = list(cv["folds"][0]["baselines"]) if cv["folds"] else []
+    seeds = cv.get("seeds") or [cv["config"].get("seed")]
     header = ("model", *(title for _, title in CV_COLUMNS), *(BASELINE_NAMES.get(b, b) for b in baselines))
     rows = []
     for model in cv["models"]:
         mean, std = cv["mean"][model], cv["std"][model]
+        spread = cv.get("seed_std", {}).get(model, {}) if len(seeds) > 1 else {}
         keys = [key for key, _ in CV_COLUMNS] + [f"baseline {b}" for b in baselines]
-        rows.append((model, *(f"{mean[k]:.3f} ± {std[k]:.3f}" for k in keys)))
+        rows.append(
+            (
+                model,
+                *(
+                    f"{mean[k]:.3f} ± {std[k]:.3f}" + (f" (seeds ± {spread[k]:.3f})" if k in spread else "")
+                    for k in keys
+                ),
+            )
+        )
     ratios = [
         cv["mean"][m]["int8_accuracy"] / max(cv["mean"][m]["strongest baseline"], 1e-9) for m in cv["models"]
     ]
+    over = (
+        f"each fold the mean of {len(seeds)} seeds; mean ± std over folds (seeds ± mean over folds of the "
+        "std over seeds)"
+        if len(seeds) > 1
+        else "mean ± std over folds"
+    )
     overall = Table(
         header + ("INT8 / strongest baseline",),
         [row + (f"{ratio:.2f}x",) for row, ratio in zip(rows, ratios, strict=True)],
-        title=f"Cross-validation: {cv['protocol']} ({cv['num_folds']} folds), mean ± std over folds",
+        title=f"Cross-validation: {cv['protocol']} ({cv['num_folds']} folds), sign windows, {over}",
     )
     per_fold = Table(
         (
             "fold",
+            "seed",
             "test",
             "val",
             "model",
@@ -152,6 +169,7 @@ def cv_tables(cv: CvSummary) -> list[Table]:
         [
             (
                 f["fold"],
+                f.get("seed", ""),
                 ", ".join(f["test"]),
                 ", ".join(f["val"]),
                 f["model"],

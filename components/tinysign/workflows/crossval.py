@@ -6,12 +6,24 @@ k+1, never the test one), else ``--set folds=K`` folds of whole source videos (d
 test split is too noisy to steer by (18 clips = 5.6 pp a clip); the mean over folds, with the trivial
 baselines and the INT8/float agreement of every fold beside it, is what to compare recipes on.
 
-This module is a workflow, not a stage: it composes the stage functions, as the pipeline does. A
-rerun reuses every fold/model whose evaluation is complete for the same config (so an interrupted
-run continues), and training itself resumes after a kill.
+Accuracy is measured on the **sign windows** (records of vocabulary signs; not the ``rest`` windows
+nor the ``unknown`` class) of the test signer and, for choosing a recipe, of the validation signer:
+INT8 and float32 along the deployment path (:func:`tinysign.evaluate.score_test_clips`), with the
+trivial baselines on the same windows and the hits per sign (for per-category tables).
 
-Writes ``OUT/fold-<k>/{manifest.jsonl,records,<model>/{train,quantize,evaluate}}``, ``OUT/metrics.json``
-(:class:`~tinysign.summaries.CvSummary`), ``OUT/cv_report.md`` and ``OUT/report.html``.
+``--seeds N`` (``seeds=`` in :func:`run_cv`) trains every fold N times, with ``seed``, ``seed + 1``, ...
+(the extraction's draws, the weights' initialisation, the online augmentation): one seed's run differs
+from the next by a few points, so a recipe is judged on their mean. The folds themselves are drawn
+once, with ``seed``.
+
+This module is a workflow, not a stage: it composes the stage functions, as the pipeline does. A
+rerun reuses every fold/seed/model whose evaluation is complete for the same config (so an
+interrupted run continues), records extracted with the same extraction keys, and training itself
+resumes after a kill.
+
+Writes ``OUT/fold-<k>/manifest.jsonl``, ``OUT/fold-<k>/seed-<s>/{records,<model>/{train,quantize,
+evaluate}}``, ``OUT/metrics.json`` (:class:`~tinysign.summaries.CvSummary`), ``OUT/cv_report.md`` and
+``OUT/report.html``.
 """
 
 from __future__ import annotations
@@ -27,14 +39,16 @@ from typing import Any
 import numpy as np
 
 from tinysign.artifacts import CV_REPORT_MD, MANIFEST_FILE, REPORT_FILE
-from tinysign.config import MODEL_NAMES, Config
+from tinysign.config import MODEL_NAMES, SILENT_LABELS, Config
 from tinysign.console import Progress
 from tinysign.data.manifest import Clip, read_manifest
+from tinysign.data.records import ClipRecord
 from tinysign.data.splits import Fold, cv_folds
 from tinysign.errors import TinysignError
-from tinysign.evaluate import run_evaluate
+from tinysign.evaluate import run_evaluate, score_test_clips
 from tinysign.extract import run_extract
 from tinysign.model.baselines import strongest
+from tinysign.model.files import load_quantized
 from tinysign.quantize import run_quantize
 from tinysign.reporting import html
 from tinysign.reporting.tables import to_html, to_markdown
@@ -43,6 +57,7 @@ from tinysign.summaries import CvFold, CvSummary, read_summary, write_summary
 from tinysign.train import run_train
 
 DONE_FILE = "cv_done.json"
+EXTRACTED_FILE = "cv_extracted.json"  # the extraction keys a fold's records were made with
 AVERAGED = ("val_accuracy", "float32_accuracy", "int8_accuracy", "int8_minus_float32", "agreement")
 
 
@@ -60,7 +75,7 @@ def _clips(rows: list[dict[str, Any]]) -> list[Clip]:
     return [Clip(**{k: v for k, v in row.items() if k in names}) for row in rows]
 
 
-FOLD_STAGES = ("train", "quantize", "evaluate")  # per model and fold, after the fold's extraction
+FOLD_STAGES = ("train", "quantize", "evaluate")  # per model, fold and seed, after the extraction
 
 
 def run_fold_model(
@@ -78,16 +93,13 @@ def run_fold_model(
     stage_done("train")
     run_quantize(out / "train", records, out / "quantize", config)
     stage_done("quantize")
-    evaluation = run_evaluate(out / "quantize", records, out / "evaluate", config)
+    run_evaluate(out / "quantize", records, out / "evaluate", config)  # reports, plots, spotting
+    test, val = (sign_windows(out / "quantize", records, split) for split in ("test", "val"))
     stage_done("evaluate")
     result = {
-        "val_accuracy": trained["best_val_accuracy"],
-        "float32_accuracy": evaluation["float32_accuracy"],
-        "int8_accuracy": evaluation["int8_accuracy"],
-        "int8_minus_float32": evaluation["accuracy_delta"],
-        "agreement": evaluation["prediction_agreement"],
-        "baselines": {name: b["accuracy"] for name, b in evaluation["baselines"].items()},
-        "test_clips": evaluation["num_test_clips"],
+        "val_accuracy": val["int8_accuracy"],
+        "val_float32_accuracy": val["float32_accuracy"],
+        **test,
         "epochs_run": trained["epochs_run"],
         "best_epoch": trained["best_epoch"],
         "seconds": round(time.perf_counter() - started, 1),
@@ -96,12 +108,63 @@ def run_fold_model(
     return result
 
 
+def is_sign_window(record: ClipRecord) -> bool:
+    """A window of a vocabulary sign (not ``rest``, not the ``unknown`` class)."""
+    return record.label_name not in SILENT_LABELS
+
+
+def sign_windows(quant_dir: Path, records: Path, split: str) -> dict[str, Any]:
+    """INT8 and float32 accuracy, INT8 - float, agreement, baselines and hits per sign on the sign
+    windows of ``split``."""
+    quant = load_quantized(quant_dir)
+    scores = score_test_clips(quant, records, split, keep=is_sign_window)
+    labels = np.asarray(scores.labels)
+    predicted = {precision: raw.argmax(axis=1) for precision, raw in scores.raw.items()}
+    hits = {precision: p == labels for precision, p in predicted.items()}
+    per_sign = {
+        quant.labels[label]: {
+            "clips": int(np.sum(labels == label)),
+            **{precision: int(np.sum(h[labels == label])) for precision, h in hits.items()},
+        }
+        for label in sorted(set(scores.labels))
+    }
+    return {
+        "float32_accuracy": float(hits["float32"].mean()),
+        "int8_accuracy": float(hits["int8"].mean()),
+        "int8_minus_float32": float(hits["int8"].mean() - hits["float32"].mean()),
+        "agreement": float(np.mean(predicted["int8"] == predicted["float32"])),
+        "baselines": {name: b["accuracy"] for name, b in scores.baselines.items()},
+        "test_clips": len(labels),
+        "per_sign": per_sign,
+    }
+
+
+def extracted(manifest: Path, records: Path, config: Config) -> Path:
+    """``records`` extracted from ``manifest`` — reused when made with the same extraction keys."""
+    keys = config.for_stage("extract")
+    marker = records.parent / EXTRACTED_FILE
+    if read_summary(records) and marker.is_file() and json.loads(marker.read_text()) == keys:
+        return records
+    marker.unlink(missing_ok=True)
+    run_extract(manifest, records, config)
+    marker.write_text(json.dumps(keys, indent=1) + "\n")
+    return records
+
+
+def seed_list(config: Config, count: int) -> list[int]:
+    """``count`` seeds from the config's: ``seed``, ``seed + 1``, ..."""
+    if count < 1:
+        raise TinysignError(f"--seeds {count}: need at least one seed")
+    return [config.seed + i for i in range(count)]
+
+
 def run_cv(
     manifest: str | Path,
     out_dir: str | Path,
     config: Config,
     models: list[str] | None = None,
     only_folds: list[int] | None = None,
+    seeds: list[int] | None = None,
 ) -> CvSummary:
     """Cross-validate ``models`` (default ``config.model``) on the clips of ``manifest``.
 
@@ -111,12 +174,17 @@ def run_cv(
         config: the recipe; ``folds`` (0 = leave-one-signer-out, or 5 without signers), ``seed``.
         models: model names to compare on the same folds.
         only_folds: run only these folds (1-based; default all), e.g. one fold for a quick check.
+        seeds: train every fold once per seed (default ``[config.seed]``); the folds are drawn with
+            ``config.seed`` whatever the seeds.
 
     Returns:
-        The summary: per fold and model the val / float32 / INT8 accuracy, agreement and baselines;
-        per model the mean and standard deviation over folds.
+        The summary: per fold, seed and model the val / float32 / INT8 accuracy on sign windows,
+        agreement and baselines; per model the mean over folds of each fold's mean over seeds, its
+        standard deviation over folds (``std``) and the mean over folds of the standard deviation over
+        seeds (``seed_std``, the run-to-run spread).
     """
     models = models or [config.model]
+    seeds = seeds or [config.seed]
     out = Path(out_dir)
     rows = read_manifest(manifest)
     folds = cv_folds(_clips(rows), config.folds, config.seed)
@@ -131,50 +199,60 @@ def run_cv(
         raise TinysignError(f"folds {chosen}: this data has folds 1..{len(folds)}")
     if len(chosen) < len(folds):
         protocol += f", fold(s) {', '.join(map(str, chosen))} of {len(folds)}"
+    if len(seeds) > 1:
+        protocol += f", {len(seeds)} seeds ({', '.join(map(str, seeds))})"
     print(f"cv: {protocol}, models {', '.join(models)}", flush=True)
     fold_rows: list[CvFold] = []
-    shown = Progress("cv", len(chosen) * (1 + len(FOLD_STAGES) * len(models)), "stages")
-    for k, fold in enumerate(folds, start=1):
-        if k not in chosen:
-            continue
-        fold_dir = out / f"fold-{k}"
-        records = fold_dir / "records"
-        if not read_summary(records):
-            run_extract(fold_manifest(rows, fold, fold_dir / MANIFEST_FILE), records, config)
-        shown.step(f"fold {k} of {len(folds)} ({fold.name}): extract")
-        for model in models:
-            result = run_fold_model(
-                records,
-                fold_dir / model,
-                config.replace(model=model),
-                lambda stage, k=k, model=model: shown.step(f"fold {k} of {len(folds)}, {model}: {stage}"),
+    shown = Progress("cv", len(seeds) * len(chosen) * (1 + len(FOLD_STAGES) * len(models)), "stages")
+    for seed in seeds:  # every fold with one seed first: an interrupted run has whole seeds
+        seeded = config.replace(seed=seed)
+        for k, fold in enumerate(folds, start=1):
+            if k not in chosen:
+                continue
+            run_dir = out / f"fold-{k}" / f"seed-{seed}"
+            records = extracted(
+                fold_manifest(rows, fold, out / f"fold-{k}" / MANIFEST_FILE), run_dir / "records", seeded
             )
-            fold_rows.append(
-                {
-                    "fold": k,
-                    "name": fold.name,
-                    "test": list(fold.test),
-                    "val": list(fold.val),
-                    "model": model,
-                    **result,
-                }
-            )  # type: ignore[typeddict-item]
-            name, accuracy = strongest({n: {"accuracy": a} for n, a in result["baselines"].items()})
-            print(
-                f"cv: fold {k} ({fold.name}, val {', '.join(fold.val)}) {model}: val "
-                f"{result['val_accuracy']:.3f} test float32 {result['float32_accuracy']:.3f} INT8 "
-                f"{result['int8_accuracy']:.3f} agreement {result['agreement']:.3f}; strongest baseline "
-                f"{name} {accuracy:.3f}",
-                flush=True,
-            )
+            where = f"fold {k} of {len(folds)}, seed {seed}"
+            shown.step(f"{where}: extract")
+            for model in models:
+                result = run_fold_model(
+                    records,
+                    run_dir / model,
+                    seeded.replace(model=model),
+                    lambda stage, where=where, model=model: shown.step(f"{where}, {model}: {stage}"),
+                )
+                fold_rows.append(
+                    {
+                        "fold": k,
+                        "seed": seed,
+                        "name": fold.name,
+                        "test": list(fold.test),
+                        "val": list(fold.val),
+                        "model": model,
+                        **result,
+                    }
+                )  # type: ignore[typeddict-item]
+                name, accuracy = strongest({n: {"accuracy": a} for n, a in result["baselines"].items()})
+                print(
+                    f"cv: fold {k} ({fold.name}, val {', '.join(fold.val)}) seed {seed} {model}: val INT8 "
+                    f"{result['val_accuracy']:.3f} test float32 {result['float32_accuracy']:.3f} INT8 "
+                    f"{result['int8_accuracy']:.3f} agreement {result['agreement']:.3f}; strongest baseline "
+                    f"{name} {accuracy:.3f}",
+                    flush=True,
+                )
     shown.close()
+    fold_rows.sort(key=lambda r: (r["fold"], r["seed"], models.index(r["model"])))
+    stats = {m: _stats(fold_rows, m) for m in models}
     summary: CvSummary = {
         "protocol": protocol,
         "num_folds": len(chosen),
+        "seeds": seeds,
         "models": models,
         "folds": fold_rows,
-        "mean": {m: _stats(fold_rows, m, np.mean) for m in models},
-        "std": {m: _stats(fold_rows, m, np.std) for m in models},
+        "mean": {m: stats[m][0] for m in models},
+        "std": {m: stats[m][1] for m in models},
+        "seed_std": {m: stats[m][2] for m in models},
         "config": config.to_dict(),
     }
     write_summary(out, summary)
@@ -188,13 +266,22 @@ def run_cv(
     return summary
 
 
-def _stats(rows: list[CvFold], model: str, reduce: Any) -> dict[str, float]:
+def _stats(rows: list[CvFold], model: str) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """(mean over folds, std over folds, mean over folds of the std over seeds) of each fold's values
+    averaged over its seeds."""
     mine = [r for r in rows if r["model"] == model]
-    values = {key: float(reduce([r[key] for r in mine])) for key in AVERAGED}  # type: ignore[literal-required]
+    values = {key: [r[key] for r in mine] for key in AVERAGED}  # type: ignore[literal-required]
     for name in mine[0]["baselines"]:
-        values[f"baseline {name}"] = float(reduce([r["baselines"][name] for r in mine]))
-    values["strongest baseline"] = float(reduce([max(r["baselines"].values()) for r in mine]))
-    return values
+        values[f"baseline {name}"] = [r["baselines"][name] for r in mine]
+    values["strongest baseline"] = [max(r["baselines"].values()) for r in mine]
+    folds = np.array([r["fold"] for r in mine])
+    mean, std, seed_std = {}, {}, {}
+    for key, column in values.items():
+        per_fold = [np.asarray(column)[folds == k] for k in sorted(set(folds))]
+        mean[key] = float(np.mean([f.mean() for f in per_fold]))
+        std[key] = float(np.std([f.mean() for f in per_fold]))
+        seed_std[key] = float(np.mean([f.std() for f in per_fold]))
+    return mean, std, seed_std
 
 
 # --- CLI ------------------------------------------------------------------------------------------
@@ -207,10 +294,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--models", nargs="+", choices=MODEL_NAMES, help="models to compare (default: --set model)"
     )
     parser.add_argument("--folds", nargs="+", type=int, metavar="K", help="only these folds (1-based)")
+    parser.add_argument(
+        "--seeds", type=int, default=1, metavar="N", help="train every fold with N seeds: seed, seed + 1, ..."
+    )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    summary = run_cv(args.manifest, args.out, config, args.models, args.folds)
+    summary = run_cv(args.manifest, args.out, config, args.models, args.folds, seed_list(config, args.seeds))
     print(to_markdown(cv_tables(summary)[0]))
     print(f"cv: wrote {Path(args.out) / CV_REPORT_MD} and {Path(args.out) / REPORT_FILE}")
     return 0
