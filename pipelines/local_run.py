@@ -180,16 +180,22 @@ def next_steps(result: dict[str, Any], data: str | Path) -> list[str]:
     clip = next((p for p in sorted(Path(data).rglob("*")) if p.suffix.lower() in VIDEO_EXTENSIONS), None)
     return [
         f"open the report in a browser: {_shown(result['report'])}",
-        f"predict with {which}: tinysign predict --model {model} {_shown(clip) if clip else 'VIDEO'}",
+        f"predict with {which}: {_tinysign()} predict --model {model} {_shown(clip) if clip else 'VIDEO'}",
         f"training curves of this run: make tensorboard logdir={_shown(result['tensorboard'])}",
     ]
 
 
+def _tinysign() -> str:
+    """How to call ``tinysign`` from here: by name when it is on PATH, else this environment's script."""
+    script = Path(sys.executable).parent / "tinysign"
+    return "tinysign" if shutil.which("tinysign") or not script.exists() else _shown(script)
+
+
 def _shown(path: str | Path) -> str:
     """``path`` relative to the working folder when it is under it (shorter to copy)."""
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # not resolved: .venv/bin/tinysign stays itself
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 

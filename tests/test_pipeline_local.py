@@ -45,6 +45,18 @@ def write_videos(root: Path, signers: int = 8, first: int = 0, glosses: tuple[st
     return root
 
 
+README = Path(__file__).parents[1] / "README.md"
+# a model version, a pipeline run, a placeholder: whatever this run named them
+RUN_NAMES = r"<[^>]+>|\d{8}-\d{6}-[0-9a-f]{8}|tinysign-training-[\d-]+"
+
+
+def readme_paths() -> set[str]:
+    """The paths under ``runs/local`` the README names (``make run``'s out folder), but the demo data,
+    which ``make run`` generates before the pipeline (the tests bring their own videos)."""
+    named = {p.rstrip("/.") for p in re.findall(r"runs/local/[\w./<>-]+", README.read_text())}
+    return {p for p in named if not p.startswith("runs/local/demo-data")}
+
+
 def run_dirs(out: Path) -> list[Path]:
     return sorted((out / "pipeline_root").iterdir(), key=lambda p: p.name)
 
@@ -91,6 +103,10 @@ def test_local_pipeline_run_then_cached_rerun(tmp_path):
     assert "BLESSED" in html and "Microcontroller budget" in html and "Drop report" in html
     assert len(re.findall(r"src='data:image/png;base64,", html)) >= 5
     assert f"run: {run.name}" in html and f"fingerprint {before}" in html and "epochs" in html
+    # every path the README names under runs/local is there after a run
+    for path in readme_paths():
+        pattern = re.sub(RUN_NAMES, "*", path.removeprefix("runs/local/"))
+        assert list(out.glob(pattern)), path
     # what to do next: the report, the model it blessed, this run's training curves
     steps = next_steps(first, data)
     assert str(model.name) in steps[1] and Path(first["tensorboard"]).is_dir()

@@ -56,7 +56,8 @@ document.getElementById('page').onload = () => {
     sections: [...d.querySelectorAll('h2')].map(h => h.textContent),
     images: images.length,
     drawn: images.filter(i => i.complete && i.naturalWidth > 0).length,
-    bars: [...d.querySelectorAll('.fill')].map(f => f.getBoundingClientRect().width),
+    bars: [...d.querySelectorAll('.fill')].map(
+      f => f.getBoundingClientRect().width / f.parentElement.getBoundingClientRect().width),
     text: d.body.innerText,
   });
 };
@@ -114,7 +115,12 @@ def test_the_page_renders_every_section_with_its_data(run, tmp_path, capsys):
     assert shown["sections"] == SECTIONS
     # class distribution, training curves + learning rate, confusion matrices, precision-recall, timeline
     assert shown["images"] == shown["drawn"] >= 5
-    assert len(shown["bars"]) >= 2 + 8 and all(width > 0 for width in shown["bars"])  # budgets, classes
+    # the bars (a class's accuracy, arena and flash against their budgets) drawn as long as the page says
+    widths = [
+        float(w) / 100 for w in re.findall(r"class='fill[^']*' style='width:([\d.]+)%'", page.read_text())
+    ]
+    assert len(shown["bars"]) == len(widths) >= 8 + 2
+    assert shown["bars"] == pytest.approx(widths, abs=0.01) and max(widths) > 0
     text = shown["text"]
     assert "not available" not in text and "could not" not in text
     assert "No firmware run for this model" in text and "No signs enrolled" in text  # not run here

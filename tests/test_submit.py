@@ -23,6 +23,7 @@ from tinysign.ops import schedule, submit
 from tinysign.ops.cron import kfp_cron, vertex_cron
 from tinysign.ops.env import parse_bool, read_env
 from tinysign.ops.kfp_io import CONFIG_OVERRIDES
+from tinysign.ops.runs import RunRow, compare_table
 
 SA = "trainer@proj.iam.gserviceaccount.com"
 
@@ -272,6 +273,22 @@ def test_enable_caching_set_explicitly_overrides_every_task(package, params_file
         tasks = leaf_tasks(run.body["pipeline_spec"])
         cached = {name for name, (t, _, _) in tasks.items() if t["cachingOptions"].get("enableCache")}
         assert len(tasks) == 13 and cached == {"no-enrollment"}
+
+
+def test_compare_shows_the_settings_that_produced_two_runs():
+    """Two runs side by side: what changed in the results, and the config keys set differently."""
+    a = RunRow(
+        "run-a", {"INT8": 0.8, "model": "streaming"}, {"min INT8 accuracy": True}, {"epochs": 30, "seed": 1}
+    )
+    b = RunRow(
+        "run-b", {"INT8": 0.4, "model": "streaming"}, {"min INT8 accuracy": False}, {"epochs": 60, "seed": 1}
+    )
+    rows = {row[0]: row[1:] for row in compare_table(a, b).rows}
+    assert rows["config: epochs"][:2] == (30, 60) and str(rows["config: epochs"][2]) == "changed"
+    assert "config: seed" not in rows and str(rows["model"][2]) == "same"
+    assert str(rows["check: min INT8 accuracy"][2]) == "changed"
+    assert compare_table(a, b).note == "1 config key(s) set differently."
+    assert "config not compared" in compare_table(a, RunRow("old", {})).note
 
 
 def test_runs_lists_vertex_jobs_with_their_decisions(monkeypatch):
