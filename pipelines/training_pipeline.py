@@ -28,7 +28,7 @@ time (object names, sizes, update times) and ingest is cached on it, so a schedu
 when videos were added or changed and is served from the cache when nothing changed.
 
 Training is single-node inside the pipeline (``strategy=mirrored`` uses every local GPU); for
-multi-worker training see the README ("Multi-worker training: what runs where").
+multi-worker training see docs/distributed.md ("Multi-worker training: what runs where").
 
 Every parameter has a description in the compiled YAML (KFP takes them from the pipeline function's
 docstring ``Args:``): :data:`RUN_PARAMETERS` for the run's own, ``resolve_config``'s docstring for the

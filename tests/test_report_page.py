@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_report import HEADINGS
 from tinysign.bless import run_bless
 from tinysign.cli import main
 from tinysign.config import Config
@@ -33,18 +34,6 @@ from tinysign.train import run_train
 
 pytestmark = pytest.mark.slow  # a real run: ~2 min on 2 cores
 TINY = Config(epochs=2, lr_schedule="constant", calibration_samples=16)
-SECTIONS = [
-    "Summary",
-    "What produced this run",
-    "Data: ingest, drop report, distributions",
-    "Training",
-    "Evaluation: float32 vs INT8",
-    "Live spotting",
-    "Microcontroller budget",
-    "Firmware on emulated Cortex-M",
-    "Few-shot enrollment",
-    "Blessing",
-]
 # Loads the report in a frame and writes what the browser made of it into the page (dumped below).
 CHECKER = """<!DOCTYPE html><html><body>
 <iframe id=page src="report.html" style="width:1200px;height:900px"></iframe><pre id=out>not loaded</pre>
@@ -112,7 +101,7 @@ def test_the_page_renders_every_section_with_its_data(run, tmp_path, capsys):
     assert main(["report", "--run", str(run), "--out", str(page)]) == 0
     assert capsys.readouterr().out.strip() == f"report: {page}"
     shown = rendered(page)
-    assert shown["sections"] == SECTIONS
+    assert shown["sections"] == list(HEADINGS)
     # class distribution, training curves + learning rate, confusion matrices, precision-recall, timeline
     assert shown["images"] == shown["drawn"] >= 5
     # the bars (a class's accuracy, arena and flash against their budgets) drawn as long as the page says

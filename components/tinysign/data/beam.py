@@ -3,7 +3,7 @@
 One chain, ReadManifest -> DecodeSampleAugment -> GroupByShard -> WriteShard: one output per step
 and one last step, the shape every runner in ``data/runners.py`` executes correctly (Beam's Dask
 runner hands every tagged output to every consumer and computes only the last step of a branching
-pipeline; see the README). Workers share no memory and no working directory with the launcher:
+pipeline; see docs/distributed.md). Workers share no memory and no working directory with the launcher:
 what they read and write goes through ``data/storage.py`` by absolute or remote paths.
 """
 

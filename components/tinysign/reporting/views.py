@@ -93,7 +93,7 @@ def nature_note(nature: str) -> str:
     if nature == "synthetic":
         return (
             "synthetic data (tinysign data demo): deliberately easy, it says the pipeline works, not that "
-            "the model reads sign language; measure on real video (README: Accuracy on real video)"
+            "the model reads sign language; measure on real video (docs/accuracy.md)"
         )
     return f"{nature} data" if nature else "data of unknown kind (an ingest from before it was recorded)"
 
