@@ -203,7 +203,7 @@ class Config:
     frame_filters: tuple[int, ...] = (16, 32, 32)
     feature_dim: int = 0  # 0 = the pooled last conv (frame_filters[-1] values per frame)
     head_filters: int = 48
-    dropout: float = 0.0  # before the softmax; 0.3 lost 5 pp of val INT8 accuracy on 4 folds (docs/accuracy.md)
+    dropout: float = 0.0  # before the softmax; 0.3 lost 5 pp of val INT8 accuracy (docs/accuracy.md)
     activation: str = "relu6"  # relu6 | relu (conv blocks of the streaming model); relu6 bounds int8 ranges
     activation_noise: float = 0.02  # training-only Gaussian noise after each activation (int8 robustness)
     # quantize / MCU

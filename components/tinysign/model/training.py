@@ -143,10 +143,11 @@ class Callbacks:
 
 
 def training_callbacks(out: Path, work: Path, patience: int, epochs: int, steps: int) -> Callbacks:
-    """Learning-rate logging, the epoch log, progress (``epochs`` of ``steps``), the best checkpoint, the
-    backup (resume), early stopping (``patience`` > 0) and TensorBoard. Order matters: an epoch is
-    logged and checkpointed before it is backed up, and TensorBoard is last (it writes every value the
-    others put into the logs)."""
+    """Learning-rate logging, the epoch log, the best checkpoint, the backup (resume), early stopping
+    (``patience`` > 0), TensorBoard and progress (``epochs`` of ``steps``). Order matters: an epoch is
+    logged and checkpointed before it is backed up, TensorBoard writes every value the others put into the
+    logs, and an epoch is shown done once all of that happened (a run killed after the line resumes after
+    that epoch)."""
     k = keras()
     checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=MONITOR, save_best_only=True)
     early = (
@@ -159,12 +160,11 @@ def training_callbacks(out: Path, work: Path, patience: int, epochs: int, steps:
     callbacks = [
         _learning_rate_class()(),
         log,
-        _progress_class()(epochs, steps),
         checkpoint,
         k.callbacks.BackupAndRestore(str(out / BACKUP_DIR)),
     ]
     callbacks += [early] if early else []
-    return Callbacks([*callbacks, tensorboard], log, early is not None)
+    return Callbacks([*callbacks, tensorboard, _progress_class()(epochs, steps)], log, early is not None)
 
 
 def best_epoch(history: dict[str, list[Any]], early_stopping: bool) -> int:
