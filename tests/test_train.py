@@ -180,12 +180,12 @@ def test_sigkill_then_rerun_resumes_from_last_completed_epoch(pattern_records, t
     out = tmp_path / "train"
     command = _train_command(rec, out, "epochs=6")
     first = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env()
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env()
     )
     seen = []
-    for line in first.stdout:  # type: ignore[union-attr]
+    for line in first.stderr:  # type: ignore[union-attr]  # the progress lines of a log
         seen.append(line)
-        if line.startswith("Epoch 3/6"):  # epochs 1-2 are finished and backed up
+        if line.startswith("train: epoch 2/6"):  # shown once epoch 2 is finished and backed up
             first.send_signal(signal.SIGKILL)
             break
     assert first.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
@@ -193,7 +193,7 @@ def test_sigkill_then_rerun_resumes_from_last_completed_epoch(pattern_records, t
 
     second = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=120)
     assert second.returncode == 0, second.stdout + second.stderr
-    epochs = [line.split()[1] for line in second.stdout.splitlines() if line.startswith("Epoch ")]
+    epochs = [line.split()[2][:-1] for line in second.stderr.splitlines() if line.startswith("train: epoch ")]
     assert "resuming" in second.stdout and epochs[0] in ("3/6", "4/6") and epochs[-1] == "6/6"
     history = json.loads((out / "history.json").read_text())
     assert history["epoch"] == list(range(6))  # every epoch once, none repeated from 0

@@ -17,6 +17,7 @@ STAGE_ALIASES = {
 }
 
 METRICS_FILE = "metrics.json"  # every stage: its summary
+STAMP_FILE = "stamp.json"  # every stage: what produced its output (config, code version, duration)
 
 # ingest
 MANIFEST_FILE = "manifest.jsonl"

@@ -32,7 +32,15 @@ from tinysign.errors import TinysignError
 from tinysign.ops.registry import register_model
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import BASELINE_NAMES, blessing_table, outcome_text
-from tinysign.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
+from tinysign.summaries import (
+    BlessDecision,
+    BlessSummary,
+    Check,
+    read_decision,
+    read_summary,
+    stamped,
+    write_summary,
+)
 
 CHAMPION_KEYS = (
     "version",
@@ -186,6 +194,7 @@ def read_champion(destination: str) -> dict[str, Any] | None:
         raise TinysignError(f"{path}: not valid JSON; fix or delete it to reset the champion") from None
 
 
+@stamped("bless")
 def run_bless(
     quant_dir: str | Path,
     eval_dir: str | Path,
@@ -197,6 +206,7 @@ def run_bless(
     registry: str = "",
     vertex: Mapping[str, Any] | None = None,
     lineage: Mapping[str, str] | None = None,
+    push_model: bool = True,
 ) -> BlessDecision:
     """Decide, (if blessed) push, and record; write ``bless.json`` + ``metrics.json`` to ``out_dir``.
 
@@ -213,6 +223,8 @@ def run_bless(
         vertex: ``credentials`` / ``api_endpoint`` for the registry client (tests: loopback).
         lineage: ``pipeline_job`` and ``data_version`` (the data fingerprint) of this run, recorded
             in the decision, ``champion.json`` and the registry version.
+        push_model: push here when the decision says so; ``False``: decide and record only, and let
+            :func:`run_push` push (the pipeline's push step, behind a ``dsl.If`` on the outcome).
 
     Returns:
         The decision (:class:`~tinysign.summaries.BlessDecision`): ``blessed``, ``outcome``
@@ -232,7 +244,7 @@ def run_bless(
         version=version,
         lineage=lineage,
     )
-    if decision["pushed"]:
+    if decision["pushed"] and push_model:
         decision = push(decision, quant, evaluation_dir, mcu_path, registry, config.image, vertex)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -243,6 +255,29 @@ def run_bless(
         "checks_failed": sum(not c["passed"] for c in decision["checks"]),
     }
     write_summary(out, summary)
+    return decision
+
+
+def run_push(
+    bless_dir: str | Path,
+    quant_dir: str | Path,
+    eval_dir: str | Path,
+    mcu_dir: str | Path,
+    out_dir: str | Path,
+    config: Config,
+    registry: str = "",
+    vertex: Mapping[str, Any] | None = None,
+) -> BlessDecision:
+    """Push what :func:`run_bless` (``push_model=False``) decided to push; write the decision as pushed
+    (with its Model Registry version) to ``out_dir/bless.json``."""
+    decision = read_decision(bless_dir)
+    if decision is None or not decision.get("pushed"):
+        raise TinysignError(f"{bless_dir}: no decision to push a model; run `tinysign bless` first")
+    quant, evaluation, mcu = Path(quant_dir), Path(eval_dir), Path(mcu_dir)
+    decision = push(decision, quant, evaluation, mcu, registry, config.image, vertex)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / BLESS_FILE).write_text(_decision_json(decision))
     return decision
 
 

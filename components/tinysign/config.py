@@ -8,6 +8,7 @@ type-checked at that boundary so a typo fails with one clear line, not deep in a
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import typing
@@ -205,7 +206,7 @@ class Config:
     frame_filters: tuple[int, ...] = (16, 32, 32)
     feature_dim: int = 0  # 0 = the pooled last conv (frame_filters[-1] values per frame)
     head_filters: int = 48
-    dropout: float = 0.0  # before the softmax; 0.3 lost 5 pp of val INT8 accuracy on 4 folds (README)
+    dropout: float = 0.0  # before the softmax; 0.3 lost 5 pp of val INT8 accuracy (docs/accuracy.md)
     activation: str = "relu6"  # relu6 | relu (conv blocks of the streaming model); relu6 bounds int8 ranges
     activation_noise: float = 0.02  # training-only Gaussian noise after each activation (int8 robustness)
     # quantize / MCU
@@ -297,10 +298,7 @@ class Config:
     def from_dict(cls, values: dict[str, object]) -> Config:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
-        _require(
-            not unknown,
-            f"unknown config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}",
-        )
+        _require(not unknown, "; ".join(_unknown_key(key, known) for key in unknown))
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
@@ -320,6 +318,13 @@ class Config:
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise TinysignError(f"config: {message}")
+
+
+def _unknown_key(key: str, known: typing.Iterable[str]) -> str:
+    """``unknown config key 'epoch' (did you mean epochs?)``: the closest keys by spelling."""
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else "see the fields of tinysign.config.Config"
+    return f"unknown config key {key!r} ({hint})"
 
 
 def _read_json_object(path: Path) -> dict[str, object]:

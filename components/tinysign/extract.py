@@ -18,22 +18,26 @@ Dask cluster or Dataflow, with more Beam options after ``--``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tinysign.artifacts import FAILURES_FILE, STATS_FILE, TMP_PREFIX
 from tinysign.config import REST_LABEL, SPLITS, Config
+from tinysign.console import Progress
 from tinysign.data import records, storage
 from tinysign.data.manifest import read_manifest
 from tinysign.data.runners import RUNNERS, check_engine, runner_args
 from tinysign.errors import TinysignError
-from tinysign.summaries import ExtractSummary, write_summary
+from tinysign.summaries import ExtractSummary, stamped, write_summary
 
 # --- commit + stats ---------------------------------------------------------------------------------
 
@@ -64,13 +68,14 @@ def _commit(tmp_dir: str, out_dir: str, config: Config) -> tuple[dict[str, Any],
     return stats, failures
 
 
+@stamped("extract")
 def run_extract(
     manifest: str | Path, out_dir: str | Path, config: Config, beam_args: list[str] | None = None
 ) -> ExtractSummary:
     """Run the Beam pipeline; write shards, schema.json, stats.json, metrics.json to ``out_dir``."""
     import apache_beam as beam
 
-    from tinysign.data.beam import build_pipeline, collect_failures
+    from tinysign.data.beam import build_pipeline, clips_done, collect_failures
     from tinysign.data.runners import beam_options, run_to_completion
 
     rows = read_manifest(manifest)
@@ -86,7 +91,9 @@ def run_extract(
     pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
     build_pipeline(pipeline, rows, labels, config, tmp_dir)
     started = time.monotonic()
-    counters = run_to_completion(pipeline)
+    with Progress("extract", len(rows), "clips") as shown, _watching(tmp_dir, shown):
+        counters = run_to_completion(pipeline)
+        shown.advance_to(clips_done(tmp_dir))
     collect_failures(tmp_dir)
     stats, failures = _commit(tmp_dir, out, config)
     storage.delete([tmp_dir])
@@ -121,6 +128,28 @@ def run_extract(
         seed=config.seed,
     )
     return metrics
+
+
+@contextlib.contextmanager
+def _watching(tmp_dir: str, shown: Progress) -> Iterator[None]:
+    """Count the clips the workers have finished (their files under ``tmp_dir``) while the block runs:
+    every second here, every 10 s on remote storage (a listing each time)."""
+    from tinysign.data.beam import clips_done
+
+    stop = threading.Event()
+    every = 10.0 if storage.is_remote(tmp_dir) else 1.0
+
+    def watch() -> None:
+        while not stop.wait(every):
+            shown.advance_to(clips_done(tmp_dir))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[str]:

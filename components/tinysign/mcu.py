@@ -44,11 +44,12 @@ from tinysign.runtime.flatbuffer import model_ops, op_summary
 from tinysign.runtime.litert import LiteModel
 from tinysign.runtime.micro import bit_exact_check
 from tinysign.runtime.vela import vela_estimate
-from tinysign.summaries import McuPart, McuSummary, TargetFit, write_summary
+from tinysign.summaries import McuPart, McuSummary, TargetFit, stamped, write_summary
 
 CHECK_CLIPS = 8  # real test clips run through both interpreters
 
 
+@stamped("mcu")
 def run_mcu_check(
     quant_dir: str | Path, records_dir: str | Path, out_dir: str | Path, config: Config
 ) -> McuSummary:

@@ -28,7 +28,7 @@ import numpy as np
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.config import Config
 from tinysign.data.frontend import FrontEndStream
-from tinysign.errors import TinysignError
+from tinysign.errors import TinysignError, UsageError
 from tinysign.model.files import load_quantized, read_labels
 from tinysign.runtime.litert import LiteModel, dequantize
 from tinysign.runtime.recognizer import Recognizer, RecognizerSettings
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         source = int(args.camera) if args.camera.isdigit() else args.camera
     elif source is None:  # `--model a.tflite [b.tflite] video.mp4`: argparse gives --model every path
         if len(models) < 2:
-            raise TinysignError("predict: give a video file after the model(s)")
+            raise UsageError("predict: give a video file after the model(s)")
         models, source = models[:-1], models[-1]
     predictor = load_predictor(models, args.labels)
     if predictor.streaming and predictor.method != PROTOTYPES:

@@ -5,23 +5,37 @@ lines, the KFP Markdown, the HTML report, ``local_run``) render these structures
 back or guesses keys by prefix. :func:`write_summary` / :func:`read_summary` are the only readers and
 writers of ``metrics.json``.
 
+Beside it each stage leaves a :class:`Stamp` (``stamp.json``, written by the :func:`stamped` decorator
+of its ``run_<stage>`` function): the config keys it read, the code version, when and how long — so a
+report made later says what produced a run, not today's defaults.
+
 Longer than our ~400-line guideline on purpose: every stage's schema in one file is the data contract a
 newcomer reads in one go; splitting it by stage would scatter what belongs together.
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
+import inspect
 import json
 import math
-from collections.abc import Mapping
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import numpy as np
 
-from tinysign.artifacts import BLESS_FILE, METRICS_FILE
+from tinysign import __version__
+from tinysign.artifacts import BLESS_FILE, METRICS_FILE, STAMP_FILE
+from tinysign.config import STAGE_KEYS, Config
 from tinysign.data import storage
 from tinysign.errors import TinysignError
+
+StageFunction = TypeVar("StageFunction", bound=Callable[..., Any])
 
 # --- ingest ------------------------------------------------------------------------------------------
 
@@ -48,6 +62,8 @@ class IngestSummary(TypedDict):
     unknown_signs: list[str]  # signs learned as the `unknown` class
     outside_vocabulary: list[str]  # signs left out (drop rows outside_vocabulary)
     signer_independent: bool  # known signers, none in two splits: test people never seen in training
+    data_fingerprint: str  # of the sources (file names, sizes, times): storage.fingerprint
+    nature: str  # "synthetic" (tinysign data demo), "real video", or "mixed: N of M synthetic"
 
 
 # --- extract -----------------------------------------------------------------------------------------
@@ -185,6 +201,7 @@ class EvaluateSummary(TypedDict):
     model: str
     method: str
     num_test_clips: int
+    accuracy_interval: dict[str, list[float]]  # precision -> 95 % Wilson interval [low, high] of accuracy
     num_classes: int
     labels: list[str]
     int8_accuracy: float
@@ -358,6 +375,75 @@ class CvSummary(TypedDict):
     config: dict[str, Any]
 
 
+# --- stamps: what produced a stage's output --------------------------------------------------------
+
+
+class Stamp(TypedDict):
+    stage: str
+    config: dict[str, Any]  # the keys the stage read (Config.for_stage), the whole config otherwise
+    seconds: float
+    finished_at: str  # UTC, ISO 8601
+    version: str  # tinysign's
+    commit: str  # the code's git commit ("-dirty": with uncommitted changes); "" when unknown
+
+
+def stamped(stage: str) -> Callable[[StageFunction], StageFunction]:
+    """Decorate ``run_<stage>(..., out_dir, config, ...)``: when it returns, write its :class:`Stamp` to
+    ``<out_dir>/stamp.json`` (local or ``gs://``)."""
+
+    def decorate(function: StageFunction) -> StageFunction:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            result = function(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            config: Config = bound.arguments["config"]
+            version, commit = code_version()
+            stamp: Stamp = {
+                "stage": stage,
+                "config": config.for_stage(stage) if stage in STAGE_KEYS else config.to_dict(),
+                "seconds": round(time.monotonic() - started, 1),
+                "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "version": version,
+                "commit": commit,
+            }
+            text = json.dumps(stamp, indent=2, ensure_ascii=False) + "\n"
+            storage.write_text(storage.join(str(bound.arguments["out_dir"]), STAMP_FILE), text)
+            return result
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+@functools.cache
+def code_version() -> tuple[str, str]:
+    """``(tinysign version, git commit)``: the commit from ``TINYSIGN_COMMIT`` (the image sets it), else
+    ``git describe`` of the package's checkout (``-dirty`` with uncommitted changes), else ``""``."""
+    commit = os.environ.get("TINYSIGN_COMMIT", "")
+    if not commit:
+        try:
+            described = subprocess.run(
+                ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+                cwd=Path(__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            commit = described.stdout.strip() if described.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            commit = ""
+    return __version__, commit
+
+
+def read_stamp(stage_dir: str | Path | None) -> Stamp | None:
+    """A stage folder's :class:`Stamp` (``None`` when absent: a stage from before stamps)."""
+    path = Path(stage_dir) / STAMP_FILE if stage_dir else None
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+
+
 # --- read / write ------------------------------------------------------------------------------------
 
 
@@ -395,13 +481,16 @@ def failed_checks(decision: Mapping[str, Any]) -> list[Check]:
 
 
 def scalar_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flatten nested numeric values to ``{"a.b": float}`` (bools become 0/1; others are skipped)."""
+    """Flatten nested numeric values to ``{"a.b": number}``: counts stay ``int`` (bools become 0/1),
+    the rest ``float``; non-numbers are skipped."""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(scalar_metrics(value, f"{name}."))
-        elif isinstance(value, bool | int | float | np.integer | np.floating) and math.isfinite(float(value)):
+        elif isinstance(value, bool | int | np.integer):
+            flat[name] = int(value)
+        elif isinstance(value, float | np.floating) and math.isfinite(float(value)):
             flat[name] = float(value)
     return flat
 

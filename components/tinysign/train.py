@@ -43,11 +43,12 @@ from tinysign.model.training import (
     make_strategy,
     prepare_resume,
     split_dataset,
+    steps_per_epoch,
     training_callbacks,
 )
 from tinysign.reporting.metrics import TOP_K, classification_outputs
 from tinysign.reporting.plots import plot_distribution, plot_history
-from tinysign.summaries import TrainSummary, write_summary
+from tinysign.summaries import TrainSummary, stamped, write_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +73,7 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+@stamped("train")
 def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> TrainSummary:
     """Train ``config.model`` on ``records_dir`` and write every training output to ``out_dir``.
 
@@ -106,7 +108,8 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     with strategy.scope():
         model = build_model(config.model, len(labels), config)
         compile_for_training(model, config, examples["train"], top_k)
-    callbacks = training_callbacks(out, work, config.patience, monitor)
+    steps = steps_per_epoch(examples["train"], config.batch_size)
+    callbacks = training_callbacks(out, work, config.patience, config.epochs, steps, monitor)
     print(
         f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
         f"{examples['val']} val clips, {len(labels)} classes, strategy {config.strategy} "
@@ -114,7 +117,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
         flush=True,
     )
     started = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks.all, verbose=2)
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks.all, verbose=0)
     train_seconds = time.time() - started
 
     history, start_epoch = callbacks.log.history(), callbacks.log.start_epoch

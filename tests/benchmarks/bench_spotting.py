@@ -42,6 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 from tinysign.config import Config  # noqa: E402
+from tinysign.console import progress  # noqa: E402
 from tinysign.data import records  # noqa: E402
 from tinysign.data.manifest import clip_of, read_manifest  # noqa: E402
 from tinysign.data.splits import cv_folds  # noqa: E402
@@ -227,7 +228,7 @@ def main() -> None:
     run_cv(manifest, work / "recipe", config, ["streaming"], args.folds, train_on_val=True)  # final: 3
     never_dirs = never_seen_records(args.data, never, work, args.folds, config)
     rows, curves = [], {}
-    for k in args.folds:
+    for k in progress(args.folds, "bench-spotting: recognizer per fold", "folds"):
         choosing, final = (
             work / "recipe" / f"fold-{k}" / f"seed-{config.seed}{end}" for end in ("", "-final")
         )

@@ -18,6 +18,9 @@ DROP_FIELDS = ("clip_id", "label", "path", "reason", "detail")
 REQUIRED_FIELDS = {"clip_id", "label", "label_index", "path", "split", "frame_start", "frame_end"}
 
 
+SYNTHETIC_SOURCE = "synthetic://"  # the source_video of a generated clip (tinysign data demo)
+
+
 @dataclass(frozen=True)
 class Clip:
     """One clip found in a dataset (before and after probing)."""

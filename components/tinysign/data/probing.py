@@ -10,9 +10,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from tqdm import tqdm
-
 from tinysign.config import Config
+from tinysign.console import progress as progress_of
 from tinysign.data import storage
 from tinysign.data.manifest import Clip, Drop, Found
 from tinysign.data.sampling import segment_length
@@ -51,12 +50,12 @@ def probe_clips(clips: list[Clip], config: Config, progress: bool = True) -> Fou
     """Probe every clip in parallel threads (OpenCV releases the GIL)."""
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(
-            tqdm(
+            progress_of(
                 pool.map(lambda c: _probe_clip(c, config.min_clip_frames), clips),
+                "ingest: probe",
+                "clips",
                 total=len(clips),
-                desc="probe",
-                unit="clip",
-                disable=not progress,
+                enabled=progress,
             )
         )
     return [r for r in results if isinstance(r, Clip)], [r for r in results if isinstance(r, Drop)]

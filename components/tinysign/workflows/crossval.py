@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import numpy as np
 
 from tinysign.artifacts import CV_REPORT_MD, MANIFEST_FILE, REPORT_FILE
 from tinysign.config import MODEL_NAMES, SILENT_LABELS, Config
+from tinysign.console import Progress
 from tinysign.data.manifest import Clip, read_manifest
 from tinysign.data.records import ClipRecord
 from tinysign.data.splits import Fold, cv_folds
@@ -76,17 +78,28 @@ def _clips(rows: list[dict[str, Any]]) -> list[Clip]:
     return [Clip(**{k: v for k, v in row.items() if k in names}) for row in rows]
 
 
-def run_fold_model(records: Path, out: Path, config: Config) -> dict[str, Any]:
-    """Train, quantize and evaluate one model on one fold's records; reuse a finished run."""
+FOLD_STAGES = ("train", "quantize", "evaluate")  # per model, fold and seed, after the extraction
+
+
+def run_fold_model(
+    records: Path, out: Path, config: Config, stage_done: Callable[[str], None] = lambda stage: None
+) -> dict[str, Any]:
+    """Train, quantize and evaluate one model on one fold's records; reuse a finished run.
+    ``stage_done`` is told each of :data:`FOLD_STAGES` as it ends."""
     done = out / DONE_FILE
     if done.is_file() and json.loads(done.read_text()).get("config") == config.to_dict():
+        for stage in FOLD_STAGES:
+            stage_done(f"{stage} (reused)")
         return json.loads(done.read_text())["result"]
     started = time.perf_counter()
     trained = run_train(records, out / "train", config)
+    stage_done("train")
     run_quantize(out / "train", records, out / "quantize", config)
+    stage_done("quantize")
     run_evaluate(out / "quantize", records, out / "evaluate", config)  # reports, plots, spotting
     test = sign_windows(out / "quantize", records, "test")
     val = sign_windows(out / "quantize", records, "val") if trained["examples"]["val"] else None
+    stage_done("evaluate")
     result = {
         "val_accuracy": val["int8_accuracy"] if val else None,
         "val_float32_accuracy": val["float32_accuracy"] if val else None,
@@ -199,6 +212,7 @@ def run_cv(
         protocol += ", final models: the validation signer trains too"
     print(f"cv: {protocol}, models {', '.join(models)}", flush=True)
     fold_rows: list[CvFold] = []
+    shown = Progress("cv", len(seeds) * len(chosen) * (1 + len(FOLD_STAGES) * len(models)), "stages")
     for seed in seeds:  # every fold with one seed first: an interrupted run has whole seeds
         seeded = config.replace(seed=seed)
         for k, fold in enumerate(folds, start=1):
@@ -210,8 +224,15 @@ def run_cv(
             records = extracted(
                 fold_manifest(rows, fold, manifest_path, train_on_val), run_dir / "records", seeded
             )
+            where = f"fold {k} of {len(folds)}, seed {seed}"
+            shown.step(f"{where}: extract")
             for model in models:
-                result = run_fold_model(records, run_dir / model, seeded.replace(model=model))
+                result = run_fold_model(
+                    records,
+                    run_dir / model,
+                    seeded.replace(model=model),
+                    lambda stage, where=where, model=model: shown.step(f"{where}, {model}: {stage}"),
+                )
                 fold_rows.append(
                     {
                         "fold": k,
@@ -231,6 +252,7 @@ def run_cv(
                     f"{name} {accuracy:.3f}",
                     flush=True,
                 )
+    shown.close()
     fold_rows.sort(key=lambda r: (r["fold"], r["seed"], models.index(r["model"])))
     stats = {m: _stats(fold_rows, m) for m in models}
     summary: CvSummary = {
