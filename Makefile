@@ -17,7 +17,7 @@ pytest_args ?=
 sudo := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo ingest extract train quantize evaluate mcu firmware firmware-deps run runs tensorboard test test-fast lint \
+.PHONY: help install demo ingest extract train quantize evaluate mcu firmware firmware-deps report-deps run runs tensorboard test test-fast lint \
 	bench bench-extract bench-train bench-quantize bench-scale bench-enroll bench-accuracy bench-robustness bench-spotting compile submit schedule \
 	image push deploy undeploy clean
 
@@ -59,8 +59,13 @@ firmware-deps: ## apt packages for the firmware: Arm GCC + newlib, qemu-system-a
 	$(sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	  gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
 
-firmware: ## the streaming pair on emulated Cortex-M7/M55 (tflite-micro + CMSIS-NN under QEMU) -> build/firmware
-	$(bin)/tinysign firmware --quant $(out)/quantize --mcu $(out)/mcu --records $(out)/records --out build/firmware $(if $(targets),--targets $(targets))
+report-deps: ## apt package for the report's browser test: headless Chromium (as root, or with sudo)
+	$(sudo) apt-get update -q
+	$(sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+
+firmware: ## the streaming pair + recognizer on emulated Cortex-M4F/M33/M7/M55 under QEMU -> build/firmware (targets="m4f m55"; tflm_build=DIR caches tflite-micro)
+	$(bin)/tinysign firmware --quant $(out)/quantize --mcu $(out)/mcu --records $(out)/records --out build/firmware \
+	  $(if $(targets),--targets $(targets)) $(if $(tflm_build),--tflm-build $(tflm_build)) $(if $(params),--config $(params))
 
 run: ## the whole pipeline through kfp.local on the demo data (data=DIR, params=FILE; default pipelines/params/demo.json); a rerun is cached
 	@test -d $(data) || $(MAKE) --no-print-directory demo
@@ -69,8 +74,8 @@ run: ## the whole pipeline through kfp.local on the demo data (data=DIR, params=
 runs: ## the local pipeline runs side by side (target=local|vertex|kfp; compare="A B")
 	$(bin)/tinysign runs --root $(out) $(if $(filter vertex kfp,$(target)),--target $(target)) $(if $(compare),--compare $(compare))
 
-tensorboard: ## TensorBoard on the training curves of $(out)/train (make train) or any folder: logdir=DIR
-	$(bin)/tensorboard --logdir $(or $(logdir),$(out)/train/tensorboard)
+tensorboard: ## TensorBoard on every training run under $(out) (make run's and make train's); one run: logdir=DIR
+	$(bin)/tensorboard --logdir $(or $(logdir),$(out))
 
 compile: ## compile the KFP pipeline -> pipelines/training_pipeline.yaml (image $$IMAGE_URI or docker/image-uri.sh; gpu=NVIDIA_TESLA_T4)
 	$(bin)/python -m pipelines.compile --output $(package) --image "$(or $(IMAGE_URI),$(shell docker/image-uri.sh pipeline))" $(if $(gpu),--train-accelerator $(gpu) --train-image "$(shell docker/image-uri.sh pipeline-gpu)")

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from tinysign.errors import TinysignError
+
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "training_pipeline.yaml"
 
 
@@ -42,8 +44,8 @@ def compile_pipeline(
     return output
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.compile", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m pipelines.compile`` and ``tinysign pipeline compile``."""
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="YAML to write (default %(default)s)")
     parser.add_argument("--image", help="component image (default: $IMAGE_URI, else Config().image)")
     parser.add_argument("--retries", type=int, default=2, help="retries of extract and train (default 2)")
@@ -54,13 +56,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--train-gpus", type=int, default=1, help="accelerator count for train (default 1)")
     parser.add_argument("--train-image", default="", help="image of the train step only (the GPU image)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    path = compile_pipeline(
-        args.output, args.image, args.retries, args.train_accelerator, args.train_gpus, args.train_image
-    )
+    try:
+        path = compile_pipeline(
+            args.output, args.image, args.retries, args.train_accelerator, args.train_gpus, args.train_image
+        )
+    except OSError as exc:
+        raise TinysignError(f"cannot write {args.output}: {exc.strerror}; choose another --output") from None
     print(f"compiled {path} in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.compile", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except TinysignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Run the whole pipeline on this machine with ``kfp.local`` (no cluster, no cloud).
 
-``python -m pipelines.local_run --data DIR --out DIR [--params FILE] [--no-cache]``
+``python -m pipelines.local_run --data DIR --out DIR [--params FILE] [--no-cache]`` (what ``make run``
+and ``tinysign pipeline run`` do). It ends by printing the next three things to do: open the report,
+predict with the model it blessed, look at this run's training curves in TensorBoard.
 
 Every task runs as a subprocess of this Python (``SubprocessRunner(use_venv=False)``: the package
 and its pinned dependencies must be installed here, as ``make install`` does). Artifacts land
@@ -29,7 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from tinysign.artifacts import REPORT_FILE
+from tinysign.artifacts import REPORT_FILE, TENSORBOARD_DIR
 from tinysign.data.storage import is_remote
 from tinysign.errors import TinysignError
 
@@ -72,7 +74,8 @@ def run_local(
     cache: bool = True,
     retries: int = 0,
 ) -> dict[str, Any]:
-    """Run the pipeline locally; return ``{"report", "blessing", "decision", "models", "seconds"}``.
+    """Run the pipeline locally; return ``{"report", "blessing", "decision", "models", "quantized",
+    "tensorboard", "seconds"}``.
 
     Args:
         data: the ingest source (local folder; ``gs://`` works when ingest supports it).
@@ -122,42 +125,93 @@ def run_local(
         "blessing": task.outputs["blessing"].path,
         "decision": decision,
         "models": str(root / "models"),
+        "quantized": task.outputs["quantized"].path,
+        "tensorboard": str(Path(task.outputs["model"].path) / TENSORBOARD_DIR),
         "seconds": round(seconds, 1),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tinysign.ops.kfp_io import read_params
-    from tinysign.reporting.views import decision_line
-
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.local_run", description=__doc__.splitlines()[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a local run (``python -m pipelines.local_run`` and ``tinysign pipeline run``)."""
     parser.add_argument("--data", required=True, help="input data folder (e.g. the demo dataset)")
     parser.add_argument("--out", default="runs/local", help="run folder (default %(default)s)")
     parser.add_argument(
-        "--params", help="JSON of config keys / pipeline parameters (pipelines/params/demo.json)"
+        "--params", help="JSON of config keys / pipeline parameters (e.g. pipelines/params/demo.json)"
     )
     parser.add_argument("--no-cache", action="store_true", help="run every task again")
     parser.add_argument("--retries", type=int, default=0, help="retries of extract/train (default 0)")
+
+
+def run(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> int:
+    """Run the pipeline locally and say what happened and what to do next; ``overrides`` (config keys,
+    e.g. from ``--set``) win over the params file. Raises :class:`TinysignError` on bad input."""
+    from tinysign.ops.kfp_io import read_params
+    from tinysign.reporting.views import decision_line
+
+    try:
+        result = run_local(
+            args.data,
+            args.out,
+            {**read_params(args.params), **(overrides or {})},
+            cache=not args.no_cache,
+            retries=args.retries,
+        )
+    except RuntimeError as exc:  # kfp.local: "Pipeline ... FAILURE. Inner task failed: <task>"
+        raise TinysignError(f"{exc} (the task's log is above)") from None
+    print(f"\npipeline finished in {result['seconds']} s")
+    print(f"report:    {_shown(result['report'])}")
+    print(f"decision:  {decision_line(result['decision'])}")
+    print(f"models:    {_shown(result['models'])} (champion.json names the current champion)")
+    print(f"artifacts: {_shown(Path(args.out) / 'pipeline_root')}")
+    steps = next_steps(result, args.data)
+    print("\nnext:\n" + "\n".join(f"  {number}. {step}" for number, step in enumerate(steps, 1)))
+    return 0
+
+
+def next_steps(result: dict[str, Any], data: str | Path) -> list[str]:
+    """The three things to do after a run: read the report, predict with the model it blessed (or, not
+    blessed, the one it made), look at the training curves of this run."""
+    decision = result["decision"]
+    blessed = decision["blessed"] and decision.get("model_uri")
+    model = _shown(decision["model_uri"] if blessed else result["quantized"])
+    which = "the model it blessed" if blessed else "this run's model (not blessed: the report says why)"
+    from tinysign.data.video import VIDEO_EXTENSIONS
+
+    clip = next((p for p in sorted(Path(data).rglob("*")) if p.suffix.lower() in VIDEO_EXTENSIONS), None)
+    return [
+        f"open the report in a browser: {_shown(result['report'])}",
+        f"predict with {which}: {_tinysign()} predict --model {model} {_shown(clip) if clip else 'VIDEO'}",
+        f"training curves of this run: make tensorboard logdir={_shown(result['tensorboard'])}",
+    ]
+
+
+def _tinysign() -> str:
+    """How to call ``tinysign`` from here: by name when it is on PATH, else this environment's script."""
+    script = Path(sys.executable).parent / "tinysign"
+    return "tinysign" if shutil.which("tinysign") or not script.exists() else _shown(script)
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` relative to the working folder when it is under it (shorter to copy)."""
+    path = Path(os.path.abspath(path))  # not resolved: .venv/bin/tinysign stays itself
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.local_run", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        result = run_local(
-            args.data, args.out, read_params(args.params), cache=not args.no_cache, retries=args.retries
-        )
+        return run(args)
     except TinysignError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except RuntimeError as exc:  # kfp.local: "Pipeline ... FAILURE. Inner task failed: <task>"
-        print(f"error: {exc} (the task's log is above)", file=sys.stderr)
-        return 1
-    print(f"\npipeline finished in {result['seconds']} s")
-    print(f"report:    {result['report']}")
-    print(f"decision:  {decision_line(result['decision'])}")
-    print(f"models:    {result['models']} (champion.json names the current champion)")
-    print(f"artifacts: {Path(args.out).resolve() / 'pipeline_root'}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -127,6 +127,25 @@ def test_blessed_model_is_pushed_with_its_record(tmp_path):
     }
 
 
+def test_the_pipeline_decides_then_pushes_in_its_own_step(tmp_path):
+    """bless (push_model=False) decides and records; the push step (behind a dsl.If on the outcome) copies
+    the model, moves the champion and records the decision as pushed."""
+    dest, dirs = tmp_path / "dest", stage_dirs(tmp_path / "run")
+    decision = run_bless(
+        **dirs, out_dir=tmp_path / "bless", config=CONFIG, destination=str(dest), push_model=False
+    )
+    assert decision["outcome"] == "pushed" and not (dest / "models").exists()  # decided, not yet done
+    with pytest.raises(TinysignError, match="no decision to push"):
+        bless.run_push(tmp_path / "nowhere", *dirs.values(), tmp_path / "pushed", CONFIG)
+    pushed = bless.run_push(tmp_path / "bless", *dirs.values(), tmp_path / "pushed", CONFIG)
+    model = Path(pushed["model_uri"])
+    assert (model / "s3d_conv1d_int8_3.tflite").read_bytes() == b"int8-model"
+    assert json.loads((dest / "models" / CHAMPION_FILE).read_text())["version"] == decision["version"]
+    assert json.loads((tmp_path / "pushed" / "bless.json").read_text())["model_uri"] == str(model)
+    # the whole config is recorded: what produced the model (tinysign runs --compare)
+    assert decision["config"] == CONFIG.to_dict()
+
+
 @pytest.mark.parametrize(
     ("change", "failed"),
     [

@@ -1,5 +1,5 @@
-"""Compiling the pipeline is a test: load the YAML and check tasks, edges, resources, retries, caching,
-defaults and the image — with no cloud variable set."""
+"""Compiling the pipeline is a test: load the YAML and check tasks, edges, the dsl.If gates, resources,
+retries, caching, defaults, parameter descriptions and the image — with no cloud variable set."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pipelines.compile import compile_pipeline
 from tinysign.config import STAGE_KEYS, Config
 from tinysign.ops.env import pipeline_image
 
+# every task (those inside a dsl.If group too) and the tasks it waits for
 EDGES = {
     "data-version": set(),
     "ingest": {"resolve-config", "data-version"},
@@ -23,7 +24,9 @@ EDGES = {
     "evaluate": {"quantize", "extract", "resolve-config"},
     "mcu-check": {"quantize", "extract", "resolve-config"},
     "enroll": {"quantize", "resolve-config"},
+    "no-enrollment": {"quantize", "resolve-config"},
     "bless": {"quantize", "evaluate", "mcu-check", "resolve-config", "data-version"},
+    "push": {"bless", "quantize", "evaluate", "mcu-check", "resolve-config"},
     "report": {
         "ingest",
         "extract",
@@ -31,10 +34,17 @@ EDGES = {
         "quantize",
         "evaluate",
         "mcu-check",
-        "enroll",
+        "condition-branches-1",  # enroll or no-enrollment: the summary comes through dsl.OneOf
         "bless",
         "resolve-config",
+        "data-version",
     },
+}
+# the steps that run only when they have something to do
+GATES = {
+    "enroll": ["inputs.parameter_values['pipelinechannel--enroll_data'] != ''"],
+    "no-enrollment": ["!(inputs.parameter_values['pipelinechannel--enroll_data'] != '')"],
+    "push": ["inputs.parameter_values['pipelinechannel--bless-Output'] == 'pushed'"],
 }
 
 
@@ -46,11 +56,19 @@ def spec(tmp_path, no_cloud_env) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def test_tasks_and_edges(spec):
-    tasks = spec["root"]["dag"]["tasks"]
+def test_tasks_edges_and_gates(spec):
+    tasks = interface(spec)["tasks"]
     assert set(tasks) == {"resolve-config", *EDGES}
     for name, upstream in EDGES.items():
-        assert set(tasks[name].get("dependentTasks", [])) == upstream, name
+        assert set(tasks[name]["depends"]) == upstream, name
+        assert tasks[name]["when"] == GATES.get(name, []), name
+    outputs = spec["root"]["dag"]["outputs"]
+    assert set(outputs["artifacts"]) == {"report", "blessing", "model", "quantized"}
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["report"]["inputs"]["parameters"]["enrollment"]["taskOutputParameter"] == {
+        "outputParameterKey": "pipelinechannel--condition-branches-1-oneof-1",
+        "producerTask": "condition-branches-1",
+    }
     assert tasks["train"]["inputs"]["artifacts"]["records"]["taskOutputArtifact"] == {
         "outputArtifactKey": "records",
         "producerTask": "extract",
@@ -64,20 +82,38 @@ def test_tasks_and_edges(spec):
 
 
 def test_resources_retries_caching_display_names(spec):
-    tasks = spec["root"]["dag"]["tasks"]
+    tasks = leaf_tasks(spec)
     executors = spec["deploymentSpec"]["executors"]
     train = executors["exec-train"]["container"]["resources"]
     assert train["resourceCpuLimit"] == "8" and train["resourceMemoryLimit"] == "16G"
     assert executors["exec-extract"]["container"]["resources"]["resourceCpuLimit"] == "4"
     assert "accelerator" not in train
-    for name, task in tasks.items():
+    for name, (task, _, _) in tasks.items():
         assert task["cachingOptions"].get("enableCache", False) is (
-            name not in ("bless", "data-version", "enroll")
+            name not in ("bless", "data-version", "enroll", "push")
         ), name
         assert ("retryPolicy" in task) is (name in ("extract", "train")), name
         assert task["taskInfo"]["name"] and task["taskInfo"]["name"] != name, name
-    assert tasks["train"]["retryPolicy"]["maxRetryCount"] == 2
-    assert tasks["train"]["taskInfo"]["name"] == "Train"
+    assert tasks["train"][0]["retryPolicy"]["maxRetryCount"] == 2
+    assert tasks["train"][0]["taskInfo"]["name"] == "Train"
+
+
+def test_every_parameter_is_described_for_the_run_form(spec):
+    """KFP copies the docstring ``Args:`` into the YAML: the pipeline's parameters and each component's."""
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert len(params) == 22
+    undescribed = [name for name, p in params.items() if len(p.get("description", "")) < 20]
+    assert not undescribed, undescribed
+    assert params["epochs"]["description"].startswith("Training epochs")
+    assert params["enroll_data"]["description"].endswith("empty = the step is skipped.")
+    for name, component in spec["components"].items():
+        if "dag" in component:
+            continue  # a dsl.If group: its inputs are the compiler's channels
+        inputs = component.get("inputDefinitions", {})
+        for kind in ("parameters", "artifacts"):
+            for key, value in inputs.get(kind, {}).items():
+                assert value.get("description"), (name, key)
+    assert spec["pipelineInfo"]["description"].startswith("Sign-language videos -> TFRecords -> a streaming")
 
 
 def test_parameters_default_to_the_config(spec):
@@ -138,9 +174,29 @@ def test_image_from_env_and_gpu_option(tmp_path, no_cloud_env, monkeypatch):
     assert "accelerator" not in executors["exec-quantize"]["container"]["resources"]
 
 
+def leaf_tasks(spec: dict) -> dict[str, tuple[dict, list[str], list[str]]]:
+    """Every task that runs a component, inside dsl.If groups too: ``{name: (task, the tasks it or its
+    groups wait for, the conditions of its groups)}``."""
+    found: dict[str, tuple[dict, list[str], list[str]]] = {}
+
+    def walk(dag: dict, waits: list[str], when: list[str]) -> None:
+        for name, task in dag["tasks"].items():
+            component = spec["components"][task["componentRef"]["name"]]
+            condition = task.get("triggerPolicy", {}).get("condition")
+            inside = [*when, condition] if condition else when
+            own = sorted({*waits, *task.get("dependentTasks", [])})
+            if "dag" in component:
+                walk(component["dag"], own, inside)
+            else:
+                found[name] = (task, own, inside)
+
+    walk(spec["root"]["dag"], [], [])
+    return found
+
+
 def interface(spec: dict) -> dict:
     """What users and caches see of a compiled pipeline: its parameters and every task's caching,
-    upstream tasks, inputs and retries."""
+    upstream tasks, the conditions it runs under, inputs and retries."""
     root = spec["root"]
     return {
         "parameters": {
@@ -150,21 +206,23 @@ def interface(spec: dict) -> dict:
         "tasks": {
             name: {
                 "caching": task.get("cachingOptions", {}).get("enableCache", False),
-                "depends": sorted(task.get("dependentTasks", [])),
+                "depends": waits,
+                "when": when,
                 "parameters": sorted(task.get("inputs", {}).get("parameters", {})),
                 "artifacts": sorted(task.get("inputs", {}).get("artifacts", {})),
                 "retry": task.get("retryPolicy", {}).get("maxRetryCount", 0),
             }
-            for name, task in root["dag"]["tasks"].items()
+            for name, (task, waits, when) in leaf_tasks(spec).items()
         },
     }
 
 
 def test_interface_is_unchanged(spec):
     """tests/data/pipeline_interface.json pins the interface (written before the module restructuring,
-    updated when data-version replaced the data_version parameter and when the enroll step and its
-    enroll_data parameter were added); change it only together with a deliberate change of the
-    pipeline's interface."""
+    updated when data-version replaced the data_version parameter, when the enroll step and its
+    enroll_data parameter were added, and when enroll and push went behind dsl.If gates, bless started
+    recording the whole config and the report its run id and data fingerprint); change it only together
+    with a deliberate change of the pipeline's interface."""
     expected = json.loads((Path(__file__).parent / "data" / "pipeline_interface.json").read_text())
     assert interface(spec) == expected
 
@@ -183,7 +241,7 @@ def test_typed_parameters_are_declared_once():
         kfp_type = list[int] if hints[key] == tuple[int, ...] else hints[key]
         assert declared[key].annotation == kfp_type, key
     signature = pipeline_signature()
-    assert list(signature.parameters) == [name for name, _, _ in RUN_PARAMETERS] + typed_config_keys()
+    assert list(signature.parameters) == [p[0] for p in RUN_PARAMETERS] + typed_config_keys()
     assert signature.parameters["epochs"].default == Config().epochs
     outputs = typing.get_type_hints(resolve_config)["return"]._fields
     assert outputs == (*STAGE_KEYS, "full")  # resolve_config returns the slices in STAGE_KEYS order

@@ -110,7 +110,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path_factory, tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", "--model", str(tmp_path / "none.tflite"), str(tmp_path / "v.mp4")]) == 1
     assert "none.tflite: file not found" in capsys.readouterr().err
-    assert main(["predict", "--model", model]) == 1
+    assert main(["predict", "--model", model]) == 2  # a usage error
     assert "give a video file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         main(["predict", "--model", model, str(tmp_path / "v.mp4"), "--top-k", "0"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html as htmllib
+import json
 import re
 from pathlib import Path
 
@@ -23,17 +24,26 @@ from tinysign.config import Config
 from tinysign.enroll import run_pipeline_enroll
 from tinysign.evaluate import run_evaluate
 from tinysign.mcu import run_mcu_check
-from tinysign.reporting.tables import cell_text, to_html
-from tinysign.reporting.views import blessing_table, evaluation_tables, mcu_tables, split_table
+from tinysign.reporting.tables import to_html
+from tinysign.reporting.views import (
+    accuracy_line,
+    blessing_table,
+    evaluation_tables,
+    mcu_tables,
+    split_table,
+)
 from tinysign.summaries import read_decision, read_summary
 
 TIGHT = SMALL.replace(arena_budget_bytes=1024)  # an arena budget no model meets: NOT BLESSED
 HEADINGS = (
     "Summary",
+    "What produced this run",
     "Data: ingest, drop report, distributions",
     "Training",
     "Evaluation: float32 vs INT8",
+    "Live spotting",
     "Microcontroller budget",
+    "Firmware on emulated Cortex-M",
     "Few-shot enrollment",
     "Blessing",
 )
@@ -67,7 +77,7 @@ def text_of(page: str) -> str:
 def test_full_report_is_self_contained_and_renders_every_summary(run_dirs, tmp_path):
     page = report.build_report(run_dirs, tmp_path / "out" / "report.html").read_text()
     images = re.findall(r"<img [^>]*src='([^']*)'", page)
-    assert len(images) == 4  # training curves, class distribution, two confusion matrices
+    assert len(images) == 3  # class distribution, training curves, the confusion matrices side by side
     for src in images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -89,9 +99,12 @@ def test_full_report_is_self_contained_and_renders_every_summary(run_dirs, tmp_p
     assert "NOT BLESSED" in text and "FAIL: tensor arena within budget" in text
     assert all(reason in text for reason in decision["reasons"])
     assert all(f"{reason} {count}" in text for reason, count in ingest["drop_reasons"].items())
-    assert f"INT8 test accuracy {cell_text(evaluation['int8_accuracy'])}" in text
     assert "No signs enrolled" in text and "all metrics (" in text
-    assert f"model={decision['config']['model']}" in text  # the run's config, read back from bless.json
+    # the config the stages used (their stamps), not a default: the model was trained as s3dconv1d
+    assert "model=s3dconv1d, quantization=ptq, epochs=2" in text
+    assert "Not measured: the s3dconv1d model classifies whole clips" in text  # no live spotting
+    assert "No firmware run for this model" in text
+    assert f"INT8 test accuracy {accuracy_line(evaluation)}" in text  # count and 95 % interval
 
 
 def test_missing_stages_are_reported_not_fatal(run_dirs, tmp_path):
@@ -116,3 +129,29 @@ def test_cli_reads_a_run_folder(run_dirs, tmp_path, capsys):
     assert report.run(args, Config()) == 0
     assert capsys.readouterr().out.strip() == f"report: {tmp_path / 'r.html'}"
     assert to_html(mcu_tables(read_summary(run_dirs["mcu"]))[0]) in (tmp_path / "r.html").read_text()
+
+
+def test_firmware_numbers_when_the_firmware_was_run(run_dirs, tmp_path):
+    """``tinysign firmware``'s report beside the stage folders: one row per emulated core."""
+    target = {
+        "core": "Cortex-M7",
+        "sizes": {"flash": 131_204, "static_ram": 20_328},
+        "arena": {"used": 9_492},
+        "timing": {
+            "instructions_per_frame_max": 1_796_204.4,
+            "ms_per_frame": 3.74,
+            "clock_hz": 480e6,
+            "fps": 267.2,
+        },
+        "comparison": {"within_tolerance": True, "max_abs_diff_lsb": 0},
+    }
+    (tmp_path / "firmware").mkdir()
+    (tmp_path / "firmware" / "firmware_report.json").write_text(
+        json.dumps({"clips": [1, 2], "targets": {"m7": target}})
+    )
+    page = report.build_report(
+        {**run_dirs, "firmware": tmp_path / "firmware"}, tmp_path / "r.html"
+    ).read_text()
+    text = text_of(page)
+    assert "m7 (Cortex-M7) 131,204 20,328 9,492 1,796,204 3.74 @ 480 MHz 267 0 LSB" in text
+    assert "No firmware run" not in text

@@ -16,12 +16,14 @@ import pytest
 
 from pipelines.compile import compile_pipeline
 from tests.loopback import RecordingServer, kfp_routes, storage_emulator, vertex_routes
+from tests.test_pipeline_compile import leaf_tasks
 from tinysign.config import Config
 from tinysign.errors import TinysignError
 from tinysign.ops import schedule, submit
 from tinysign.ops.cron import kfp_cron, vertex_cron
 from tinysign.ops.env import parse_bool, read_env
 from tinysign.ops.kfp_io import CONFIG_OVERRIDES
+from tinysign.ops.runs import RunRow, compare_table
 
 SA = "trainer@proj.iam.gserviceaccount.com"
 
@@ -121,11 +123,12 @@ def test_kfp_run_and_schedule_requests(package, params_file, monkeypatch, capsys
             CONFIG_OVERRIDES: {"augment_copies": 1},
         }
         assert body["runtime_config"]["pipeline_root"] == "gs://models-bucket/pipeline-root"
-        tasks = body["pipeline_spec"]["root"]["dag"]["tasks"]  # compiled caching options, not overridden
-        assert {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
+        tasks = leaf_tasks(body["pipeline_spec"])  # compiled caching options, not overridden
+        assert {n for n, (t, _, _) in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
             "data-version",
             "enroll",
             "bless",
+            "push",
         }
         [experiment] = server.find("POST", r"/experiments$")
         assert experiment.body["display_name"] == "tinysign" and body["experiment_id"] == "exp-1"
@@ -211,11 +214,12 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
             "model_registry": "projects/proj/locations/europe-west4",
         }
         # caching: the compiled per-task options travel unchanged (ENABLE_CACHING unset)
-        tasks = job.body["pipelineSpec"]["root"]["dag"]["tasks"]
-        assert {n for n, t in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
+        tasks = leaf_tasks(job.body["pipelineSpec"])
+        assert {n for n, (t, _, _) in tasks.items() if not t["cachingOptions"].get("enableCache")} == {
             "data-version",
             "enroll",
             "bless",
+            "push",
         }
         # EXPERIMENT: the run is associated with a Vertex AI Experiment (created on first use)
         [experiment] = server.find("POST", r"/metadataStores/default/contexts$")
@@ -255,14 +259,36 @@ def test_vertex_run_and_schedule_requests(package, monkeypatch):
 
 
 def test_enable_caching_set_explicitly_overrides_every_task(package, params_file, monkeypatch):
-    """ENABLE_CACHING=false is the user's explicit choice: the client turns caching off for every task."""
+    """ENABLE_CACHING=false is the user's explicit choice: the client turns caching off for every task.
+
+    The KFP client (``_override_caching_options``) reaches only the root DAG's tasks: those inside the
+    dsl.If groups keep what they were compiled with — enroll and push never cache, and no-enrollment
+    (a constant: the empty enrollment summary) may come from the cache either way.
+    """
     with RecordingServer(kfp_routes) as server:
         monkeypatch.setenv("KFP_HOST", server.url)
         monkeypatch.setenv("ENABLE_CACHING", "false")
         assert cli(submit, ["--target", "kfp", "--package", str(package), "--params", str(params_file)]) == 0
         [run] = server.find("POST", r"/apis/v2beta1/runs$")
-        tasks = run.body["pipeline_spec"]["root"]["dag"]["tasks"]
-        assert not any(t["cachingOptions"].get("enableCache") for t in tasks.values())
+        tasks = leaf_tasks(run.body["pipeline_spec"])
+        cached = {name for name, (t, _, _) in tasks.items() if t["cachingOptions"].get("enableCache")}
+        assert len(tasks) == 13 and cached == {"no-enrollment"}
+
+
+def test_compare_shows_the_settings_that_produced_two_runs():
+    """Two runs side by side: what changed in the results, and the config keys set differently."""
+    a = RunRow(
+        "run-a", {"INT8": 0.8, "model": "streaming"}, {"min INT8 accuracy": True}, {"epochs": 30, "seed": 1}
+    )
+    b = RunRow(
+        "run-b", {"INT8": 0.4, "model": "streaming"}, {"min INT8 accuracy": False}, {"epochs": 60, "seed": 1}
+    )
+    rows = {row[0]: row[1:] for row in compare_table(a, b).rows}
+    assert rows["config: epochs"][:2] == (30, 60) and str(rows["config: epochs"][2]) == "changed"
+    assert "config: seed" not in rows and str(rows["model"][2]) == "same"
+    assert str(rows["check: min INT8 accuracy"][2]) == "changed"
+    assert compare_table(a, b).note == "1 config key(s) set differently."
+    assert "config not compared" in compare_table(a, RunRow("old", {})).note
 
 
 def test_runs_lists_vertex_jobs_with_their_decisions(monkeypatch):

@@ -167,7 +167,7 @@ def test_without_val_clips_training_runs_unvalidated_and_says_so(pattern_records
     train then watches the training loss and keeps the last epoch."""
     rec = pattern_records(num_classes=2, per_split={"train": 2, "test": 1}, num_frames=8, img_size=16)
     result = run_train(rec, tmp_path / "out", TINY.replace(epochs=2, patience=0))
-    assert "training without validation" in capsys.readouterr().out
+    assert "without validation" in capsys.readouterr().out
     assert result["monitor"] == "loss" and result["best_val_accuracy"] is None and result["epochs_run"] == 2
     assert result["best_epoch"] == 2 and (tmp_path / "out" / "labels.txt").exists()
 
@@ -187,12 +187,12 @@ def test_sigkill_then_rerun_resumes_from_last_completed_epoch(pattern_records, t
     out = tmp_path / "train"
     command = _train_command(rec, out, "epochs=6")
     first = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env()
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env()
     )
     seen = []
-    for line in first.stdout:  # type: ignore[union-attr]
+    for line in first.stderr:  # type: ignore[union-attr]  # the progress lines of a log
         seen.append(line)
-        if line.startswith("Epoch 3/6"):  # epochs 1-2 are finished and backed up
+        if line.startswith("train: epoch 2/6"):  # shown once epoch 2 is finished and backed up
             first.send_signal(signal.SIGKILL)
             break
     assert first.wait(timeout=60) == -signal.SIGKILL, "".join(seen)
@@ -200,7 +200,7 @@ def test_sigkill_then_rerun_resumes_from_last_completed_epoch(pattern_records, t
 
     second = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=120)
     assert second.returncode == 0, second.stdout + second.stderr
-    epochs = [line.split()[1] for line in second.stdout.splitlines() if line.startswith("Epoch ")]
+    epochs = [line.split()[2][:-1] for line in second.stderr.splitlines() if line.startswith("train: epoch ")]
     assert "resuming" in second.stdout and epochs[0] in ("3/6", "4/6") and epochs[-1] == "6/6"
     history = json.loads((out / "history.json").read_text())
     assert history["epoch"] == list(range(6))  # every epoch once, none repeated from 0

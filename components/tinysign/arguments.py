@@ -14,3 +14,21 @@ def add_folders(
     if records:
         parser.add_argument("--records", required=True, metavar="DIR", help="extraction output (TFRecords)")
     parser.add_argument("--out", required=True, metavar="DIR", help=out)
+
+
+def add_config_options(parser: argparse.ArgumentParser, nested: bool = False) -> None:
+    """``--config FILE`` and ``--set KEY=VALUE`` (repeatable): the one configuration, from the command line.
+
+    ``nested``: on an action under a command (``tinysign pipeline run``), where they may also come
+    after the action; nothing is set when they do not, so those given before it are kept.
+    """
+    unset = {"default": argparse.SUPPRESS} if nested else {}
+    parser.add_argument("--config", metavar="FILE", help="JSON file of config keys (see config.py)", **unset)
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        dest="overrides",
+        help="override one config key, e.g. --set epochs=5 (repeatable)",
+        **(unset or {"default": []}),
+    )

@@ -20,6 +20,7 @@ METRICS_FILE = "metrics.json"  # every stage: its summary
 COMMIT_FILE = "commit.json"  # ingest, extract: the files of the run committed together (data/commit.py)
 LOCK_FILE = ".lock"  # held by the run writing an output folder
 TMP_PREFIX = ".tmp-"  # a run's staging folder inside its output folder
+STAMP_FILE = "stamp.json"  # every stage: what produced its output (config, code version, duration)
 
 # ingest
 MANIFEST_FILE = "manifest.jsonl"

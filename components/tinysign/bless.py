@@ -9,10 +9,10 @@ Checks (each recorded with value, threshold and verdict in ``bless.json``):
 * INT8 accuracy >= the current champion's (read from ``<destination>/models/champion.json``), when
   the champion was trained on the same label set.
 
-:func:`decide` makes the decision (pure: it reads and writes nothing); :func:`push` copies a blessed
-model to ``<destination>/models/<version>/`` (local folder or ``gs://``, through
-:mod:`tinysign.data.storage`) and :func:`move_champion` moves ``champion.json`` last, so a crash never
-leaves a pointer to a half-copied model. The move is a compare-and-set: it succeeds only if
+:func:`decide` makes the decision (pure: it reads and writes nothing); :func:`push_champion` copies a
+blessed model to ``<destination>/models/<version>/`` (local folder or ``gs://``, through
+:mod:`tinysign.data.storage`) and moves ``champion.json`` last, so a crash never leaves a pointer to a
+half-copied model. The move is a compare-and-set: it succeeds only if
 ``champion.json`` is still the one the decision was made against (a lock locally, a generation
 precondition on ``gs://``). A run that loses the race to a concurrent bless compares again with the new
 champion: if it is no longer better it is refused and its copied folder removed, so two runs at once
@@ -36,7 +36,15 @@ from tinysign.errors import TinysignError
 from tinysign.ops.registry import register_model
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import BASELINE_NAMES, blessing_table, outcome_text
-from tinysign.summaries import BlessDecision, BlessSummary, Check, read_summary, write_summary
+from tinysign.summaries import (
+    BlessDecision,
+    BlessSummary,
+    Check,
+    read_decision,
+    read_summary,
+    stamped,
+    write_summary,
+)
 
 CHAMPION_TRIES = 20  # compare-and-set attempts before giving up (each lost one means another run moved it)
 CHAMPION_KEYS = (
@@ -193,6 +201,7 @@ def read_champion(destination: str) -> tuple[dict[str, Any] | None, str]:
         raise TinysignError(f"{path}: not valid JSON; fix or delete it to reset the champion") from None
 
 
+@stamped("bless")
 def run_bless(
     quant_dir: str | Path,
     eval_dir: str | Path,
@@ -204,6 +213,7 @@ def run_bless(
     registry: str = "",
     vertex: Mapping[str, Any] | None = None,
     lineage: Mapping[str, str] | None = None,
+    push_model: bool = True,
 ) -> BlessDecision:
     """Decide, (if blessed) push, and record; write ``bless.json`` + ``metrics.json`` to ``out_dir``.
 
@@ -220,50 +230,29 @@ def run_bless(
         vertex: ``credentials`` / ``api_endpoint`` for the registry client (tests: loopback).
         lineage: ``pipeline_job`` and ``data_version`` (the data fingerprint) of this run, recorded
             in the decision, ``champion.json`` and the registry version.
+        push_model: push here when the decision says so; ``False``: decide and record only, and let
+            :func:`run_push` push (the pipeline's push step, behind a ``dsl.If`` on the outcome).
 
     Returns:
         The decision (:class:`~tinysign.summaries.BlessDecision`): ``blessed``, ``outcome``
         (``pushed`` | ``unchanged`` | ``kept_local`` | ``refused``), every check, the champion before.
     """
     quant, evaluation_dir, mcu_path = Path(quant_dir), Path(eval_dir), Path(mcu_dir)
-    evaluation, mcu = read_summary(evaluation_dir), read_summary(mcu_path)
-    labels, digest = _labels(quant, evaluation), model_digest(quant)
-    now = datetime.datetime.now(datetime.UTC)
-    copied, races = "", 0
-    for _ in range(CHAMPION_TRIES):
-        champion, generation = read_champion(destination)
-        decision = decide(
-            evaluation,
-            mcu,
-            config,
-            champion=champion,
-            labels=labels,
-            digest=digest,
-            now=now,
-            destination=destination,
-            version=version,
-            lineage=lineage,
-        )
-        if races:
-            decision["reasons"].insert(0, f"the champion moved {races} time(s) while pushing: compared again")
-        if not decision["pushed"]:
-            break
-        if copied != decision["model_uri"]:
-            push(decision, quant, evaluation_dir, mcu_path)
-            copied = decision["model_uri"]
-        _record_pushed(decision)
-        if move_champion(decision, generation):
-            if registry:
-                decision = register(decision, registry, config.image, vertex)
-            break
-        races += 1
-    else:
-        raise TinysignError(
-            f"{storage.join(destination, MODELS_DIR, CHAMPION_FILE)} changed {CHAMPION_TRIES} times while "
-            "this run tried to move it; too many runs bless at once: run bless again"
-        )
-    if copied and not decision["pushed"] and copied != (decision["champion"] or {}).get("uri"):
-        storage.delete([copied])  # lost to a better champion: nothing of this model stays under models/
+    evaluation = read_summary(evaluation_dir)
+    decision = decide(
+        evaluation,
+        read_summary(mcu_path),
+        config,
+        champion=read_champion(destination)[0],
+        labels=_labels(quant, evaluation),
+        digest=model_digest(quant),
+        now=datetime.datetime.now(datetime.UTC),
+        destination=destination,
+        version=version,
+        lineage=lineage,
+    )
+    if decision["pushed"] and push_model:
+        decision = push_champion(decision, quant, evaluation_dir, mcu_path, config, registry, vertex)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / BLESS_FILE).write_text(_decision_json(decision))
@@ -273,6 +262,29 @@ def run_bless(
         "checks_failed": sum(not c["passed"] for c in decision["checks"]),
     }
     write_summary(out, summary)
+    return decision
+
+
+def run_push(
+    bless_dir: str | Path,
+    quant_dir: str | Path,
+    eval_dir: str | Path,
+    mcu_dir: str | Path,
+    out_dir: str | Path,
+    config: Config,
+    registry: str = "",
+    vertex: Mapping[str, Any] | None = None,
+) -> BlessDecision:
+    """Push what :func:`run_bless` (``push_model=False``) decided to push; write the decision as pushed
+    (with its Model Registry version) to ``out_dir/bless.json``."""
+    decision = read_decision(bless_dir)
+    if decision is None or not decision.get("pushed"):
+        raise TinysignError(f"{bless_dir}: no decision to push a model; run `tinysign bless` first")
+    quant, evaluation, mcu = Path(quant_dir), Path(eval_dir), Path(mcu_dir)
+    decision = push_champion(decision, quant, evaluation, mcu, config, registry, vertex)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / BLESS_FILE).write_text(_decision_json(decision))
     return decision
 
 
@@ -337,6 +349,72 @@ def decide(
     decision["reasons"] = [f"{'ok' if c['passed'] else 'FAIL'}: {c['name']}: {c['detail']}" for c in checks]
     decision["reasons"].append(("blessed: " if blessed else "") + outcome_text(decision))
     return decision
+
+
+def push_champion(
+    decision: BlessDecision,
+    quant_dir: Path,
+    eval_dir: Path,
+    mcu_dir: Path,
+    config: Config,
+    registry: str = "",
+    vertex: Mapping[str, Any] | None = None,
+) -> BlessDecision:
+    """Push a decided model and make it the champion by compare-and-set; returns the decision as recorded.
+
+    The model is copied first (:func:`push`), ``champion.json`` moves last (:func:`move_champion`), so a
+    crash never leaves a pointer to a half-copied model. The move succeeds only if the champion is still
+    the one the decision was made against (``decision["champion"]``); when another run moved it in
+    between, the challenger is decided again against the new champion — refused, and its copied folder
+    removed, if it is no longer better — up to :data:`CHAMPION_TRIES` times. A registry version is made
+    only for a model that became champion.
+    """
+    evaluation, mcu = read_summary(eval_dir), read_summary(mcu_dir)
+    copied, races = "", 0
+    for _ in range(CHAMPION_TRIES):
+        champion, generation = read_champion(decision["destination"])
+        if champion != decision["champion"]:  # moved since the decision: decide again
+            races += 1
+            decision = _decide_again(decision, evaluation, mcu, config, champion)
+            decision["reasons"].insert(0, f"the champion moved {races} time(s) while pushing: compared again")
+        if not decision["pushed"]:
+            break
+        if copied != decision["model_uri"]:
+            push(decision, quant_dir, eval_dir, mcu_dir)
+            copied = decision["model_uri"]
+        _record_pushed(decision)
+        if move_champion(decision, generation):
+            return register(decision, registry, config.image, vertex) if registry else decision
+    else:
+        raise TinysignError(
+            f"{storage.join(decision['destination'], MODELS_DIR, CHAMPION_FILE)} changed {CHAMPION_TRIES} "
+            "times while this run tried to move it; too many runs bless at once: run bless again"
+        )
+    if copied and copied != (decision["champion"] or {}).get("uri"):
+        storage.delete([copied])  # lost to a better champion: nothing of this model stays under models/
+    return decision
+
+
+def _decide_again(
+    decision: BlessDecision,
+    evaluation: Mapping[str, Any],
+    mcu: Mapping[str, Any],
+    config: Config,
+    champion: Mapping[str, Any] | None,
+) -> BlessDecision:
+    """The same challenger decided against another champion (same time, version and lineage)."""
+    return decide(
+        evaluation,
+        mcu,
+        config,
+        champion=champion,
+        labels=decision["labels"],
+        digest=decision["model_sha256"],
+        now=datetime.datetime.fromisoformat(decision["decided_at"]),
+        destination=decision["destination"],
+        version=decision["version"],
+        lineage={"pipeline_job": decision["pipeline_job"], "data_version": decision["data_version"]},
+    )
 
 
 def push(decision: BlessDecision, quant_dir: Path, eval_dir: Path, mcu_dir: Path) -> None:

@@ -8,6 +8,7 @@ type-checked at that boundary so a typo fails with one clear line, not deep in a
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import typing
@@ -107,6 +108,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         *MODEL_KEYS,
         *INPUT_KEYS,
         "model",
+        "label_smoothing",
         "epochs",
         "batch_size",
         "learning_rate",
@@ -124,6 +126,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "batch_size",
         "learning_rate",
         "seed",
+        "label_smoothing",
         # the architecture and the input pipeline: QAT fine-tunes the trained model on the same inputs
         *MODEL_KEYS,
         *INPUT_KEYS,
@@ -200,6 +203,7 @@ class Config:
     # train
     model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
     epochs: int = 40
+    label_smoothing: float = 0.1  # targets 1 - s + s/C and s/C: a calibrated score for the recognizer
     batch_size: int = 32
     learning_rate: float = 3e-3  # peak learning rate (after warm-up)
     lr_schedule: str = "cosine"  # cosine = linear warm-up then cosine decay to 0; constant
@@ -211,7 +215,7 @@ class Config:
     frame_filters: tuple[int, ...] = (16, 32, 32)
     feature_dim: int = 0  # 0 = the pooled last conv (frame_filters[-1] values per frame)
     head_filters: int = 48
-    dropout: float = 0.0  # before the softmax; 0.3 lost 5 pp of val INT8 accuracy on 4 folds (README)
+    dropout: float = 0.0  # before the softmax; 0.3 lost 5 pp of val INT8 accuracy (docs/accuracy.md)
     activation: str = "relu6"  # relu6 | relu (conv blocks of the streaming model); relu6 bounds int8 ranges
     activation_noise: float = 0.02  # training-only Gaussian noise after each activation (int8 robustness)
     # quantize / MCU
@@ -270,6 +274,7 @@ class Config:
             "need activation_noise >= 0, 0 <= dropout < 1",
         )
         _require(self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}")
+        _require(0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)")
         _require(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
         _require(
             self.spot_window >= 1 and self.spot_suppression >= 0 and 0 < self.spot_threshold <= 1,
@@ -305,10 +310,7 @@ class Config:
     def from_dict(cls, values: dict[str, object]) -> Config:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
-        _require(
-            not unknown,
-            f"unknown config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}",
-        )
+        _require(not unknown, "; ".join(_unknown_key(key, known) for key in unknown))
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
 
@@ -328,6 +330,13 @@ class Config:
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise TinysignError(f"config: {message}")
+
+
+def _unknown_key(key: str, known: typing.Iterable[str]) -> str:
+    """``unknown config key 'epoch' (did you mean epochs?)``: the closest keys by spelling."""
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else "see the fields of tinysign.config.Config"
+    return f"unknown config key {key!r} ({hint})"
 
 
 def _read_json_object(path: Path) -> dict[str, object]:

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from tinysign.artifacts import WLASL_METADATA, WLASL_MISSING
 from tinysign.config import Config
+from tinysign.console import progress as progress_of
+from tinysign.data.manifest import SYNTHETIC_SOURCE
 from tinysign.errors import TinysignError
 
 Point = tuple[float, float]
@@ -239,7 +240,7 @@ def generate_demo(
     glosses = list(dict.fromkeys(gloss for gloss, _, _ in plan))
     entries: dict[str, list[dict[str, object]]] = {gloss: [] for gloss in glosses}
     nslt: dict[str, dict[str, object]] = {}
-    for number, (gloss, signer, rep) in enumerate(tqdm(plan, desc="demo videos", disable=not progress)):
+    for number, (gloss, signer, rep) in enumerate(progress_of(plan, "demo", "videos", enabled=progress)):
         video_id = f"{number:05d}"
         lead_in = int(rng.integers(4, 12)) if number % 4 == 0 else 0
         frames = render_clip(gloss, signer, rng, lead_in)
@@ -256,7 +257,7 @@ def generate_demo(
                 "signer_id": signer.signer_id,
                 "source": "synthetic",
                 "split": official,
-                "url": f"synthetic://signer{signer.signer_id}/{gloss}/{rep}",
+                "url": f"{SYNTHETIC_SOURCE}signer{signer.signer_id}/{gloss}/{rep}",
                 "variation_id": 0,
                 "video_id": video_id,
             }
@@ -268,7 +269,7 @@ def generate_demo(
     missing_id = f"{len(plan):05d}"  # listed in the metadata, never downloaded
     if classes is None:
         entries["yes"].append(
-            {**entries["yes"][0], "video_id": missing_id, "instance_id": 99, "url": "synthetic://lost"}
+            {**entries["yes"][0], "video_id": missing_id, "instance_id": 99, "url": f"{SYNTHETIC_SOURCE}lost"}
         )
     wlasl = [{"gloss": gloss, "instances": instances} for gloss, instances in entries.items()]
     (root / WLASL_METADATA).write_text(json.dumps(wlasl, indent=1))

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from tinysign.arguments import add_folders
 from tinysign.artifacts import DROP_REPORT_FILE, LABELS_FILE
 from tinysign.config import Config
+from tinysign.console import progress as progress_of
 from tinysign.data import records
 from tinysign.data.clips import sign_frames
 from tinysign.data.datasets import find_clips
@@ -45,7 +45,7 @@ from tinysign.runtime.carrays import c_array_name, write_c_arrays
 from tinysign.runtime.enrollment import ENROLL_SHOTS, Embedder, accuracy_vs_k
 from tinysign.runtime.litert import int8_range
 from tinysign.runtime.micro import TOLERANCE_LSB, compare_model
-from tinysign.summaries import EnrollSummary, write_summary
+from tinysign.summaries import EnrollSummary, stamped, write_summary
 
 METHOD = "prototypes"
 CHECK_WINDOWS = 16  # enrollment windows run through tflite-micro and LiteRT
@@ -64,7 +64,7 @@ def windows_of(
     """``({sign: ring buffers of its clips}, drops)`` of decodable ``clips``."""
     windows: dict[str, list[np.ndarray]] = defaultdict(list)
     drops = []
-    for clip in tqdm(clips, desc="enroll", unit="clip", disable=not progress):
+    for clip in progress_of(clips, "enroll", "clips", enabled=progress):
         try:
             frames = sign_frames(clip, config)
         except VideoError as exc:
@@ -93,6 +93,7 @@ def trained_prototypes(
     return {label: prototype(np.stack(embeddings[label])) for label in labels}, windows
 
 
+@stamped("enroll")
 def run_enroll(
     quant_dir: str | Path,
     sources: list[str],
@@ -167,6 +168,11 @@ def run_enroll(
     return summary
 
 
+def skipped_summary() -> EnrollSummary:
+    """The summary of an enrollment that did not happen: no new signs were given."""
+    return {"skipped": True}
+
+
 def run_pipeline_enroll(
     quant_dir: str | Path, enroll_data: str, out_dir: str | Path, config: Config
 ) -> EnrollSummary:
@@ -174,7 +180,7 @@ def run_pipeline_enroll(
     with no ``enroll_data`` only a ``skipped`` summary (the report then says no signs were enrolled)."""
     if not enroll_data:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        summary: EnrollSummary = {"skipped": True}
+        summary = skipped_summary()
         write_summary(out_dir, summary)
         return summary
     return run_enroll(quant_dir, [enroll_data], out_dir, config, progress=False, evaluate=True)

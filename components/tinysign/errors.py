@@ -10,7 +10,11 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class TinysignError(Exception):
-    """A problem with the user's input or environment, reported as one line (no traceback)."""
+    """A problem with the user's input or environment, reported as one line (no traceback); exit 1."""
+
+
+class UsageError(TinysignError):
+    """A command line that cannot work as given (a bad option value or combination); exit 2."""
 
 
 def disk_full(exc: BaseException) -> TinysignError | None:

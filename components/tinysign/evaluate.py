@@ -21,24 +21,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from tinysign.arguments import add_folders
 from tinysign.artifacts import SPOTTING_CURVE, SPOTTING_TIMELINE
 from tinysign.config import Config
+from tinysign.console import progress
 from tinysign.data import records
 from tinysign.data.records import ClipRecord
 from tinysign.errors import TinysignError
 from tinysign.model.baselines import REFERENCES_PER_CLASS, FeatureBank, TrivialBaselines, strongest
 from tinysign.model.files import PRECISIONS, QuantizedModel, check_records, load_quantized
-from tinysign.reporting.metrics import classification_outputs
+from tinysign.reporting.metrics import accuracy_interval, classification_outputs
 from tinysign.reporting.plots import plot_precision_recall, plot_timeline
 from tinysign.reporting.views import BASELINE_NAMES
 from tinysign.runtime.litert import dequantize
 from tinysign.runtime.recognizer import RecognizerSettings
 from tinysign.runtime.spotting import evaluate_streams, summarise, timeline_marks
 from tinysign.runtime.streaming import lite_classifier
-from tinysign.summaries import EvaluateSummary, SpottingSummary, write_summary
+from tinysign.summaries import EvaluateSummary, SpottingSummary, stamped, write_summary
 
 
 def softmax_sanity(raw: np.ndarray, probs: np.ndarray) -> dict[str, float]:
@@ -58,6 +58,7 @@ def softmax_sanity(raw: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     }
 
 
+@stamped("evaluate")
 def run_evaluate(
     quant_dir: str | Path, records_dir: str | Path, out_dir: str | Path, config: Config
 ) -> EvaluateSummary:
@@ -94,6 +95,10 @@ def run_evaluate(
         "model": quant.kind,
         "method": quant.method,
         "num_test_clips": int(len(test.labels)),
+        "accuracy_interval": {
+            precision: accuracy_interval(int(np.sum(predicted == test.labels)), len(test.labels))
+            for precision, predicted in predictions.items()
+        },
         "num_classes": len(quant.labels),
         "labels": quant.labels,
         "int8_accuracy": results["int8"]["accuracy"],
@@ -150,9 +155,8 @@ def score_test_clips(
         raise TinysignError(records.empty_split_message(records_dir, "train"))
     trivial = TrivialBaselines(references)
     del references  # the baselines keep the matrices they need
-    for record in tqdm(
-        records.iter_records(records_dir, split), desc=f"{split} clips", unit="clip", leave=False
-    ):
+    total = int(records.label_counts(records_dir, split, quant.labels).sum())
+    for record in progress(records.iter_records(records_dir, split), "evaluate", f"{split} clips", total):
         if keep is not None and not keep(record):
             continue
         for precision, classifier in classifiers.items():
@@ -213,9 +217,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     m = run_evaluate(args.quant, args.records, args.out, config)
+    low, high = m["accuracy_interval"]["int8"]
     print(
         f"{m['model']} ({m['method']}) on {m['num_test_clips']} test clips: "
-        f"float32 {m['float32_accuracy']:.4f}  int8 {m['int8_accuracy']:.4f}  "
+        f"float32 {m['float32_accuracy']:.4f}  int8 {m['int8_accuracy']:.4f} (95 % CI {low:.2f}-{high:.2f})  "
         f"delta {100 * m['accuracy_delta']:+.2f} pp  agreement {m['prediction_agreement']:.4f}"
     )
     sanity = m["int8"]["softmax_sanity"]

@@ -19,21 +19,25 @@ Dask cluster or Dataflow, with more Beam options after ``--``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tinysign.artifacts import FAILURES_FILE, METRICS_FILE, SCHEMA_FILE, STATS_FILE
 from tinysign.config import REST_LABEL, SPLITS, Config
+from tinysign.console import Progress
 from tinysign.data import commit, records, storage
 from tinysign.data.manifest import read_manifest
 from tinysign.data.runners import RUNNERS, check_engine, runner_args
 from tinysign.errors import TinysignError
-from tinysign.summaries import ExtractSummary, write_summary
+from tinysign.summaries import ExtractSummary, stamped, write_summary
 
 # --- shards + stats ---------------------------------------------------------------------------------
 
@@ -60,6 +64,7 @@ def _finish_shards(tmp_dir: str, config: Config) -> tuple[list[str], dict[str, d
     return names, stats
 
 
+@stamped("extract")
 def run_extract(
     manifest: str | Path, out_dir: str | Path, config: Config, beam_args: list[str] | None = None
 ) -> ExtractSummary:
@@ -67,7 +72,7 @@ def run_extract(
     extract_failures.csv to ``out_dir`` as one set (:mod:`tinysign.data.commit`)."""
     import apache_beam as beam
 
-    from tinysign.data.beam import build_pipeline, collect_failures
+    from tinysign.data.beam import build_pipeline, clips_done, collect_failures
     from tinysign.data.runners import beam_options, run_to_completion
 
     rows = read_manifest(manifest)
@@ -76,7 +81,9 @@ def run_extract(
         pipeline = beam.Pipeline(options=beam_options(beam_args, config.beam_workers))
         build_pipeline(pipeline, rows, labels, config, tmp_dir)
         started = time.monotonic()
-        counters = run_to_completion(pipeline)
+        with Progress("extract", len(rows), "clips") as shown, _watching(tmp_dir, shown):
+            counters = run_to_completion(pipeline)
+            shown.advance_to(clips_done(tmp_dir))
         collect_failures(tmp_dir)
         shards, stats = _finish_shards(tmp_dir, config)
         failures = list(csv.reader(io.StringIO(storage.read_text(storage.join(tmp_dir, FAILURES_FILE)))))[1:]
@@ -113,6 +120,28 @@ def run_extract(
         files = [*shards, FAILURES_FILE, STATS_FILE, SCHEMA_FILE, METRICS_FILE]
         commit.commit(tmp_dir, out_dir, files, replaces=[records.shard_pattern("*")])
     return metrics
+
+
+@contextlib.contextmanager
+def _watching(tmp_dir: str, shown: Progress) -> Iterator[None]:
+    """Count the clips the workers have finished (their files under ``tmp_dir``) while the block runs:
+    every second here, every 10 s on remote storage (a listing each time)."""
+    from tinysign.data.beam import clips_done
+
+    stop = threading.Event()
+    every = 10.0 if storage.is_remote(tmp_dir) else 1.0
+
+    def watch() -> None:
+        while not stop.wait(every):
+            shown.advance_to(clips_done(tmp_dir))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[str]:

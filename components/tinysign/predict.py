@@ -28,7 +28,7 @@ import numpy as np
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.config import Config
 from tinysign.data.frontend import FrontEndStream
-from tinysign.errors import TinysignError
+from tinysign.errors import TinysignError, UsageError
 from tinysign.model.files import load_quantized, read_labels, read_tflite
 from tinysign.runtime.litert import LiteModel, dequantize
 from tinysign.runtime.recognizer import Recognizer, RecognizerSettings
@@ -147,6 +147,9 @@ def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> 
         raw = classifier.push(frame)
         if raw is None:
             continue
+        if since == 0 and tick:  # the first head output: the ring buffer has just filled
+            yield Between(0.0, tick / fps, "filling the ring buffer")
+            since = tick
         seen[predictor.labels[int(np.argmax(raw))]] += 1
         emission = recognizer.push(tick, raw)
         if emission is not None:
@@ -167,7 +170,7 @@ def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> 
 def _dominant(seen: Counter[str]) -> str:
     """``rest`` / ``unknown`` when the head mostly said so, else "nothing certain"."""
     if not seen:
-        return "filling the ring buffer"
+        return "nothing certain"
     top, count = seen.most_common(1)[0]
     return top if top in ("rest", "unknown") and count >= sum(seen.values()) / 2 else "nothing certain"
 
@@ -271,7 +274,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         source = int(args.camera) if args.camera.isdigit() else args.camera
     elif source is None:  # `--model a.tflite [b.tflite] video.mp4`: argparse gives --model every path
         if len(models) < 2:
-            raise TinysignError("predict: give a video file after the model(s)")
+            raise UsageError("predict: give a video file after the model(s)")
         models, source = models[:-1], models[-1]
     predictor = load_predictor(models, args.labels)
     if predictor.streaming and predictor.method != PROTOTYPES:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 from tinysign.arguments import add_folders
 from tinysign.artifacts import LABELS_FILE, MODEL_FILE
 from tinysign.config import MODEL_NAMES, Config
+from tinysign.console import Progress
 from tinysign.data import records
 from tinysign.data.frontend import front_end, input_range
 from tinysign.errors import TinysignError
@@ -41,7 +43,7 @@ from tinysign.model.files import check_records, read_labels, tflite_name, write_
 from tinysign.model.qat import fine_tune, init_ranges, qat_model, qat_notes, set_input_range, streaming_qat
 from tinysign.runtime.litert import LiteModel, int8_range
 from tinysign.runtime.streaming import int8_features
-from tinysign.summaries import QuantizeSummary, read_summary, write_summary
+from tinysign.summaries import QuantizeSummary, read_summary, stamped, write_summary
 
 CALIBRATION_SPLIT = "train"
 Blobs = dict[str, dict[str, bytes]]  # part -> precision -> .tflite bytes
@@ -68,7 +70,20 @@ def model_inputs(clips: np.ndarray, config: Config) -> np.ndarray:
 
 # --- the stage ------------------------------------------------------------------------------------
 
+# What quantize shows as it goes (QAT's fine-tuning epochs come within the INT8 step).
+STEPS = {
+    "s3dconv1d": ("calibration clips", "INT8 model", "float32 model"),
+    "streaming": (
+        "calibration clips",
+        "INT8 frame model",
+        "INT8 features of the calibration clips (bias correction)",
+        "INT8 head model",
+        "float32 frame and head models",
+    ),
+}
 
+
+@stamped("quantize")
 def run_quantize(
     model_dir: str | Path, records_dir: str | Path, out_dir: str | Path, config: Config
 ) -> QuantizeSummary:
@@ -101,11 +116,13 @@ def run_quantize(
             f"lists {len(labels)} classes"
         )
     out.mkdir(parents=True, exist_ok=True)
-    clips, calib_ids = calibration_clips(records_dir, config.calibration_samples, config.seed)
-    inputs = model_inputs(clips, config)
+    with Progress("quantize", len(STEPS[kind]), "steps") as shown:
+        clips, calib_ids = calibration_clips(records_dir, config.calibration_samples, config.seed)
+        inputs = model_inputs(clips, config)
+        shown.step(STEPS[kind][0])
+        export = _export_whole if kind == "s3dconv1d" else _export_streaming
+        blobs, notes = export(model, inputs, records_dir, config, shown.step)
     num_classes = len(labels)
-    export = _export_whole if kind == "s3dconv1d" else _export_streaming
-    blobs, notes = export(model, inputs, records_dir, config)
 
     files = _write_tflite(out, blobs, kind, num_classes)
     write_labels(out / LABELS_FILE, labels)
@@ -166,9 +183,10 @@ def _batch1_shape(model: Any) -> tuple[int, ...]:
 
 
 def _export_whole(
-    model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
+    model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config, done: Callable[[str], None]
 ) -> tuple[Blobs, dict[str, Any]]:
-    """s3dconv1d: one INT8 (PTQ, or QAT fine-tuned) and one float32 model of the whole clip."""
+    """s3dconv1d: one INT8 (PTQ, or QAT fine-tuned) and one float32 model of the whole clip; ``done`` is
+    told each of :data:`STEPS` as it ends."""
     input_shape = _batch1_shape(model)
     int8_model, history = model, None
     if config.quantization == "qat":
@@ -182,15 +200,17 @@ def _export_whole(
         int8=True,
         representative=lambda: anchored(clip_samples(inputs), *input_range(config.front_end)),
     )
-    return {"model": {"int8": int8, "float32": convert(model, input_shape, int8=False)}}, qat_notes(
-        history, config
-    )
+    done(STEPS["s3dconv1d"][1])
+    float32 = convert(model, input_shape, int8=False)
+    done(STEPS["s3dconv1d"][2])
+    return {"model": {"int8": int8, "float32": float32}}, qat_notes(history, config)
 
 
 def _export_streaming(
-    model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config
+    model: Any, inputs: np.ndarray, records_dir: str | Path, config: Config, done: Callable[[str], None]
 ) -> tuple[Blobs, dict[str, Any]]:
-    """streaming: frame and head models, INT8 (PTQ, or QAT fine-tuned end to end) and float32."""
+    """streaming: frame and head models, INT8 (PTQ, or QAT fine-tuned end to end) and float32; ``done``
+    is told each of :data:`STEPS` as it ends."""
     frame, head = split_streaming(model)
     frame_shape, head_shape = _batch1_shape(frame), _batch1_shape(head)
     q_frame, q_head, history = frame, head, None
@@ -202,6 +222,7 @@ def _export_streaming(
         int8=True,
         representative=lambda: anchored(frame_samples(inputs), *input_range(config.front_end)),
     )
+    done(STEPS["streaming"][1])
     # The head's int8 input = the frame's int8 output (same scale/zero point): no requantization.
     feature_range = int8_range(LiteModel(frame_int8).output_qparams)  # type: ignore[arg-type]
     if config.quantization == "qat":
@@ -209,6 +230,7 @@ def _export_streaming(
     float_features = frame_features(frame, inputs)
     features = int8_features(frame_int8, inputs)  # what the head really gets on the device
     bias = feature_bias(features, float_features)
+    done(STEPS["streaming"][2])
     corrected = config.bias_correction and config.quantization == "ptq"  # QAT trains on int8 features
     if corrected:
         q_head = corrected_head(q_head, bias)
@@ -218,10 +240,12 @@ def _export_streaming(
         int8=True,
         representative=lambda: anchored(window_samples(features), *feature_range),
     )
+    done(STEPS["streaming"][3])
     blobs = {
         "frame": {"int8": frame_int8, "float32": convert(frame, frame_shape, int8=False)},
         "head": {"int8": head_int8, "float32": convert(head, head_shape, int8=False)},
     }
+    done(STEPS["streaming"][4])
     notes: dict[str, Any] = {
         "bias_correction": {
             "applied": corrected,

@@ -4,21 +4,38 @@ Summaries are ``TypedDict``s: plain JSON on disk and in KFP ``Metrics``, typed i
 lines, the KFP Markdown, the HTML report, ``local_run``) render these structures; nothing parses prose
 back or guesses keys by prefix. :func:`write_summary` / :func:`read_summary` are the only readers and
 writers of ``metrics.json``.
+
+Beside it each stage leaves a :class:`Stamp` (``stamp.json``, written by the :func:`stamped` decorator
+of its ``run_<stage>`` function): the config keys it read, the code version, when and how long — so a
+report made later says what produced a run, not today's defaults.
+
+Longer than our ~400-line guideline on purpose: every stage's schema in one file is the data contract a
+newcomer reads in one go; splitting it by stage would scatter what belongs together.
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
+import inspect
 import json
 import math
-from collections.abc import Mapping
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import numpy as np
 
-from tinysign.artifacts import BLESS_FILE, METRICS_FILE
+from tinysign import __version__
+from tinysign.artifacts import BLESS_FILE, METRICS_FILE, STAMP_FILE
+from tinysign.config import STAGE_KEYS, Config
 from tinysign.data import storage
 from tinysign.errors import TinysignError
+
+StageFunction = TypeVar("StageFunction", bound=Callable[..., Any])
 
 # --- ingest ------------------------------------------------------------------------------------------
 
@@ -45,6 +62,8 @@ class IngestSummary(TypedDict):
     unknown_signs: list[str]  # signs learned as the `unknown` class
     outside_vocabulary: list[str]  # signs left out (drop rows outside_vocabulary)
     signer_independent: bool  # known signers, none in two splits: test people never seen in training
+    data_fingerprint: str  # of the sources (file names, sizes, times): storage.fingerprint
+    nature: str  # "synthetic" (tinysign data demo), "real video", or "mixed: N of M synthetic"
 
 
 # --- extract -----------------------------------------------------------------------------------------
@@ -95,7 +114,7 @@ class TrainSummary(TypedDict, total=False):
     monitor: str
     best_epoch: int
     best_monitor_value: float
-    best_val_accuracy: float | None  # on val, of the weights kept (chosen on val loss); None without val
+    best_val_accuracy: float | None  # the accuracy on val of the weights kept (None: trained without val)
     seconds_per_epoch: float
     train_seconds_this_run: float
     examples: dict[str, int]
@@ -182,6 +201,7 @@ class EvaluateSummary(TypedDict):
     model: str
     method: str
     num_test_clips: int
+    accuracy_interval: dict[str, list[float]]  # precision -> 95 % Wilson interval [low, high] of accuracy
     num_classes: int
     labels: list[str]
     int8_accuracy: float
@@ -355,6 +375,75 @@ class CvSummary(TypedDict):
     config: dict[str, Any]
 
 
+# --- stamps: what produced a stage's output --------------------------------------------------------
+
+
+class Stamp(TypedDict):
+    stage: str
+    config: dict[str, Any]  # the keys the stage read (Config.for_stage), the whole config otherwise
+    seconds: float
+    finished_at: str  # UTC, ISO 8601
+    version: str  # tinysign's
+    commit: str  # the code's git commit ("-dirty": with uncommitted changes); "" when unknown
+
+
+def stamped(stage: str) -> Callable[[StageFunction], StageFunction]:
+    """Decorate ``run_<stage>(..., out_dir, config, ...)``: when it returns, write its :class:`Stamp` to
+    ``<out_dir>/stamp.json`` (local or ``gs://``)."""
+
+    def decorate(function: StageFunction) -> StageFunction:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            result = function(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            config: Config = bound.arguments["config"]
+            version, commit = code_version()
+            stamp: Stamp = {
+                "stage": stage,
+                "config": config.for_stage(stage) if stage in STAGE_KEYS else config.to_dict(),
+                "seconds": round(time.monotonic() - started, 1),
+                "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "version": version,
+                "commit": commit,
+            }
+            text = json.dumps(stamp, indent=2, ensure_ascii=False) + "\n"
+            storage.write_text(storage.join(str(bound.arguments["out_dir"]), STAMP_FILE), text)
+            return result
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+@functools.cache
+def code_version() -> tuple[str, str]:
+    """``(tinysign version, git commit)``: the commit from ``TINYSIGN_COMMIT`` (the image sets it), else
+    ``git describe`` of the package's checkout (``-dirty`` with uncommitted changes), else ``""``."""
+    commit = os.environ.get("TINYSIGN_COMMIT", "")
+    if not commit:
+        try:
+            described = subprocess.run(
+                ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+                cwd=Path(__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            commit = described.stdout.strip() if described.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            commit = ""
+    return __version__, commit
+
+
+def read_stamp(stage_dir: str | Path | None) -> Stamp | None:
+    """A stage folder's :class:`Stamp` (``None`` when absent: a stage from before stamps)."""
+    path = Path(stage_dir) / STAMP_FILE if stage_dir else None
+    return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+
+
 # --- read / write ------------------------------------------------------------------------------------
 
 
@@ -392,12 +481,121 @@ def failed_checks(decision: Mapping[str, Any]) -> list[Check]:
 
 
 def scalar_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flatten nested numeric values to ``{"a.b": float}`` (bools become 0/1; others are skipped)."""
+    """Flatten nested numeric values to ``{"a.b": number}``: counts stay ``int`` (bools become 0/1),
+    the rest ``float``; non-numbers are skipped."""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(scalar_metrics(value, f"{name}."))
-        elif isinstance(value, bool | int | float | np.integer | np.floating) and math.isfinite(float(value)):
+        elif isinstance(value, bool | int | np.integer):
+            flat[name] = int(value)
+        elif isinstance(value, float | np.floating) and math.isfinite(float(value)):
             flat[name] = float(value)
     return flat
+
+
+# --- firmware (tinysign firmware, off the pipeline: build/firmware/metrics.json) ---------------------
+
+
+class FirmwareSizes(TypedDict):
+    """An ELF's sections (``size -A``) grouped; the models, arena and ring buffer from its symbols."""
+
+    text: int
+    rodata: int
+    data: int
+    bss: int
+    heap: int
+    stack: int
+    testdata: int  # the test stream, linked outside flash (a camera provides frames on a device)
+    scratch: int  # the op-dump build's arena, outside RAM
+    sections: dict[str, int]
+    flash: int  # text + rodata + data
+    flash_models: int
+    flash_runtime: int
+    static_ram: int  # data + bss + heap + stack
+    ram_arena: int
+    ram_ring_buffer: int
+
+
+class FirmwareTiming(TypedDict):
+    """Instructions counted under QEMU (``-icount``); ms and fps assume one instruction per cycle."""
+
+    instructions_per_tick: float
+    frame_model_instructions_mean: float  # front end + frame model
+    head_instructions_mean: float | None  # ring buffer -> input + head
+    instructions_per_frame_mean: float
+    instructions_per_frame_max: float  # the worst steady-state frame: what the estimate uses
+    clock_hz: float
+    ms_per_frame: float
+    fps: float
+
+
+class FirmwareOutputs(TypedDict):
+    """One model's int8 outputs on the target against Python tflite-micro."""
+
+    outputs: int
+    values: int
+    mismatched_values: int
+    max_abs_diff_lsb: int | None
+    worst_stream_frame: int | None
+    missing_frames: list[int]
+
+
+class FirmwareEmission(TypedDict):
+    frame: int  # stream frame
+    label: int
+    score_units: int  # the class's window sum of (q - zero_point)
+
+
+class FirmwareComparison(TypedDict):
+    features: FirmwareOutputs
+    head: FirmwareOutputs
+    max_abs_diff_lsb: int
+    within_tolerance: bool
+    emissions: list[FirmwareEmission]  # the firmware's recognizer
+    python_emissions: list[FirmwareEmission]  # runtime/recognizer.py on Python tflite-micro's head outputs
+    emissions_identical: bool
+
+
+class FirmwareCheck(TypedDict):
+    name: str
+    value: float
+    limit: float
+    passed: bool
+
+
+class FirmwareBoard(TypedDict, total=False):
+    board: str
+    core: str
+    part: str
+    machine: str  # QEMU
+    elf: str
+    sizes: FirmwareSizes
+    arena: dict[str, int]  # size, used, frame_used (printed by the firmware)
+    memory: dict[str, int]  # heap_used, heap_size, stack_used, stack_size
+    timing: FirmwareTiming
+    comparison: FirmwareComparison
+    budgets: list[FirmwareCheck]
+    clip_end_top: list[int | None]  # the head's top class at each clip's last frame
+    top_matches_project: bool  # ... equals StreamingClassifier.classify per clip (Python tflite-micro)
+    clip_outputs_equal_project: bool  # the head output itself too (exact with reset_per_clip or raw)
+    divergence: dict[str, Any]  # op-by-op at one frame, on a mismatch or --dump-frame
+    seconds: dict[str, float]
+
+
+class FirmwareSummary(TypedDict):
+    model: str
+    num_classes: int
+    labels: list[str]
+    stream: dict[str, Any]  # frames, clip_ids, starts, labels
+    constants: dict[str, int]  # of the generated model_data.h
+    op_resolver: list[str]
+    front_end: dict[str, Any]  # kind, binning
+    recognizer: dict[str, Any]  # window, threshold (units), suppression, silent, scale
+    reset_per_clip: bool
+    project_top_classes: list[int | None]
+    tolerance_lsb: int
+    budgets: dict[str, int]  # the config's flash_budget_bytes, arena_budget_bytes
+    seconds: dict[str, float]
+    boards: dict[str, FirmwareBoard]

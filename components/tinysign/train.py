@@ -33,20 +33,22 @@ from tinysign.model.architectures import build_model, count_macs
 from tinysign.model.backend import keras
 from tinysign.model.files import write_labels
 from tinysign.model.training import (
+    MONITOR,
+    TRAIN_MONITOR,
     best_epoch,
     best_weights,
     chief_and_name,
     compile_for_training,
     finish_resume,
     make_strategy,
-    monitor_for,
     prepare_resume,
     split_dataset,
+    steps_per_epoch,
     training_callbacks,
 )
 from tinysign.reporting.metrics import TOP_K, classification_outputs
 from tinysign.reporting.plots import plot_distribution, plot_history
-from tinysign.summaries import TrainSummary, write_summary
+from tinysign.summaries import TrainSummary, stamped, write_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +73,7 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+@stamped("train")
 def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> TrainSummary:
     """Train ``config.model`` on ``records_dir`` and write every training output to ``out_dir``.
 
@@ -89,16 +92,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     labels, config = _labels_and_shape(records_dir, config)
     counts = {split: records.label_counts(records_dir, split, labels) for split in SPLITS}
     examples = {split: int(c.sum()) for split, c in counts.items()}
-    if examples["train"] == 0:
-        raise TinysignError(records.empty_split_message(records_dir, "train"))
-    monitor = monitor_for(examples["val"])  # val: early stopping and the best checkpoint are chosen on it
-    if not examples["val"]:
-        print(
-            f"train: no val clips in {records_dir} (ingest could not carve any without taking a sign out "
-            f"of training): training without validation; early stopping and the best checkpoint watch "
-            f"the training {monitor}",
-            flush=True,
-        )
+    monitor = _monitor(records_dir, examples, config)
     out = Path(out_dir)
     work = out if chief else out / "workers" / worker
     work.mkdir(parents=True, exist_ok=True)
@@ -114,7 +108,8 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     with strategy.scope():
         model = build_model(config.model, len(labels), config)
         compile_for_training(model, config, examples["train"], top_k)
-    callbacks = training_callbacks(out, work, config.patience, monitor)
+    steps = steps_per_epoch(examples["train"], config.batch_size)
+    callbacks = training_callbacks(out, work, config.patience, config.epochs, steps, monitor)
     print(
         f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
         f"{examples['val']} val clips, {len(labels)} classes, strategy {config.strategy} "
@@ -123,11 +118,11 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     )
     started = time.time()
     with records.corrupt_shards_as_errors(records_dir):
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks.all, verbose=2)
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks.all, verbose=0)
     train_seconds = time.time() - started
 
     history, start_epoch = callbacks.log.history(), callbacks.log.start_epoch
-    best = best_epoch(history, callbacks.early_stopping, monitor)
+    best = best_epoch(history, callbacks.early_stopping)
     final = build_model(config.model, len(labels), config)  # outside the strategy: plain model to save
     final.set_weights(best_weights(model, out, best, start_epoch))
     final.save(work / MODEL_FILE)
@@ -141,6 +136,22 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
         _write_chief_outputs(out, labels, history, counts, config.model)
     write_summary(work, result)
     return result
+
+
+def _monitor(records_dir: str | Path, examples: dict[str, int], config: Config) -> str:
+    """What the best checkpoint (and early stopping) watch: val loss; without a val split (a final model
+    trained on every training signer) the training loss, with the whole schedule and no early stopping."""
+    if examples["train"] == 0:
+        raise TinysignError(records.empty_split_message(records_dir, "train"))
+    if examples["val"]:
+        return MONITOR
+    if config.patience:
+        raise TinysignError(
+            f"{records.empty_split_message(records_dir, 'val')} (early stopping, patience={config.patience}, "
+            "watches it; --set patience=0 trains the whole schedule without one)"
+        )
+    print("train: no val split: training the whole schedule without validation", flush=True)
+    return TRAIN_MONITOR
 
 
 def _labels_and_shape(records_dir: str | Path, config: Config) -> tuple[list[str], Config]:

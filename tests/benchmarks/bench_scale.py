@@ -27,9 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinysign.console import Progress
+
 REPO = Path(__file__).resolve().parents[2]
 TINYSIGN = Path(sys.executable).parent / "tinysign"
 CLASSES = 20
+STAGES = ("ingest", "extract", "train streaming", "train s3dconv1d", "quantize", "evaluate")
 FLAT_RSS = ("ingest", "extract", "train streaming", "train s3dconv1d")
 COMMON = ["--set", "min_per_class=2", "--set", "max_per_class=100000", "--set", "epochs=1"]
 
@@ -47,8 +50,9 @@ def run_stage(args: list[str]) -> tuple[float, float, float]:
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def ladder_step(size: int, work: Path) -> dict[str, dict[str, float]]:
-    """Every stage on the ``size``-clip set; the data set is generated once and kept."""
+def ladder_step(size: int, work: Path, shown: Progress) -> dict[str, dict[str, float]]:
+    """Every stage on the ``size``-clip set (:data:`STAGES`, each told to ``shown`` as it ends); the data
+    set is generated once and kept."""
     root = work / f"n{size}"
     data = root / "data"
     if not (data / "WLASL_v0.3.json").exists():
@@ -114,6 +118,7 @@ def ladder_step(size: int, work: Path) -> dict[str, dict[str, float]]:
             str(root / "eval"),
         ],
     }
+    assert tuple(stages) == STAGES
     results = {}
     for name, args in stages.items():
         shutil.rmtree(args[args.index("--out") + 1], ignore_errors=True)  # a fresh run, never a resume
@@ -124,11 +129,11 @@ def ladder_step(size: int, work: Path) -> dict[str, dict[str, float]]:
             "clips_per_s": size / seconds,
             "rss_mib": rss,
         }
-        print(
+        shown.note(
             f"  n={size:5d} {name:16s} {seconds:7.1f} s (CPU {cpu:7.1f} s) {size / seconds:7.1f} clips/s "
-            f"peak RSS {rss:.0f} MiB",
-            flush=True,
+            f"peak RSS {rss:.0f} MiB"
         )
+        shown.update()
     return results
 
 
@@ -208,7 +213,8 @@ def main() -> int:
     middle = args.work / f"n{args.sizes[len(args.sizes) // 2]}"
     if args.ratios_only:
         return int(not ratios(middle))
-    table = {size: ladder_step(size, args.work) for size in args.sizes}
+    with Progress("bench-scale", len(args.sizes) * len(STAGES), "stages") as shown:
+        table = {size: ladder_step(size, args.work, shown) for size in args.sizes}
     print(
         "\n| stage | "
         + " | ".join(f"n={s} s (clips/s, MiB)" for s in args.sizes)

@@ -3,7 +3,7 @@
 One chain, ReadManifest -> DecodeSampleAugment -> GroupByShard -> WriteShard: one output per step
 and one last step, the shape every runner in ``data/runners.py`` executes correctly (Beam's Dask
 runner hands every tagged output to every consumer and computes only the last step of a branching
-pipeline; see the README). Workers share no memory and no working directory with the launcher:
+pipeline; see docs/distributed.md). Workers share no memory and no working directory with the launcher:
 what they read and write goes through ``data/storage.py`` by absolute or remote paths.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import posixpath
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from tinysign.artifacts import FAILURES_FILE
-from tinysign.config import Config
+from tinysign.config import SPLITS, Config
 from tinysign.data import records, storage
 from tinysign.data.clips import extract_clip, shard_of
 from tinysign.data.hashing import stable_hash
@@ -51,6 +52,15 @@ def build_pipeline(
         | "GroupByShard" >> beam.GroupByKey()
         | "WriteShard" >> beam.ParDo(WriteShardFn(tmp_dir, config.num_shards))
     )
+
+
+def clips_done(tmp_dir: str) -> int:
+    """Clips finished so far, whichever worker did them: each leaves one records file in its split's
+    folder under ``tmp_dir/clips/`` (a stream record besides, not counted) or one failure row."""
+    written = storage.glob(storage.join(tmp_dir, CLIPS_DIR, "*", "*.tfrecord"))
+    failed = storage.glob(storage.join(tmp_dir, FAILED_DIR, "*.csv"))
+    folders = (posixpath.basename(posixpath.dirname(path)) for path in written)  # <split>-<shard>
+    return sum(folder.rsplit("-", 1)[0] in SPLITS for folder in folders) + len(failed)
 
 
 def collect_failures(tmp_dir: str) -> None:

@@ -25,6 +25,9 @@ def valid_label(label: str) -> bool:
     return 0 < len(label) <= MAX_LABEL_LENGTH and label == label.strip() and label.isprintable()
 
 
+SYNTHETIC_SOURCE = "synthetic://"  # the source_video of a generated clip (tinysign data demo)
+
+
 @dataclass(frozen=True)
 class Clip:
     """One clip found in a dataset (before and after probing)."""

@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
-from tqdm import tqdm
-
 from tinysign.config import Config
+from tinysign.console import progress as progress_of
 from tinysign.data import storage
 from tinysign.data.manifest import Clip, Drop, Found
 from tinysign.data.sampling import segment_length
@@ -92,12 +91,12 @@ def probe_clips(clips: list[Clip], config: Config, progress: bool = True) -> Fou
     budget = MemoryBudget(min(PROBE_MEMORY, _available_memory() // 2))
     with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
         results = list(
-            tqdm(
+            progress_of(
                 pool.map(lambda c: _probe_clip(c, config, budget), clips),
+                "ingest: probe",
+                "clips",
                 total=len(clips),
-                desc="probe",
-                unit="clip",
-                disable=not progress,
+                enabled=progress,
             )
         )
     return [r for r in results if isinstance(r, Clip)], [r for r in results if isinstance(r, Drop)]

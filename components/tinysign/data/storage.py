@@ -190,7 +190,8 @@ def listing(root: str) -> list[tuple[str, int, float]]:
     found = []
     for folder, _, files in os.walk(root):
         for name in files:
-            stat = os.stat(os.path.join(folder, name))
+            path = os.path.join(folder, name)
+            stat = os.stat(path) if os.path.exists(path) else os.lstat(path)  # a dangling link: itself
             found.append((os.path.relpath(os.path.join(folder, name), root), stat.st_size, stat.st_mtime))
     return sorted(found)
 

@@ -26,17 +26,14 @@ import numpy as np
 
 from tinysign.artifacts import BACKUP_DIR, BEST_CHECKPOINT, EPOCH_LOG, RESUME_FILE, TENSORBOARD_DIR
 from tinysign.config import Config
+from tinysign.console import Progress
 from tinysign.data import inputs, records
 from tinysign.model.architectures import load_model
 from tinysign.model.backend import keras
+from tinysign.model.losses import loss
 
 MONITOR = "val_loss"  # early stopping and the best checkpoint are chosen on it
-UNVALIDATED_MONITOR = "loss"  # ... or, with no val split, on the training loss
-
-
-def monitor_for(val_examples: int) -> str:
-    """What early stopping and the best checkpoint watch: val loss, or the training loss without val."""
-    return MONITOR if val_examples else UNVALIDATED_MONITOR
+TRAIN_MONITOR = "loss"  # ... or, trained without a val split, training loss (no early stopping then)
 
 
 # --- distribution -----------------------------------------------------------------------------------
@@ -124,13 +121,13 @@ def learning_rate(config: Config, steps: int) -> Any:
 
 
 def compile_for_training(model: Any, config: Config, train_examples: int, top_k: int) -> None:
-    """Adam on :func:`learning_rate`, sparse cross-entropy, accuracy and top-k accuracy."""
+    """Adam on :func:`learning_rate`, cross-entropy (:func:`loss`), accuracy and top-k accuracy."""
     k = keras()
     model.compile(
         optimizer=k.optimizers.Adam(
             learning_rate(config, steps_per_epoch(train_examples, config.batch_size))
         ),
-        loss="sparse_categorical_crossentropy",
+        loss=loss(config),
         metrics=["accuracy", k.metrics.SparseTopKCategoricalAccuracy(top_k, name="top_k")],
     )
 
@@ -147,10 +144,14 @@ class Callbacks:
     early_stopping: bool
 
 
-def training_callbacks(out: Path, work: Path, patience: int, monitor: str = MONITOR) -> Callbacks:
+def training_callbacks(
+    out: Path, work: Path, patience: int, epochs: int, steps: int, monitor: str = MONITOR
+) -> Callbacks:
     """Learning-rate logging, the epoch log, the best checkpoint, the backup (resume), early stopping
-    (``patience`` > 0) and TensorBoard. Order matters: an epoch is logged and checkpointed before it
-    is backed up, and TensorBoard is last (it writes every value the others put into the logs)."""
+    (``patience`` > 0), TensorBoard and progress (``epochs`` of ``steps``). Order matters: an epoch is
+    logged and checkpointed before it is backed up, TensorBoard writes every value the others put into the
+    logs, and an epoch is shown done once all of that happened (a run killed after the line resumes after
+    that epoch)."""
     k = keras()
     checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=monitor, save_best_only=True)
     early = (
@@ -167,12 +168,12 @@ def training_callbacks(out: Path, work: Path, patience: int, monitor: str = MONI
         k.callbacks.BackupAndRestore(str(out / BACKUP_DIR)),
     ]
     callbacks += [early] if early else []
-    return Callbacks([*callbacks, tensorboard], log, early is not None)
+    return Callbacks([*callbacks, tensorboard, _progress_class()(epochs, steps)], log, early is not None)
 
 
-def best_epoch(history: dict[str, list[Any]], early_stopping: bool, monitor: str = MONITOR) -> int:
-    """Early stopping keeps the best epoch on ``monitor`` (0-based); a full schedule keeps its last."""
-    return int(np.argmin(history[monitor])) if early_stopping else len(history[monitor]) - 1
+def best_epoch(history: dict[str, list[Any]], early_stopping: bool) -> int:
+    """Early stopping keeps the best epoch on val loss (0-based); a full schedule keeps its last."""
+    return int(np.argmin(history[MONITOR])) if early_stopping else len(history["epoch"]) - 1
 
 
 def best_weights(model: Any, out: Path, best: int, start_epoch: int) -> list[np.ndarray]:
@@ -226,6 +227,42 @@ def _learning_rate_class() -> type:
                 logs["learning_rate"] = float(keras().backend.get_value(value))
 
     return LearningRate
+
+
+SHOWN_LOGS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+@functools.cache
+def _progress_class() -> type:
+    """A callback that shows epochs and steps done with the time left (:class:`~tinysign.console.Progress`):
+    a bar on a terminal, a line per epoch in a log."""
+
+    class TrainingProgress(keras().callbacks.Callback):
+        def __init__(self, epochs: int, steps: int) -> None:
+            super().__init__()
+            self.epochs, self.steps = epochs, steps
+            self.shown: Progress | None = None
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if self.shown is None:  # a resumed run starts at a later epoch
+                self.shown = Progress("train", self.epochs * self.steps, "steps", initial=epoch * self.steps)
+            self.shown.advance_to(epoch * self.steps)
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if self.shown is not None:
+                self.shown.update()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if self.shown is not None:
+                self.shown.advance_to((epoch + 1) * self.steps)
+                values = ", ".join(f"{k} {float(logs[k]):.4g}" for k in SHOWN_LOGS if k in (logs or {}))
+                self.shown.note(f"train: epoch {epoch + 1}/{self.epochs}: {values}")
+
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+            if self.shown is not None:
+                self.shown.close()
+
+    return TrainingProgress
 
 
 @functools.cache

@@ -85,6 +85,17 @@ def read_params(path: str | Path | None) -> dict[str, Any]:
     return data
 
 
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON types (numpy numbers and arrays included): a KFP output parameter."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _write_artifact_file(artifact: Any, content: object) -> None:
     """Also write an artifact's metadata to its file: KFP stores metric artifacts as metadata only,
     and ``kfp.local``'s cache treats an artifact whose file is missing as a miss (so a task with a

@@ -1,10 +1,11 @@
 """Runs side by side: ``tinysign runs`` lists pipeline runs, ``--compare A B`` shows what changed.
 
-Every run's bless step (never cached) writes ``bless.json``: the decision, every check, and what it
-was decided on (data fingerprint, model, INT8/float32 accuracy, baselines, arena, flash). Local runs
-are read from ``<root>/pipeline_root/<run>/bless/blessing/``; ``--target vertex`` reads the same file
-from each pipeline job's bless task output through the Vertex AI client; ``--target kfp`` lists the
-Kubeflow runs (name, state, date) through the KFP client.
+Every run's bless step (never cached) writes ``bless.json``: the decision, every check, what it was
+decided on (data fingerprint, model, INT8/float32 accuracy, baselines, arena, flash) and the config of
+the run, so ``--compare`` shows both what changed in the results and the settings that produced them.
+Local runs are read from ``<root>/pipeline_root/<run>/bless/blessing/``; ``--target vertex`` reads the
+same file from each pipeline job's bless task output through the Vertex AI client; ``--target kfp``
+lists the Kubeflow runs (name, state, date) through the KFP client.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class RunRow:
     run: str
     values: dict[str, object]
     checks: dict[str, bool] = field(default_factory=dict)
+    config: dict[str, object] = field(default_factory=dict)
 
 
 def row_of(run: str, decision: BlessDecision | None, state: str = "") -> RunRow:
@@ -74,6 +76,7 @@ def row_of(run: str, decision: BlessDecision | None, state: str = "") -> RunRow:
             "decision": f"{verdict} ({decision.get('outcome', '')})",
         },
         {c["name"]: c["passed"] for c in decision.get("checks", [])},
+        dict(decision.get("config") or {}),
     )
 
 
@@ -134,7 +137,8 @@ def runs_table(rows: list[RunRow]) -> Table:
 
 
 def compare_table(a: RunRow, b: RunRow) -> Table:
-    """Two runs side by side: every field and every blessing check, and which changed."""
+    """Two runs side by side: every field, every blessing check, and the config keys set differently
+    (what produced the difference); which changed."""
     rows: list[tuple[object, ...]] = [
         (
             f,
@@ -157,7 +161,14 @@ def compare_table(a: RunRow, b: RunRow) -> Table:
                 Verdict(before == after, "same" if before == after else "changed"),
             )
         )
-    return Table(("", a.run, b.run, ""), rows, title=f"{a.run} vs {b.run}")
+    for key in sorted(set(a.config) | set(b.config)):
+        if a.config.get(key) != b.config.get(key):
+            rows.append((f"config: {key}", a.config.get(key), b.config.get(key), Verdict(False, "changed")))
+    differ = sum(str(row[0]).startswith("config: ") for row in rows)
+    note = f"{differ} config key(s) set differently." if differ else "Same config."
+    if not a.config or not b.config:
+        note = "A run without a recorded config (from before bless.json kept it): config not compared."
+    return Table(("", a.run, b.run, ""), rows, title=f"{a.run} vs {b.run}", note=note)
 
 
 def _passed(value: bool | None) -> str:

@@ -21,6 +21,11 @@ tabular-nums}.ok{color:#137333;font-weight:600}.fail{color:#c5221f;font-weight:6
 display:inline-block}.verdict.ok{background:#e6f4ea}.verdict.fail{background:#fce8e6}
 img{max-width:100%;border:1px solid #eee;margin:.4em 0}figure{margin:1em 0}
 figcaption{color:#555;font-size:.9em}details{margin:.6em 0}code{background:#f4f4f4;padding:0 .2em}
+.bars{display:grid;grid-template-columns:max-content minmax(8em,1fr) max-content;gap:.25em .7em;
+align-items:center;max-width:900px;margin:.6em 0;font-size:.92em}.track{background:#eee;height:.9em;
+border-radius:3px;overflow:hidden}.fill{display:block;height:100%;background:#4a86c8}.fill.over{background:
+#c5221f}.stamp{background:#f7f7f7;border-left:4px solid #bbb;padding:.4em .8em;margin:.6em 0}
+.headline{font-size:1.15em}
 """
 MAX_CSV_ROWS = 200
 
@@ -40,6 +45,11 @@ def paragraph(text: str) -> str:
 
 def verdict_banner(ok: bool, text: str) -> str:
     return f"<p class='verdict {'ok' if ok else 'fail'}'>{escape(text)}</p>"
+
+
+def note(text: str) -> str:
+    """A boxed paragraph: what produced the report, what the numbers mean."""
+    return f"<p class=stamp>{escape(text)}</p>"
 
 
 def image(path: Path, caption: str = "") -> str:

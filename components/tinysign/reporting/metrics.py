@@ -17,6 +17,16 @@ from tinysign.errors import TinysignError
 from tinysign.reporting.plots import plot_confusion_matrix
 
 TOP_K = 5
+CONFIDENCE = 0.95
+
+
+def accuracy_interval(correct: int, total: int) -> list[float]:
+    """``[low, high]``: the 95 % Wilson score interval of an accuracy of ``correct`` in ``total`` clips
+    (honest at 0 and 1 and on a few clips, where the normal approximation is not)."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(correct, total).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return [float(interval.low), float(interval.high)]
 
 
 def classification_outputs(

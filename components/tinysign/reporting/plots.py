@@ -1,5 +1,5 @@
-"""PNG plots shared by the stages: training curves, per-class distributions, confusion matrices,
-few-shot accuracy against k.
+"""PNG plots shared by the stages: training curves (with the learning rate), per-class distributions,
+confusion matrices (counts, and normalised side by side), few-shot accuracy against k, live spotting.
 
 matplotlib runs on the Agg backend (no display needed); every function writes one PNG and returns
 its path. Figures are closed after saving so long pipelines do not leak memory. Text is text: mathtext
@@ -35,19 +35,29 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 
 def plot_history(history: Mapping[str, Sequence[float]], path: str | Path, title: str = "training") -> Path:
-    """Loss and accuracy, train vs val, per epoch (the seed's training plot).
+    """Loss and accuracy, train vs val, per epoch (the seed's training plot), and the learning rate
+    when the history has it.
 
     Args:
         history: Keras ``History.history``-style dict (``loss``, ``val_loss``, ``accuracy``,
-            ``val_accuracy``; missing keys are skipped).
+            ``val_accuracy``, ``learning_rate``; missing keys are skipped).
         path: PNG to write.
         title: figure title.
     """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+    rates = [r for r in history.get("learning_rate") or [] if r is not None]
+    fig, axes = plt.subplots(1, 3 if rates else 2, figsize=(15 if rates else 10, 4))
+    if rates:
+        ax = axes[2]
+        ax.plot(range(1, len(rates) + 1), rates, "-o", markersize=3, color="tab:purple")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("learning rate (end of epoch)")
+        ax.set_title("learning rate")
+        ax.grid(alpha=0.3)
+    for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
         for key, style in ((metric, "-o"), (f"val_{metric}", "-s")):
             values = history.get(key)
             if values:
@@ -143,6 +153,46 @@ def plot_confusion_matrix(
     ax.set_ylabel("true")
     ax.set_title(title)
     return _save(fig, path)
+
+
+def plot_confusion_matrices(
+    matrices: Mapping[str, np.ndarray], labels: Sequence[str], path: str | Path
+) -> Path:
+    """Confusion matrices side by side, each row normalised to the share of that true class (so classes
+    with few clips read like the others); the percentage is written in each cell up to 30 classes.
+
+    Args:
+        matrices: name (e.g. ``INT8``) -> square count matrix (rows = true class).
+        labels: class names in the matrices' order.
+        path: PNG to write.
+    """
+    plt = _pyplot()
+    n = len(labels)
+    side = min(14.0, max(4.0, 0.32 * n + 2.5))
+    fig, axes = plt.subplots(1, len(matrices), figsize=(side * len(matrices), side), squeeze=False)
+    names = labels if n <= 60 else [""] * n
+    for ax, (name, counts) in zip(axes[0], matrices.items(), strict=True):
+        counts = np.asarray(counts, dtype=np.float64)
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks(np.arange(n))
+        ax.set_yticks(np.arange(n))
+        ax.set_xticklabels(names, rotation=90, fontsize=7)
+        ax.set_yticklabels(names, fontsize=7)
+        if n <= 30:
+            for i, j in zip(*np.nonzero(counts), strict=True):
+                color = "white" if shares[i, j] > 0.5 else "black"
+                ax.text(j, i, f"{shares[i, j]:.0%}", ha="center", va="center", fontsize=6, color=color)
+        accuracy = np.trace(counts) / max(counts.sum(), 1)
+        ax.set_title(f"{name}: accuracy {accuracy:.1%} on {int(counts.sum())} clips")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    fig.colorbar(image, ax=list(axes[0]), fraction=0.025, pad=0.02, label="share of the true class")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def plot_accuracy_vs_k(results: Mapping[str, Mapping[str, Any]], path: str | Path) -> Path:

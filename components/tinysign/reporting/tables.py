@@ -1,6 +1,7 @@
 """Tables built once from structure, rendered as Markdown (CLI, KFP UI) or HTML (the report).
 
 A :class:`Table` holds plain values; a :class:`Verdict` cell renders as pass/FAIL in either format.
+A :class:`Bar` is one row of a bar chart the report draws in HTML (a value against its full scale).
 """
 
 from __future__ import annotations
@@ -22,6 +23,18 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Bar:
+    """One bar: ``value`` against ``scale`` (a full bar), the ``text`` beside it; ``ok=False`` = over
+    a limit (drawn red)."""
+
+    label: str
+    value: float
+    scale: float
+    text: str
+    ok: bool = True
+
+
+@dataclass(frozen=True)
 class Table:
     """Rows of cells under a header, with an optional title and note below."""
 
@@ -38,6 +51,8 @@ def cell_text(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if value.is_integer() and abs(value) >= 1000:
+            return f"{int(value):,}"  # bytes, MACs: a count, whatever JSON made of it
         return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
     if isinstance(value, int):
         return f"{value:,}"
@@ -81,6 +96,19 @@ def to_html(table: Table) -> str:
     title = f"<h3>{html.escape(table.title)}</h3>" if table.title else ""
     note = f"<p>{html.escape(table.note)}</p>" if table.note else ""
     return f"{title}<table><tr>{head}</tr>{''.join(body)}</table>{note}"
+
+
+def bars_to_html(bars: list[Bar]) -> str:
+    """Bars as a grid of label, track (filled to ``value / scale``, at most full) and text."""
+    rows = []
+    for bar in bars:
+        width = 100 * min(1.0, max(0.0, bar.value / bar.scale)) if bar.scale > 0 else 0
+        rows.append(
+            f"<span>{html.escape(bar.label)}</span><span class=track>"
+            f"<span class='fill{'' if bar.ok else ' over'}' style='width:{width:.1f}%'></span></span>"
+            f"<span class={'num' if bar.ok else 'fail'}>{html.escape(bar.text)}</span>"
+        )
+    return f"<div class=bars>{''.join(rows)}</div>"
 
 
 def _numeric_column(table: Table, index: int) -> bool:

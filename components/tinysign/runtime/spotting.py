@@ -16,12 +16,13 @@ runs for every threshold of the precision-recall curve.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinysign.config import REST_LABEL, UNKNOWN_LABEL
+from tinysign.console import progress
 from tinysign.data.records import StreamRecord
 from tinysign.data.sampling import ping_pong
 from tinysign.runtime.recognizer import Emission, RecognizerSettings, recognize
@@ -87,12 +88,12 @@ def rest_stream(records: Sequence[StreamRecord], stream_fps: int) -> Stream:
 
 
 def head_outputs(
-    classifier: StreamingClassifier, frames: Iterable[np.ndarray]
+    classifier: StreamingClassifier, frames: Sequence[np.ndarray], what: str = "spotting"
 ) -> list[tuple[int, np.ndarray]]:
     """``(tick, raw head output)`` for every tick once the ring buffer is full, from a fresh stream."""
     classifier.reset()
     outputs = []
-    for tick, frame in enumerate(frames):
+    for tick, frame in enumerate(progress(frames, what, "frames")):
         raw = classifier.push(frame)
         if raw is not None:
             outputs.append((tick, raw.reshape(-1)))
@@ -197,10 +198,12 @@ def evaluate_streams(
     """The whole stream protocol (module docstring) on the stream records of one split."""
     grace = round(GRACE_SECONDS * stream_fps)
     signs = sign_stream(records, seed)
-    outputs = head_outputs(classifier, signs.frames)
+    outputs = head_outputs(classifier, signs.frames, "evaluate: sign stream")
     emissions = recognize(settings, outputs, zero_point)
     rest = rest_stream(records, stream_fps)
-    rest_emissions = recognize(settings, head_outputs(classifier, rest.frames), zero_point)
+    rest_emissions = recognize(
+        settings, head_outputs(classifier, rest.frames, "evaluate: rest stream"), zero_point
+    )
     horizon = round(timeline_seconds * stream_fps)
     shown = [(tick, raw) for tick, raw in outputs if tick < horizon]
     return SpottingResult(
