@@ -160,6 +160,9 @@ def test_missing_or_empty_records_are_one_line_errors(pattern_records, tmp_path)
     rec = pattern_records(num_classes=2, per_split={"val": 1, "test": 1}, num_frames=8, img_size=16)
     with pytest.raises(TinysignError, match="the train split in .* has no clips; re-run `tinysign ingest`"):
         run_train(rec, tmp_path / "out", TINY)
+    rec = pattern_records(num_classes=2, per_split={"train": 2, "test": 1}, num_frames=8, img_size=16)
+    with pytest.raises(TinysignError, match="the val split in .* has no clips"):
+        run_train(rec, tmp_path / "out", TINY)
 
 
 def test_without_val_clips_training_runs_unvalidated_and_says_so(pattern_records, tmp_path, capsys):
