@@ -63,8 +63,9 @@ report-deps: ## apt package for the report's browser test: headless Chromium (as
 	$(sudo) apt-get update -q
 	$(sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 
-firmware: ## the streaming pair on emulated Cortex-M7/M55 (tflite-micro + CMSIS-NN under QEMU) -> build/firmware
-	$(bin)/tinysign firmware --quant $(out)/quantize --mcu $(out)/mcu --records $(out)/records --out build/firmware $(if $(targets),--targets $(targets))
+firmware: ## the streaming pair + recognizer on emulated Cortex-M4F/M33/M7/M55 under QEMU -> build/firmware (targets="m4f m55"; tflm_build=DIR caches tflite-micro)
+	$(bin)/tinysign firmware --quant $(out)/quantize --mcu $(out)/mcu --records $(out)/records --out build/firmware \
+	  $(if $(targets),--targets $(targets)) $(if $(tflm_build),--tflm-build $(tflm_build)) $(if $(params),--config $(params))
 
 run: ## the whole pipeline through kfp.local on the demo data (data=DIR, params=FILE; default pipelines/params/demo.json); a rerun is cached
 	@test -d $(data) || $(MAKE) --no-print-directory demo

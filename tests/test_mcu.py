@@ -15,6 +15,7 @@ from tinysign.data.frontend import front_end
 from tinysign.mcu import run_mcu_check
 from tinysign.model.files import load_quantized
 from tinysign.runtime.arena import check_runs_at, probe_arena
+from tinysign.runtime.boards import BOARDS
 from tinysign.runtime.carrays import read_c_array, write_c_arrays
 from tinysign.runtime.flatbuffer import model_ops
 from tinysign.runtime.litert import LiteModel, runner_input
@@ -148,7 +149,8 @@ def test_mcu_check_writes_report_c_arrays_and_budgets(tmp_path_factory, tmp_path
     arenas = report["parts"]["frame"]["arena_bytes"] + report["parts"]["head"]["arena_bytes"]
     assert report["total_sram_bytes"] == arenas + report["ring_buffer_bytes"]
     assert report["budgets"]["arena"]["passed"] and report["budgets"]["flash"]["passed"]
-    assert [t["target"] for t in report["targets"]][:2] == ["Cortex-M4", "Cortex-M7"]
+    boards = [b.core for b in BOARDS.values()]  # the one board table, shared with tinysign firmware
+    assert [t["target"] for t in report["targets"]] == boards + ["Cortex-M55 (Helium) + Ethos-U55-128"]
     assert all(t["fits"] for t in report["targets"])
     assert report["tflm_vs_litert"]["within_tolerance"]
     assert json.loads((tmp_path / "metrics.json").read_text())["arena_bytes"] == report["arena_bytes"]

@@ -103,6 +103,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         *MODEL_KEYS,
         *INPUT_KEYS,
         "model",
+        "label_smoothing",
         "epochs",
         "batch_size",
         "learning_rate",
@@ -120,6 +121,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "batch_size",
         "learning_rate",
         "seed",
+        "label_smoothing",
         # the architecture and the input pipeline: QAT fine-tunes the trained model on the same inputs
         *MODEL_KEYS,
         *INPUT_KEYS,
@@ -192,6 +194,7 @@ class Config:
     # train
     model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
     epochs: int = 40
+    label_smoothing: float = 0.1  # targets 1 - s + s/C and s/C: a calibrated score for the recognizer
     batch_size: int = 32
     learning_rate: float = 3e-3  # peak learning rate (after warm-up)
     lr_schedule: str = "cosine"  # cosine = linear warm-up then cosine decay to 0; constant
@@ -259,6 +262,7 @@ class Config:
             "need activation_noise >= 0, 0 <= dropout < 1",
         )
         _require(self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}")
+        _require(0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)")
         _require(self.warmup_epochs >= 0 and self.patience >= 0, "warmup_epochs and patience must be >= 0")
         _require(
             self.spot_window >= 1 and self.spot_suppression >= 0 and 0 < self.spot_threshold <= 1,

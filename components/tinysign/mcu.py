@@ -11,7 +11,8 @@ interpreter (the same C++ kernels an MCU build uses) and in LiteRT with referenc
 * for the streaming model: frame arena + head arena + ring buffer (``T x F`` int8), the frame model
   and head checked on a continuous stream of test frames;
 * ``model_data.cc/.h`` C arrays like tflite-micro's ``generate_cc_arrays``;
-* pass/fail against ``config.arena_budget_bytes`` / ``flash_budget_bytes`` and named MCU targets;
+* pass/fail against ``config.arena_budget_bytes`` / ``flash_budget_bytes`` and whether it fits the
+  boards of :mod:`tinysign.runtime.boards` (the table ``tinysign firmware`` builds for);
 * an Ethos-U55 estimate from ``vela`` when ``ethos-u-vela`` is installed.
 
 Outputs: ``mcu_report.json``, ``mcu_report.md``, ``model_data.cc``, ``model_data.h``, ``metrics.json``.
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from tinysign.model.files import QuantizedModel, check_records, load_quantized
 from tinysign.reporting.tables import to_markdown
 from tinysign.reporting.views import mcu_tables
 from tinysign.runtime.arena import check_runs_at, probe_arena
+from tinysign.runtime.boards import BOARDS, Board
 from tinysign.runtime.carrays import c_array_name, write_c_arrays
 from tinysign.runtime.flatbuffer import model_ops, op_summary
 from tinysign.runtime.litert import LiteModel
@@ -46,28 +47,6 @@ from tinysign.runtime.vela import vela_estimate
 from tinysign.summaries import McuPart, McuSummary, TargetFit, stamped, write_summary
 
 CHECK_CLIPS = 8  # real test clips run through both interpreters
-
-
-@dataclass(frozen=True)
-class Target:
-    """A class of microcontroller: SRAM for arena(s) + ring buffer, flash for the model(s)."""
-
-    name: str
-    sram_bytes: int
-    flash_bytes: int
-    note: str = ""
-
-
-TARGETS = (
-    Target("Cortex-M4", 256 * 1024, 1024 * 1024, "256 KB SRAM / 1 MB flash"),
-    Target("Cortex-M7", 512 * 1024, 2 * 1024 * 1024, "512 KB SRAM / 2 MB flash"),
-    Target(
-        "Cortex-M55 + Ethos-U55-128",
-        512 * 1024,
-        2 * 1024 * 1024,
-        "512 KB SRAM / 2 MB flash; NPU memory and latency from Vela",
-    ),
-)
 
 
 @stamped("mcu")
@@ -181,7 +160,8 @@ def _summarise(
             "what": "INT8 .tflite bytes (all parts)",
         },
     }
-    report["targets"] = [_target_fit(target, report, parts) for target in TARGETS]
+    report["targets"] = [_target_fit(board, report, parts, npu=False) for board in BOARDS.values()]
+    report["targets"] += [_target_fit(b, report, parts, npu=True) for b in BOARDS.values() if b.npu]
     report["tflm_vs_litert"] = exact
     return report
 
@@ -190,10 +170,11 @@ def _head_feature_dim(quant: QuantizedModel) -> int:
     return int(LiteModel(quant.read("head", "int8")).input_shape[2])
 
 
-def _target_fit(target: Target, report: McuSummary, parts: dict[str, McuPart]) -> TargetFit:
+def _target_fit(board: Board, report: McuSummary, parts: dict[str, McuPart], npu: bool) -> TargetFit:
+    """Does the model (arenas + ring buffer, INT8 bytes) fit the board's part? ``npu``: Vela's numbers."""
     sram, flash = report["total_sram_bytes"], report["flash_bytes"]
     source = "tflite-micro"
-    if "Ethos-U" in target.name:
+    if npu:
         velas = [p.get("vela") for p in parts.values()]
         if all(v and "sram_bytes" in v for v in velas):
             sram = sum(v["sram_bytes"] for v in velas) + report.get("ring_buffer_bytes", 0)  # type: ignore[index]
@@ -202,14 +183,14 @@ def _target_fit(target: Target, report: McuSummary, parts: dict[str, McuPart]) -
         else:
             source = "tflite-micro (vela not available)"
     return {
-        "target": target.name,
-        "note": target.note,
+        "target": f"{board.core} + {board.npu}" if npu else board.core,
+        "note": f"{board.part}: {board.sram_bytes // 1024} KB SRAM / {board.flash_bytes // 1024} KB flash",
         "sram_needed": sram,
         "flash_needed": flash,
-        "sram_bytes": target.sram_bytes,
-        "flash_bytes": target.flash_bytes,
+        "sram_bytes": board.sram_bytes,
+        "flash_bytes": board.flash_bytes,
         "source": source,
-        "fits": sram <= target.sram_bytes and flash <= target.flash_bytes,
+        "fits": sram <= board.sram_bytes and flash <= board.flash_bytes,
     }
 
 

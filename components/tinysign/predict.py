@@ -145,6 +145,9 @@ def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> 
         raw = classifier.push(frame)
         if raw is None:
             continue
+        if since == 0 and tick:  # the first head output: the ring buffer has just filled
+            yield Between(0.0, tick / fps, "filling the ring buffer")
+            since = tick
         seen[predictor.labels[int(np.argmax(raw))]] += 1
         emission = recognizer.push(tick, raw)
         if emission is not None:
@@ -165,7 +168,7 @@ def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> 
 def _dominant(seen: Counter[str]) -> str:
     """``rest`` / ``unknown`` when the head mostly said so, else "nothing certain"."""
     if not seen:
-        return "filling the ring buffer"
+        return "nothing certain"
     top, count = seen.most_common(1)[0]
     return top if top in ("rest", "unknown") and count >= sum(seen.values()) / 2 else "nothing certain"
 

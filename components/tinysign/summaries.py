@@ -8,6 +8,9 @@ writers of ``metrics.json``.
 Beside it each stage leaves a :class:`Stamp` (``stamp.json``, written by the :func:`stamped` decorator
 of its ``run_<stage>`` function): the config keys it read, the code version, when and how long — so a
 report made later says what produced a run, not today's defaults.
+
+Longer than our ~400-line guideline on purpose: every stage's schema in one file is the data contract a
+newcomer reads in one go; splitting it by stage would scatter what belongs together.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ class TrainSummary(TypedDict, total=False):
     monitor: str
     best_epoch: int
     best_monitor_value: float
-    best_val_accuracy: float  # the accuracy on val of the weights kept (chosen on val loss)
+    best_val_accuracy: float | None  # the accuracy on val of the weights kept (None: trained without val)
     seconds_per_epoch: float
     train_seconds_this_run: float
     examples: dict[str, int]
@@ -490,3 +493,109 @@ def scalar_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, fl
         elif isinstance(value, float | np.floating) and math.isfinite(float(value)):
             flat[name] = float(value)
     return flat
+
+
+# --- firmware (tinysign firmware, off the pipeline: build/firmware/metrics.json) ---------------------
+
+
+class FirmwareSizes(TypedDict):
+    """An ELF's sections (``size -A``) grouped; the models, arena and ring buffer from its symbols."""
+
+    text: int
+    rodata: int
+    data: int
+    bss: int
+    heap: int
+    stack: int
+    testdata: int  # the test stream, linked outside flash (a camera provides frames on a device)
+    scratch: int  # the op-dump build's arena, outside RAM
+    sections: dict[str, int]
+    flash: int  # text + rodata + data
+    flash_models: int
+    flash_runtime: int
+    static_ram: int  # data + bss + heap + stack
+    ram_arena: int
+    ram_ring_buffer: int
+
+
+class FirmwareTiming(TypedDict):
+    """Instructions counted under QEMU (``-icount``); ms and fps assume one instruction per cycle."""
+
+    instructions_per_tick: float
+    frame_model_instructions_mean: float  # front end + frame model
+    head_instructions_mean: float | None  # ring buffer -> input + head
+    instructions_per_frame_mean: float
+    instructions_per_frame_max: float  # the worst steady-state frame: what the estimate uses
+    clock_hz: float
+    ms_per_frame: float
+    fps: float
+
+
+class FirmwareOutputs(TypedDict):
+    """One model's int8 outputs on the target against Python tflite-micro."""
+
+    outputs: int
+    values: int
+    mismatched_values: int
+    max_abs_diff_lsb: int | None
+    worst_stream_frame: int | None
+    missing_frames: list[int]
+
+
+class FirmwareEmission(TypedDict):
+    frame: int  # stream frame
+    label: int
+    score_units: int  # the class's window sum of (q - zero_point)
+
+
+class FirmwareComparison(TypedDict):
+    features: FirmwareOutputs
+    head: FirmwareOutputs
+    max_abs_diff_lsb: int
+    within_tolerance: bool
+    emissions: list[FirmwareEmission]  # the firmware's recognizer
+    python_emissions: list[FirmwareEmission]  # runtime/recognizer.py on Python tflite-micro's head outputs
+    emissions_identical: bool
+
+
+class FirmwareCheck(TypedDict):
+    name: str
+    value: float
+    limit: float
+    passed: bool
+
+
+class FirmwareBoard(TypedDict, total=False):
+    board: str
+    core: str
+    part: str
+    machine: str  # QEMU
+    elf: str
+    sizes: FirmwareSizes
+    arena: dict[str, int]  # size, used, frame_used (printed by the firmware)
+    memory: dict[str, int]  # heap_used, heap_size, stack_used, stack_size
+    timing: FirmwareTiming
+    comparison: FirmwareComparison
+    budgets: list[FirmwareCheck]
+    clip_end_top: list[int | None]  # the head's top class at each clip's last frame
+    top_matches_project: bool  # ... equals StreamingClassifier.classify per clip (Python tflite-micro)
+    clip_outputs_equal_project: bool  # the head output itself too (exact with reset_per_clip or raw)
+    divergence: dict[str, Any]  # op-by-op at one frame, on a mismatch or --dump-frame
+    seconds: dict[str, float]
+
+
+class FirmwareSummary(TypedDict):
+    model: str
+    num_classes: int
+    labels: list[str]
+    stream: dict[str, Any]  # frames, clip_ids, starts, labels
+    constants: dict[str, int]  # of the generated model_data.h
+    op_resolver: list[str]
+    front_end: dict[str, Any]  # kind, binning
+    recognizer: dict[str, Any]  # window, threshold (units), suppression, silent, scale
+    reset_per_clip: bool
+    project_top_classes: list[int | None]
+    tolerance_lsb: int
+    budgets: dict[str, int]  # the config's flash_budget_bytes, arena_budget_bytes
+    seconds: dict[str, float]
+    boards: dict[str, FirmwareBoard]

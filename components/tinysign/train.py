@@ -34,6 +34,7 @@ from tinysign.model.backend import keras
 from tinysign.model.files import write_labels
 from tinysign.model.training import (
     MONITOR,
+    TRAIN_MONITOR,
     best_epoch,
     best_weights,
     chief_and_name,
@@ -91,9 +92,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     labels, config = _labels_and_shape(records_dir, config)
     counts = {split: records.label_counts(records_dir, split, labels) for split in SPLITS}
     examples = {split: int(c.sum()) for split, c in counts.items()}
-    for split in ("train", "val"):  # val: early stopping and the best checkpoint are chosen on it
-        if examples[split] == 0:
-            raise TinysignError(records.empty_split_message(records_dir, split))
+    monitor = _monitor(records_dir, examples, config)
     out = Path(out_dir)
     work = out if chief else out / "workers" / worker
     work.mkdir(parents=True, exist_ok=True)
@@ -110,7 +109,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
         model = build_model(config.model, len(labels), config)
         compile_for_training(model, config, examples["train"], top_k)
     steps = steps_per_epoch(examples["train"], config.batch_size)
-    callbacks = training_callbacks(out, work, config.patience, config.epochs, steps)
+    callbacks = training_callbacks(out, work, config.patience, config.epochs, steps, monitor)
     print(
         f"train: {config.model} ({model.count_params():,} params) on {examples['train']} train / "
         f"{examples['val']} val clips, {len(labels)} classes, strategy {config.strategy} "
@@ -127,7 +126,7 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
     final.set_weights(best_weights(model, out, best, start_epoch))
     final.save(work / MODEL_FILE)
     (work / HISTORY_FILE).write_text(json.dumps(history, indent=1) + "\n")
-    result = _summary(final, history, best, config, examples, top_k, work / MODEL_FILE)
+    result = _summary(final, history, best, config, examples, top_k, work / MODEL_FILE, monitor)
     result.update(worker=worker, num_replicas=replicas, resumed_from_epoch=start_epoch)
     result.update(train_seconds_this_run=round(train_seconds, 2))
     result.update(_test_report(final, records_dir, labels, work, config, examples["test"]))  # type: ignore[typeddict-item]
@@ -135,6 +134,22 @@ def run_train(records_dir: str | Path, out_dir: str | Path, config: Config) -> T
         _write_chief_outputs(out, labels, history, counts, config.model)
     write_summary(work, result)
     return result
+
+
+def _monitor(records_dir: str | Path, examples: dict[str, int], config: Config) -> str:
+    """What the best checkpoint (and early stopping) watch: val loss; without a val split (a final model
+    trained on every training signer) the training loss, with the whole schedule and no early stopping."""
+    if examples["train"] == 0:
+        raise TinysignError(records.empty_split_message(records_dir, "train"))
+    if examples["val"]:
+        return MONITOR
+    if config.patience:
+        raise TinysignError(
+            f"{records.empty_split_message(records_dir, 'val')} (early stopping, patience={config.patience}, "
+            "watches it; --set patience=0 trains the whole schedule without one)"
+        )
+    print("train: no val split: training the whole schedule without validation", flush=True)
+    return TRAIN_MONITOR
 
 
 def _labels_and_shape(records_dir: str | Path, config: Config) -> tuple[list[str], Config]:
@@ -158,6 +173,7 @@ def _summary(
     examples: dict[str, int],
     top_k: int,
     model_path: Path,
+    monitor: str,
 ) -> TrainSummary:
     """The model's and the history's numbers (the run's facts and the test report are added)."""
     return {
@@ -168,10 +184,10 @@ def _summary(
         "macs": count_macs(model),
         "epochs_run": len(history["epoch"]),
         "epochs_requested": config.epochs,
-        "monitor": MONITOR,
+        "monitor": monitor,
         "best_epoch": best + 1,
-        "best_monitor_value": history[MONITOR][best],
-        "best_val_accuracy": history["val_accuracy"][best],
+        "best_monitor_value": history[monitor][best],
+        "best_val_accuracy": history["val_accuracy"][best] if "val_accuracy" in history else None,
         "seconds_per_epoch": round(float(np.mean(history["seconds"])), 3),
         "examples": examples,
         "model_path": str(model_path),

@@ -1,6 +1,6 @@
-/* Board layer of the tinysign firmware: the only file to replace when moving from the QEMU models
- * (mps2-an500 Cortex-M7, mps3-an547 Cortex-M55; output over Arm semihosting) to a real board
- * (clock tree, UART retarget of _write(), cycle counter). */
+/* Board layer of the tinysign firmware: what a board implements (qemu/platform_qemu.c for the QEMU
+ * models, output over Arm semihosting; on a real board: clock tree, UART retarget of _write(), cycle
+ * counter). */
 #ifndef TINYSIGN_PLATFORM_H_
 #define TINYSIGN_PLATFORM_H_
 

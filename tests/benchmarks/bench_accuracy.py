@@ -5,8 +5,12 @@
         [--set key=value ...]
 
 Runs ``tinysign cv`` (:mod:`tinysign.workflows.crossval`) with the default recipe: 4 folds, fold k tests
-signer s<k> and validates on the next signer (never the test one), trains on the other two; with
-``--seeds N`` every fold is trained N times (config ``seed``, ``seed + 1``, ...; the folds are the same).
+signer s<k> and validates on the next signer (never the test one). Two models per fold: one trained on the
+other two signers, measured on the validation signer (what recipes are chosen on), and the fold's **final
+model**, trained with the same recipe on every signer but the test one (the validation signer too: the whole
+schedule, no early stopping, nothing left to choose), which alone meets the test signer (``--no-final``: the
+test signer meets the two-signer model instead, as before this round). With ``--seeds N`` every final model is
+trained N times (config ``seed``, ``seed + 1``, ...; the folds are the same).
 
 **What is measured: the 30-sign classifier.** The bench runs with ``unknown_share=0`` (every one of the 30
 signs is a class; none is pooled into ``unknown``) and scores the **sign windows** of the test signer — the
@@ -112,6 +116,19 @@ def by_fold(summary: CvSummary, model: str, value) -> dict[int, list[float]]:
     return dict(sorted(out.items()))
 
 
+def with_validation(final: CvSummary, choosing: CvSummary) -> CvSummary:
+    """The final models' summary with the validation numbers of the two-signer models (first seed)."""
+    val = {(r["fold"], r["model"]): r for r in choosing["folds"]}
+    for row in final["folds"]:
+        row["val_accuracy"] = val[row["fold"], row["model"]]["val_accuracy"]
+    for model in final["models"]:
+        for stat in ("mean", "std"):
+            final[stat][model]["val_accuracy"] = choosing[stat][model]["val_accuracy"]
+        final["seed_std"][model]["val_accuracy"] = 0.0
+    final["protocol"] += "; val INT8: the two-signer models' (first seed)"
+    return final
+
+
 # --- tables -----------------------------------------------------------------------------------------
 
 
@@ -209,7 +226,8 @@ def accuracy_checks(summary: CvSummary, model: str) -> list[tuple[str, bool]]:
 def mcu_checks(work: Path, summary: CvSummary, config: Config) -> tuple[str, list[tuple[str, bool]]]:
     """Arena, flash and MACs of fold 1's INT8 streaming pair (first seed) against the budgets."""
     first = min(r["fold"] for r in summary["folds"])
-    run = work / "recipe" / f"fold-{first}" / f"seed-{summary['seeds'][0]}"
+    final = "-final" if "final models" in summary["protocol"] else ""
+    run = work / "recipe" / f"fold-{first}" / f"seed-{summary['seeds'][0]}{final}"
     mcu = run_mcu_check(run / "streaming" / "quantize", run / "records", work / "mcu", config)
     frame, head = mcu["parts"]["frame"], mcu["parts"]["head"]
     line = (
@@ -260,6 +278,12 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--work", default=str(ROOT / "runs" / "bench-accuracy"))
     parser.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per fold (issue #25: 3)")
+    parser.add_argument(
+        "--final",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="test the fold's final model, trained on every signer but the test one (default)",
+    )
     parser.add_argument("--models", nargs="+", default=["streaming", "s3dconv1d"])
     parser.add_argument("--folds", nargs="+", type=int, help="only these folds (1-4; default all)")
     parser.add_argument("--ablations", nargs="*", metavar="NAME", help="all of ABLATIONS, or these names")
@@ -271,9 +295,13 @@ def main() -> None:
     config = bench_config(args.set)
     started = time.perf_counter()
     manifest = ingested(args.data, work, config)
+    seeds = seed_list(config, args.seeds)
     summary = run_cv(
-        manifest, work / "recipe", config, args.models, args.folds, seed_list(config, args.seeds)
+        manifest, work / "recipe", config, args.models, args.folds, seeds[:1] if args.final else seeds
     )
+    if args.final:
+        final = run_cv(manifest, work / "recipe", config, args.models, args.folds, seeds, train_on_val=True)
+        summary = with_validation(final, summary)
 
     print("\n" + to_markdown(cv_tables(summary)[1]))
     seeds = summary["seeds"]

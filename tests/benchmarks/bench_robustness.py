@@ -140,7 +140,8 @@ def main() -> None:
     config = bench_config(args.set)
     seeds = seed_list(config, args.seeds)
     manifest = ingested(args.data, work, config)
-    run_cv(manifest, work / "recipe", config, ["streaming"], args.folds, seeds)  # reused when done
+    # the final models of bench-accuracy (every signer but the test one), reused when done
+    run_cv(manifest, work / "recipe", config, ["streaming"], args.folds, seeds, train_on_val=True)
 
     rows = read_manifest(manifest)
     folds = cv_folds([clip_of(r) for r in rows], config.folds, config.seed)
@@ -149,7 +150,7 @@ def main() -> None:
         test = [clip_of(r) for r in rows if folds[k - 1].splits[r["clip_id"]] == "test"]
         per_seed = [
             fold_accuracy(
-                work / "recipe" / f"fold-{k}" / f"seed-{seed}" / "streaming" / "quantize",
+                work / "recipe" / f"fold-{k}" / f"seed-{seed}-final" / "streaming" / "quantize",
                 test,
                 config.replace(seed=seed),
                 conditions,

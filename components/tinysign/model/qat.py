@@ -21,6 +21,7 @@ from tinysign.data.frontend import input_range
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import batch_reshape_class, custom_objects, frame_features, with_fixed_batch
 from tinysign.model.backend import keras
+from tinysign.model.losses import loss as training_loss
 
 QAT_LR_FACTOR = 0.1  # QAT fine-tunes at learning_rate * QAT_LR_FACTOR
 
@@ -149,7 +150,7 @@ def fine_tune(model: Any, records_dir: str | Path, config: Config) -> dict[str, 
     train, val = _datasets(records_dir, config)
     model.compile(
         optimizer=k.optimizers.Adam(config.learning_rate * QAT_LR_FACTOR),
-        loss="sparse_categorical_crossentropy",
+        loss=training_loss(config),
         metrics=["accuracy"],
     )
     history = model.fit(train, validation_data=val, epochs=config.qat_epochs, verbose=2)

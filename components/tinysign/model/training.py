@@ -30,8 +30,10 @@ from tinysign.console import Progress
 from tinysign.data import inputs, records
 from tinysign.model.architectures import load_model
 from tinysign.model.backend import keras
+from tinysign.model.losses import loss
 
 MONITOR = "val_loss"  # early stopping and the best checkpoint are chosen on it
+TRAIN_MONITOR = "loss"  # ... or, trained without a val split, training loss (no early stopping then)
 
 
 # --- distribution -----------------------------------------------------------------------------------
@@ -119,13 +121,13 @@ def learning_rate(config: Config, steps: int) -> Any:
 
 
 def compile_for_training(model: Any, config: Config, train_examples: int, top_k: int) -> None:
-    """Adam on :func:`learning_rate`, sparse cross-entropy, accuracy and top-k accuracy."""
+    """Adam on :func:`learning_rate`, cross-entropy (:func:`loss`), accuracy and top-k accuracy."""
     k = keras()
     model.compile(
         optimizer=k.optimizers.Adam(
             learning_rate(config, steps_per_epoch(train_examples, config.batch_size))
         ),
-        loss="sparse_categorical_crossentropy",
+        loss=loss(config),
         metrics=["accuracy", k.metrics.SparseTopKCategoricalAccuracy(top_k, name="top_k")],
     )
 
@@ -142,20 +144,22 @@ class Callbacks:
     early_stopping: bool
 
 
-def training_callbacks(out: Path, work: Path, patience: int, epochs: int, steps: int) -> Callbacks:
+def training_callbacks(
+    out: Path, work: Path, patience: int, epochs: int, steps: int, monitor: str = MONITOR
+) -> Callbacks:
     """Learning-rate logging, the epoch log, the best checkpoint, the backup (resume), early stopping
     (``patience`` > 0), TensorBoard and progress (``epochs`` of ``steps``). Order matters: an epoch is
     logged and checkpointed before it is backed up, TensorBoard writes every value the others put into the
     logs, and an epoch is shown done once all of that happened (a run killed after the line resumes after
     that epoch)."""
     k = keras()
-    checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=MONITOR, save_best_only=True)
+    checkpoint = k.callbacks.ModelCheckpoint(str(out / BEST_CHECKPOINT), monitor=monitor, save_best_only=True)
     early = (
-        k.callbacks.EarlyStopping(monitor=MONITOR, patience=patience, restore_best_weights=True)
+        k.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
         if patience
         else None
     )
-    log = _epoch_log_class()(work / EPOCH_LOG, MONITOR, checkpoint, early)
+    log = _epoch_log_class()(work / EPOCH_LOG, monitor, checkpoint, early)
     tensorboard = k.callbacks.TensorBoard(str(work / TENSORBOARD_DIR), write_graph=False, update_freq="epoch")
     callbacks = [
         _learning_rate_class()(),
@@ -169,7 +173,7 @@ def training_callbacks(out: Path, work: Path, patience: int, epochs: int, steps:
 
 def best_epoch(history: dict[str, list[Any]], early_stopping: bool) -> int:
     """Early stopping keeps the best epoch on val loss (0-based); a full schedule keeps its last."""
-    return int(np.argmin(history[MONITOR])) if early_stopping else len(history[MONITOR]) - 1
+    return int(np.argmin(history[MONITOR])) if early_stopping else len(history["epoch"]) - 1
 
 
 def best_weights(model: Any, out: Path, best: int, start_epoch: int) -> list[np.ndarray]:

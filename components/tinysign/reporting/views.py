@@ -2,6 +2,9 @@
 
 Each function turns a typed summary (:mod:`tinysign.summaries`) into :class:`Table`\\ s or
 one line of text; none reads files or parses prose.
+
+Longer than our ~400-line guideline on purpose: one view per typed summary, all of them here, so the CLI,
+the KFP Markdown and the HTML report render every summary the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from tinysign.summaries import (
     CvSummary,
     EnrollSummary,
     EvaluateSummary,
+    FirmwareSummary,
     IngestSummary,
     McuSummary,
     SpottingSummary,
@@ -136,6 +140,8 @@ def cv_tables(cv: CvSummary) -> list[Table]:
                 model,
                 *(
                     f"{mean[k]:.3f} ± {std[k]:.3f}" + (f" (seeds ± {spread[k]:.3f})" if k in spread else "")
+                    if k in mean
+                    else None  # e.g. no val INT8 for final models trained on the validation signer too
                     for k in keys
                 ),
             )
@@ -429,6 +435,95 @@ def tflm_agreement(exact: Mapping[str, Any]) -> str:
         )
     where = f"({exact.get('reference', '')}) on {exact.get('clips')} test clips"
     return f"tflite-micro vs LiteRT {where}: {verdict}."
+
+
+# --- firmware --------------------------------------------------------------------------------------
+
+
+def firmware_tables(firmware: FirmwareSummary) -> list[Table]:
+    """Per board: what the firmware measured, its budgets, and how it compares with Python."""
+    boards = firmware["boards"].values()
+    measured = Table(
+        (
+            "board (QEMU)",
+            "flash: text + rodata + data",
+            "of which models",
+            "static RAM: data + bss + heap + stack",
+            "arena used",
+            "heap / stack used",
+            "instructions / frame (max)",
+            "est. ms / frame",
+            "est. frames/s",
+        ),
+        [
+            (
+                f"{b['core']} ({b['machine']}, {b['part']} @ {b['timing']['clock_hz'] / 1e6:.0f} MHz)",
+                b["sizes"]["flash"],
+                b["sizes"]["flash_models"],
+                b["sizes"]["static_ram"],
+                b["arena"]["used"],
+                f"{b['memory']['heap_used']:,} / {b['memory']['stack_used']:,}",
+                round(b["timing"]["instructions_per_frame_max"]),
+                f"{b['timing']['ms_per_frame']:.2f}",
+                f"{b['timing']['fps']:.0f}",
+            )
+            for b in boards
+        ],
+        title=f"Firmware on emulated Cortex-M: {firmware['model']} ({firmware['num_classes']} classes), "
+        f"{firmware['stream']['frames']} frames of {len(firmware['stream']['clip_ids'])} test clips",
+        note="Instructions are counted by QEMU (-icount); ms and frames/s assume one instruction per cycle "
+        "at the part's clock. The test stream is linked outside flash (on a device a camera provides it).",
+    )
+    budgets = Table(
+        ("board", "check", "value", "limit", "result"),
+        [
+            (b["board"], c["name"], c["value"], c["limit"], Verdict(c["passed"]))
+            for b in boards
+            for c in b["budgets"]
+        ],
+        title="Budgets: the model's (config) on the target, the whole firmware against the board's part",
+    )
+    header = ("board", "int8 outputs (frame model + head invocations)", "differ", "max diff")
+    compared = Table(
+        (
+            *header,
+            "emissions (frame: label)",
+            "same as the Python recognizer",
+            "clip-end top class = project's",
+        ),
+        [_firmware_comparison(b, firmware) for b in boards],
+        title=f"Against Python tflite-micro (<= {firmware['tolerance_lsb']} LSB) and the Python recognizer",
+        note=_divergences(firmware),
+    )
+    return [measured, budgets, compared]
+
+
+def _firmware_comparison(board: Mapping[str, Any], firmware: FirmwareSummary) -> tuple[object, ...]:
+    c = board["comparison"]
+    features, head = c["features"], c["head"]
+    labels = firmware["labels"]
+    said = ", ".join(f"{e['frame']}: {labels[e['label']]}" for e in c["emissions"]) or "none"
+    return (
+        board["board"],
+        f"{features['values'] + head['values']:,} ({features['outputs']} + {head['outputs']})",
+        features["mismatched_values"] + head["mismatched_values"],
+        Verdict(c["within_tolerance"], f"{c['max_abs_diff_lsb']} LSB"),
+        said,
+        Verdict(c["emissions_identical"], "identical" if c["emissions_identical"] else "DIFFERENT"),
+        board["top_matches_project"],
+    )
+
+
+def _divergences(firmware: FirmwareSummary) -> str:
+    """Where the op-by-op comparison found the first difference, per board that ran it."""
+    found = []
+    for name, board in firmware["boards"].items():
+        if "divergence" in board:
+            d = board["divergence"]
+            found.append(
+                f"{name}, stream frame {d['stream_frame']}: frame model {d['frame_model']}; head {d['head']}"
+            )
+    return "Op by op: " + "; ".join(found) if found else ""
 
 
 # --- blessing --------------------------------------------------------------------------------------

@@ -61,12 +61,15 @@ EXTRACTED_FILE = "cv_extracted.json"  # the extraction keys a fold's records wer
 AVERAGED = ("val_accuracy", "float32_accuracy", "int8_accuracy", "int8_minus_float32", "agreement")
 
 
-def fold_manifest(rows: list[dict[str, Any]], fold: Fold, path: Path) -> Path:
-    """The manifest rows with this fold's splits (label indices unchanged: every fold has every class)."""
+def fold_manifest(rows: list[dict[str, Any]], fold: Fold, path: Path, train_on_val: bool = False) -> Path:
+    """The manifest rows with this fold's splits (label indices unchanged: every fold has every class);
+    with ``train_on_val`` the validation signer trains too (no val split: the final model of a fold)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as stream:
         for row in rows:
-            stream.write(json.dumps({**row, "split": fold.splits[row["clip_id"]]}, ensure_ascii=False) + "\n")
+            split = fold.splits[row["clip_id"]]
+            split = "train" if train_on_val and split == "val" else split
+            stream.write(json.dumps({**row, "split": split}, ensure_ascii=False) + "\n")
     return path
 
 
@@ -94,11 +97,12 @@ def run_fold_model(
     run_quantize(out / "train", records, out / "quantize", config)
     stage_done("quantize")
     run_evaluate(out / "quantize", records, out / "evaluate", config)  # reports, plots, spotting
-    test, val = (sign_windows(out / "quantize", records, split) for split in ("test", "val"))
+    test = sign_windows(out / "quantize", records, "test")
+    val = sign_windows(out / "quantize", records, "val") if trained["examples"]["val"] else None
     stage_done("evaluate")
     result = {
-        "val_accuracy": val["int8_accuracy"],
-        "val_float32_accuracy": val["float32_accuracy"],
+        "val_accuracy": val["int8_accuracy"] if val else None,
+        "val_float32_accuracy": val["float32_accuracy"] if val else None,
         **test,
         "epochs_run": trained["epochs_run"],
         "best_epoch": trained["best_epoch"],
@@ -165,6 +169,7 @@ def run_cv(
     models: list[str] | None = None,
     only_folds: list[int] | None = None,
     seeds: list[int] | None = None,
+    train_on_val: bool = False,
 ) -> CvSummary:
     """Cross-validate ``models`` (default ``config.model``) on the clips of ``manifest``.
 
@@ -176,6 +181,8 @@ def run_cv(
         only_folds: run only these folds (1-based; default all), e.g. one fold for a quick check.
         seeds: train every fold once per seed (default ``[config.seed]``); the folds are drawn with
             ``config.seed`` whatever the seeds.
+        train_on_val: the final models: the validation signer trains too (every signer but the test one,
+            no val split, the whole schedule); choose recipes on the runs without it.
 
     Returns:
         The summary: per fold, seed and model the val / float32 / INT8 accuracy on sign windows,
@@ -201,6 +208,8 @@ def run_cv(
         protocol += f", fold(s) {', '.join(map(str, chosen))} of {len(folds)}"
     if len(seeds) > 1:
         protocol += f", {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+    if train_on_val:
+        protocol += ", final models: the validation signer trains too"
     print(f"cv: {protocol}, models {', '.join(models)}", flush=True)
     fold_rows: list[CvFold] = []
     shown = Progress("cv", len(seeds) * len(chosen) * (1 + len(FOLD_STAGES) * len(models)), "stages")
@@ -209,9 +218,11 @@ def run_cv(
         for k, fold in enumerate(folds, start=1):
             if k not in chosen:
                 continue
-            run_dir = out / f"fold-{k}" / f"seed-{seed}"
+            final = "-final" if train_on_val else ""
+            run_dir = out / f"fold-{k}" / f"seed-{seed}{final}"
+            manifest_path = out / f"fold-{k}" / MANIFEST_FILE.replace(".jsonl", f"{final}.jsonl")
             records = extracted(
-                fold_manifest(rows, fold, out / f"fold-{k}" / MANIFEST_FILE), run_dir / "records", seeded
+                fold_manifest(rows, fold, manifest_path, train_on_val), run_dir / "records", seeded
             )
             where = f"fold {k} of {len(folds)}, seed {seed}"
             shown.step(f"{where}: extract")
@@ -236,7 +247,7 @@ def run_cv(
                 name, accuracy = strongest({n: {"accuracy": a} for n, a in result["baselines"].items()})
                 print(
                     f"cv: fold {k} ({fold.name}, val {', '.join(fold.val)}) seed {seed} {model}: val INT8 "
-                    f"{result['val_accuracy']:.3f} test float32 {result['float32_accuracy']:.3f} INT8 "
+                    f"{_fmt(result['val_accuracy'])} test float32 {result['float32_accuracy']:.3f} INT8 "
                     f"{result['int8_accuracy']:.3f} agreement {result['agreement']:.3f}; strongest baseline "
                     f"{name} {accuracy:.3f}",
                     flush=True,
@@ -266,11 +277,15 @@ def run_cv(
     return summary
 
 
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 def _stats(rows: list[CvFold], model: str) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """(mean over folds, std over folds, mean over folds of the std over seeds) of each fold's values
     averaged over its seeds."""
     mine = [r for r in rows if r["model"] == model]
-    values = {key: [r[key] for r in mine] for key in AVERAGED}  # type: ignore[literal-required]
+    values = {key: [r[key] for r in mine] for key in AVERAGED if mine[0][key] is not None}  # type: ignore[literal-required]
     for name in mine[0]["baselines"]:
         values[f"baseline {name}"] = [r["baselines"][name] for r in mine]
     values["strongest baseline"] = [max(r["baselines"].values()) for r in mine]

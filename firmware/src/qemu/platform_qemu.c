@@ -1,9 +1,11 @@
 /* Startup + board layer for the QEMU models (compiled with gcc, not g++).
  *
- * Vector table at the start of FLASH (QEMU boots from address 0 on mps2-an500; on mps3-an547 the
- * secure VTOR resets to 0x10000000, the secure alias of ITCM at 0), a reset handler that enables the
- * FPU/MVE, copies .data, zeroes .bss, paints the stack, starts SysTick and calls newlib's
- * initialise_monitor_handles() (semihosting stdio), __libc_init_array() and main().
+ * Vector table at the start of FLASH (QEMU boots from address 0 on mps2-an386 / mps2-an500; on
+ * mps2-an505 and mps3-an547 the core resets in Secure state and the Secure VTOR resets to 0x10000000, the
+ * Secure alias of the code memory at 0), a reset handler that enables the FPU (and MVE on the M55), copies
+ * .data, zeroes .bss, paints the stack, starts SysTick and calls newlib's initialise_monitor_handles()
+ * (semihosting stdio), __libc_init_array() and main(). The device header is the board's CMSIS one
+ * (TS_DEVICE_HEADER: ARMCM4.h, ARMCM33.h, ARMCM7.h, ARMCM55.h).
  *
  * Port to a real board: keep the vector table / .data / .bss / FPU code; set up the clock tree (PLL)
  * before main; replace semihosting (rdimon.specs) by nosys.specs + a _write() that sends to a UART;
@@ -14,7 +16,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include TS_DEVICE_HEADER /* CMSIS device header: ARMCM7.h / ARMCM55.h (SCB, SysTick, __DSB ...) */
+#include TS_DEVICE_HEADER /* CMSIS device header (SCB, SysTick, __DSB ...) */
 #include "platform.h"
 
 /* ---- linker symbols (see linker/sections.ld) */
