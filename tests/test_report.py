@@ -29,6 +29,7 @@ from tinysign.reporting.views import (
     accuracy_line,
     blessing_table,
     evaluation_tables,
+    firmware_tables,
     mcu_tables,
     split_table,
 )
@@ -132,26 +133,14 @@ def test_cli_reads_a_run_folder(run_dirs, tmp_path, capsys):
 
 
 def test_firmware_numbers_when_the_firmware_was_run(run_dirs, tmp_path):
-    """``tinysign firmware``'s report beside the stage folders: one row per emulated core."""
-    target = {
-        "core": "Cortex-M7",
-        "sizes": {"flash": 131_204, "static_ram": 20_328},
-        "arena": {"used": 9_492},
-        "timing": {
-            "instructions_per_frame_max": 1_796_204.4,
-            "ms_per_frame": 3.74,
-            "clock_hz": 480e6,
-            "fps": 267.2,
-        },
-        "comparison": {"within_tolerance": True, "max_abs_diff_lsb": 0},
-    }
+    """``tinysign firmware``'s summary beside the stage folders (tests/data/firmware_summary.json: what the
+    firmware stage wrote for two boards) is shown as the firmware views build it."""
+    summary = json.loads((Path(__file__).parent / "data" / "firmware_summary.json").read_text())
     (tmp_path / "firmware").mkdir()
-    (tmp_path / "firmware" / "firmware_report.json").write_text(
-        json.dumps({"clips": [1, 2], "targets": {"m7": target}})
-    )
+    (tmp_path / "firmware" / "metrics.json").write_text(json.dumps(summary))
     page = report.build_report(
         {**run_dirs, "firmware": tmp_path / "firmware"}, tmp_path / "r.html"
     ).read_text()
-    text = text_of(page)
-    assert "m7 (Cortex-M7) 131,204 20,328 9,492 1,796,204 3.74 @ 480 MHz 267 0 LSB" in text
-    assert "No firmware run" not in text
+    for table in firmware_tables(summary):
+        assert to_html(table) in page, table.title
+    assert "No firmware run" not in page

@@ -43,7 +43,7 @@ COMMANDS = (
     ("mcu", "tinysign.mcu", "run the INT8 model in tflite-micro: arena, flash, ops, C array"),
     ("enroll", "tinysign.enroll", "teach new signs from a few clips: an INT8 nearest-prototype head"),
     ("firmware", "tinysign.firmware", "tflite-micro + CMSIS-NN firmware run on an emulated Cortex-M"),
-    ("predict", "tinysign.predict", "top-k glosses for a video with the INT8 model(s)"),
+    ("predict", "tinysign.predict", "signs said as they happen in a video or camera stream (INT8 models)"),
     ("bless", "tinysign.bless", "thresholds + champion/challenger; push blessed models to models/<version>/"),
     ("report", "tinysign.report", "one self-contained HTML report of a run's stage folders"),
     ("runs", "tinysign.ops.runs", "list pipeline runs (local, Vertex AI or KFP) side by side; --compare A B"),

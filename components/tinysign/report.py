@@ -59,7 +59,7 @@ from tinysign.reporting.views import (
     durations_table,
     enrollment_tables,
     evaluation_tables,
-    firmware_table,
+    firmware_tables,
     mcu_tables,
     nature_note,
     per_class_bars,
@@ -70,7 +70,6 @@ from tinysign.summaries import Stamp, read_decision, read_stamp, read_summary, s
 
 MAX_DROP_ROWS = 25
 SETTINGS = ("model", "quantization", "epochs", "batch_size", "img_size", "num_frames", "fps_targets")
-FIRMWARE_REPORT = "firmware_report.json"  # written by tinysign firmware into its --out folder
 PRECISION_NAMES = {"int8": "INT8", "float32": "float32"}
 
 
@@ -355,14 +354,14 @@ def _mcu(run: _Run) -> str:
 
 
 def _firmware(run: _Run) -> str:
-    report = run.json("firmware", FIRMWARE_REPORT)
-    if not isinstance(report, dict):
+    firmware = run.summary("firmware")
+    if not firmware.get("boards"):
         return html.paragraph(
             "No firmware run for this model: `make firmware` (or `tinysign firmware`) builds it with "
             "tflite-micro + CMSIS-NN and measures it on emulated Cortex-M cores; pass its folder with "
             "--firmware DIR."
         )
-    return to_html(firmware_table(report))
+    return "".join(to_html(table) for table in firmware_tables(firmware))
 
 
 def _enrollment(run: _Run) -> str:

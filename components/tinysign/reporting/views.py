@@ -270,41 +270,6 @@ def budget_bars(mcu: McuSummary) -> list[Bar]:
     ]
 
 
-def firmware_table(report: Mapping[str, Any]) -> Table:
-    """``tinysign firmware``'s measurements per target: the model in real firmware on an emulated core."""
-    rows = []
-    for name, target in report["targets"].items():
-        sizes, timing, comparison = target["sizes"], target["timing"], target["comparison"]
-        rows.append(
-            (
-                f"{name} ({target['core']})",
-                sizes["flash"],
-                sizes["static_ram"],
-                target["arena"]["used"],
-                round(timing["instructions_per_frame_max"]),
-                f"{timing['ms_per_frame']:.2f} @ {timing['clock_hz'] / 1e6:.0f} MHz",
-                round(timing["fps"]),
-                Verdict(comparison["within_tolerance"], f"{comparison['max_abs_diff_lsb']} LSB"),
-            )
-        )
-    return Table(
-        (
-            "target (QEMU)",
-            "flash (B)",
-            "static RAM (B)",
-            "arena used (B)",
-            "instructions / frame",
-            "est. ms / frame",
-            "est. fps",
-            "vs Python tflite-micro",
-        ),
-        rows,
-        title="Firmware on emulated Cortex-M (tinysign firmware)",
-        note=f"{len(report.get('clips', []))} real test clips played back as the camera; instructions "
-        "counted by QEMU, milliseconds estimated at one instruction per cycle.",
-    )
-
-
 def spotting_table(spotting: SpottingSummary) -> Table:
     """Live spotting on the test streams: what was said, how often wrongly, how fast."""
     latency = (
