@@ -31,7 +31,7 @@ RUNTIME_ERRORS = {
         ["--quant", "{missing}", "--mcu", "{missing}", "--records", "{missing}", "--out", "{out}"],
         "tinysign quantize",
     ),
-    "predict": (["--model", "{not_a_model}", "{missing}/v.mp4"], "not a TensorFlow Lite model"),
+    "predict": (["--model", "{not_a_model}", "{missing}/v.mp4"], "is not a valid .tflite model"),
     "bless": (
         ["--quant", "{missing}", "--eval", "{missing}", "--mcu", "{missing}", "--out", "{out}"],
         "no .tflite files",
