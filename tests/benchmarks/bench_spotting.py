@@ -313,7 +313,8 @@ def _report(rows: list[dict], curves: dict, work: Path) -> None:
     for name, ok in checks:
         print(f"- {name}: {'PASS' if ok else 'FAIL'}")
     work.mkdir(parents=True, exist_ok=True)
-    plot = plot_precision_recall(curves, work / "spotting_precision_recall.png")
+    chosen = {f"fold {r['fold']}": r["chosen"][2] for r in rows}
+    plot = plot_precision_recall(curves, work / "spotting_precision_recall.png", chosen)
     (work / "bench_spotting.json").write_text(
         json.dumps({"folds": rows, "mean": mean, "clip_accuracy": clip}, indent=1, default=str)
     )

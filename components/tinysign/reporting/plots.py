@@ -222,29 +222,33 @@ def plot_accuracy_vs_k(results: Mapping[str, Mapping[str, Any]], path: str | Pat
 
 
 def plot_precision_recall(
-    curves: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path, chosen: float | None = None
+    curves: Mapping[str, Sequence[Mapping[str, Any]]],
+    path: str | Path,
+    chosen: float | Mapping[str, float] | None = None,
 ) -> Path:
     """Live-spotting precision against recall as the detection threshold moves, one line per curve.
 
     Args:
         curves: ``{name: [{"threshold", "precision", "recall"}]}`` (a spotting summary's ``curve``).
         path: PNG to write.
-        chosen: the configured threshold, marked on every curve.
+        chosen: the configured threshold, marked on every curve (or one per curve name).
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, points in curves.items():
         shown = [p for p in points if p["precision"] is not None]
         line = ax.plot([p["recall"] for p in shown], [p["precision"] for p in shown], "-o", ms=3, label=name)
+        marked = chosen.get(name) if isinstance(chosen, Mapping) else chosen
         for p in shown:
-            if chosen is not None and abs(p["threshold"] - chosen) < 1e-9:
+            if marked is not None and abs(p["threshold"] - marked) < 1e-9:
                 ax.plot(p["recall"], p["precision"], "s", ms=9, mfc="none", color=line[0].get_color())
     ax.set_xlabel("recall (vocabulary signs said, once, in time)")
     ax.set_ylabel("precision (emissions that are right)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8, title="square: the configured threshold", title_fontsize=7)
+    title = "square: the configured threshold" if chosen is not None else None
+    ax.legend(loc="lower left", fontsize=8, title=title, title_fontsize=7)
     return _save(fig, path)
 
 
