@@ -11,9 +11,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tinysign.errors import TinysignError
-
-TFLITE_IDENTIFIER = b"TFL3"  # a .tflite flatbuffer's file identifier (bytes 4..8)
 QParams = tuple[float, int] | None  # (scale, zero_point) of an int8 tensor; None for float
 
 
@@ -67,9 +64,6 @@ class LiteModel:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         content = model if isinstance(model, bytes) else Path(model).read_bytes()
-        if content[4:8] != TFLITE_IDENTIFIER:
-            name = "the model" if isinstance(model, bytes) else str(model)
-            raise TinysignError(f"{name}: not a TensorFlow Lite model; give a .tflite or a quantize folder")
         kwargs: dict[str, Any] = {"num_threads": num_threads}
         if reference:
             kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
