@@ -193,7 +193,7 @@ def read_schema(records_dir: str | Path) -> dict[str, Any]:
     path = Path(records_dir) / SCHEMA_FILE
     try:
         schema = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise TinysignError(
             f"{path} not found: run `tinysign extract` first (or point --records at an extraction output)"
         ) from None
