@@ -133,6 +133,13 @@ def test_every_seed_has_its_own_folder_and_accuracy_counts_only_sign_windows(dem
         assert not set(row["per_sign"]) & set(SILENT_LABELS)
     again = run_cv(demo_ingest / "manifest.jsonl", tmp_path, config, ["streaming"], [1], seeds=[5])
     assert [r["seconds"] for r in again["folds"]] == [summary["folds"][0]["seconds"]]  # reused
+    run = tmp_path / "fold-1" / "seed-5"
+    trained_at = (run / "streaming" / "train" / "model.keras").stat().st_mtime_ns
+    run_cv(
+        demo_ingest / "manifest.jsonl", tmp_path, config.replace(spot_threshold=0.6), ["streaming"], [1], [5]
+    )
+    assert (run / "streaming" / "train" / "model.keras").stat().st_mtime_ns == trained_at  # the model reused
+    assert json.loads((run / "streaming" / "cv_done.json").read_text())["config"]["spot_threshold"] == 0.6
     marker = tmp_path / "fold-1" / "seed-5" / "cv_extracted.json"
     records = json.loads((tmp_path / "fold-1" / "seed-5" / "records" / "metrics.json").read_text())
     other = run_cv(

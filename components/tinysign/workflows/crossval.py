@@ -18,8 +18,9 @@ once, with ``seed``.
 
 This module is a workflow, not a stage: it composes the stage functions, as the pipeline does. A
 rerun reuses every fold/seed/model whose evaluation is complete for the same config (so an
-interrupted run continues), records extracted with the same extraction keys, and training itself
-resumes after a kill.
+interrupted run continues), the trained and quantized model when only evaluation's keys changed (the
+recognizer: it is evaluated again), records extracted with the same extraction keys, and training
+itself resumes after a kill.
 
 Writes ``OUT/fold-<k>/manifest.jsonl``, ``OUT/fold-<k>/seed-<s>/{records,<model>/{train,quantize,
 evaluate}}``, ``OUT/metrics.json`` (:class:`~tinysign.summaries.CvSummary`), ``OUT/cv_report.md`` and
@@ -57,6 +58,7 @@ from tinysign.summaries import CvFold, CvSummary, read_summary, write_summary
 from tinysign.train import run_train
 
 DONE_FILE = "cv_done.json"
+MODEL_STAGES = ("ingest", "extract", "train", "quantize")  # what a fold's model depends on
 EXTRACTED_FILE = "cv_extracted.json"  # the extraction keys a fold's records were made with
 AVERAGED = ("val_accuracy", "float32_accuracy", "int8_accuracy", "int8_minus_float32", "agreement")
 
@@ -87,15 +89,22 @@ def run_fold_model(
     """Train, quantize and evaluate one model on one fold's records; reuse a finished run.
     ``stage_done`` is told each of :data:`FOLD_STAGES` as it ends."""
     done = out / DONE_FILE
-    if done.is_file() and json.loads(done.read_text()).get("config") == config.to_dict():
+    previous = json.loads(done.read_text()) if done.is_file() else {}
+    if previous.get("config") == config.to_dict():
         for stage in FOLD_STAGES:
             stage_done(f"{stage} (reused)")
-        return json.loads(done.read_text())["result"]
+        return previous["result"]
     started = time.perf_counter()
-    trained = run_train(records, out / "train", config)
-    stage_done("train")
-    run_quantize(out / "train", records, out / "quantize", config)
-    stage_done("quantize")
+    if _same_model(previous, config) and read_summary(out / "quantize"):  # only the recognizer changed
+        trained = read_summary(out / "train")
+        stage_done("train (reused)")
+        stage_done("quantize (reused)")
+    else:
+        done.unlink(missing_ok=True)
+        trained = run_train(records, out / "train", config)
+        stage_done("train")
+        run_quantize(out / "train", records, out / "quantize", config)
+        stage_done("quantize")
     run_evaluate(out / "quantize", records, out / "evaluate", config)  # reports, plots, spotting
     test = sign_windows(out / "quantize", records, "test")
     val = sign_windows(out / "quantize", records, "val") if trained["examples"]["val"] else None
@@ -110,6 +119,18 @@ def run_fold_model(
     }
     done.write_text(json.dumps({"config": config.to_dict(), "result": result}, indent=1) + "\n")
     return result
+
+
+def _same_model(previous: dict[str, Any], config: Config) -> bool:
+    """Whether a finished fold's trained and quantized model is the one ``config`` would make: every
+    stage up to quantize read the same keys (records are per fold, extracted with the same keys)."""
+    if "config" not in previous:
+        return False
+    try:
+        before = Config.from_dict(previous["config"])
+    except (TinysignError, TypeError, ValueError):  # a config of an older version
+        return False
+    return all(before.for_stage(stage) == config.for_stage(stage) for stage in MODEL_STAGES)
 
 
 def is_sign_window(record: ClipRecord) -> bool:
