@@ -131,7 +131,7 @@ bench-accuracy: ## unseen-signer accuracy on fsl105-dev (30 signs, sign windows)
 bench-robustness: ## bench-accuracy's LOSO models (trained if missing) on their test signer filmed by another camera: light, noise, framing, zoom, 15 fps, low resolution, clutter (seeds=N, folds=)
 	$(bin)/python tests/benchmarks/bench_robustness.py $(if $(seeds),--seeds $(seeds)) $(if $(folds),--folds $(folds))
 
-bench-spotting: ## live spotting on fsl105-dev streams of an unseen signer: recall, precision, false emissions, latency
+bench-spotting: ## live spotting on fsl105-dev streams of an unseen signer (recognizer by nested validation): recall, precision, false emissions, latency
 	$(bin)/python tests/benchmarks/bench_spotting.py
 
 bench-scale: ## 200/800/3,200 clips: time, clips/s, peak RSS per stage, exponents; beam_workers; input pipeline

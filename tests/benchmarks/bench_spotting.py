@@ -9,19 +9,21 @@ Protocol (README, "Live spotting"):
   ``_unknown_``): fsl105-dev's 30 signs are split once (seeded by ``--split-seed``) into 10 the device says,
   10 learned as ``unknown`` and 10 never used in training at all (neither vocabulary nor unknown), only
   tested. ``--vocabulary-size`` / ``--unknown-size`` change the split (e.g. 20 and 5).
-* **Folds** as ``make bench-accuracy``: fold k tests signer s<k> (never seen in training) and validates on
-  the next signer. Per fold two models of the default recipe (``tinysign cv``: extract -> train -> quantize
-  -> evaluate, ``rest`` and ``unknown`` classes, INT8 streaming pair): one trained on the other two signers,
-  on whose validation streams the recognizer is chosen, and the fold's final model, trained on every
-  signer but the test one with the same recipe, which alone meets the test signer.
+* **Folds** as ``make bench-accuracy``: fold k tests signer s<k> (never seen in training). Models of the
+  default recipe (``tinysign cv``: extract -> train -> quantize -> evaluate, ``rest`` and ``unknown``
+  classes, INT8 streaming pair): the fold's final model, trained on every signer but the test one, which
+  alone meets the test signer; and for the nested validation a model on every set of all signers but two
+  (:func:`inner_models`).
 * **Streams**: the signer's clips as filmed (at rest before and after each sign), one after the other in a
-  seeded order (vocabulary + unknown signs); a rest stream of each clip's stillness; a stream of the 5
-  never-seen signs. Scored as in :mod:`tinysign.runtime.spotting`.
-* **Recognizer chosen on the validation signer**: among the windows, suppressions and thresholds of the
-  grid, the one with the highest recall whose precision >= 85 %, false emissions <= 1 per minute of rest
-  and never-seen trigger rate <= 30 % on the VALIDATION streams (the two-signer model); then applied
-  unchanged to the final model on the test signer.
-  (With no setting within budget, the most precise one.)
+  seeded order (vocabulary + unknown signs); a rest stream of each clip's stillness; a stream of the
+  never-seen signs' clips (only theirs: no clip of a vocabulary or unknown sign). Scored as in
+  :mod:`tinysign.runtime.spotting`.
+* **Recognizer chosen by nested validation**: each signer but the test one plays its streams through the
+  model trained on the other non-test signers; their counts pooled, among the windows, suppressions and
+  thresholds of the grid, the one with the highest recall whose precision >= 85 %, false emissions <= 1 per
+  minute of rest and never-seen trigger rate <= 30 %; then applied unchanged to the final model on the test
+  signer. (With no setting within budget, the most precise one.) The same rule on every fold's validation
+  streams pooled gives the config's recognizer (printed last).
 * **Reported** per fold and mean: recall, precision, false emissions per minute of rest, never-seen and
   unknown trigger rates, median latency (end of the sign's motion -> emission), and the clip accuracy of the
   same model (its test windows of vocabulary signs); a precision-recall plot of every fold's test streams.
@@ -34,7 +36,7 @@ import itertools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,8 @@ from tinysign.config import Config  # noqa: E402
 from tinysign.console import progress  # noqa: E402
 from tinysign.data import records  # noqa: E402
 from tinysign.data.manifest import clip_of, read_manifest  # noqa: E402
-from tinysign.data.splits import cv_folds  # noqa: E402
+from tinysign.data.records import StreamRecord  # noqa: E402
+from tinysign.data.splits import Fold, cv_folds  # noqa: E402
 from tinysign.extract import run_extract  # noqa: E402
 from tinysign.ingest import run_ingest  # noqa: E402
 from tinysign.model.files import load_quantized  # noqa: E402
@@ -54,13 +57,14 @@ from tinysign.runtime.recognizer import RecognizerSettings, recognize  # noqa: E
 from tinysign.runtime.spotting import (  # noqa: E402
     CURVE_THRESHOLDS,
     GRACE_SECONDS,
+    Stream,
     head_outputs,
     rest_stream,
     score_signs,
     sign_stream,
 )
 from tinysign.runtime.streaming import lite_classifier  # noqa: E402
-from tinysign.workflows.crossval import fold_manifest, run_cv  # noqa: E402
+from tinysign.workflows.crossval import extracted, fold_manifest, run_cv, run_fold_model  # noqa: E402
 
 WINDOWS, SUPPRESSIONS = (2, 3, 4, 6), (10, 20)
 MIN_PRECISION, MAX_FALSE_PER_MINUTE, MAX_NEVER_SEEN = 0.85, 1.0, 0.30
@@ -77,6 +81,38 @@ def split_signs(
     return sorted(order[never + unknown :]), sorted(order[never : never + unknown]), sorted(order[:never])
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What the recognizer did on one or more signers' streams: counts, so signers pool by adding."""
+
+    recalled: int = 0
+    vocabulary_clips: int = 0
+    right: int = 0
+    wrong: int = 0
+    rest_said: int = 0
+    rest_minutes: float = 0.0
+    never_triggered: int = 0
+    never_clips: int = 0
+    unknown_triggered: int = 0
+    unknown_clips: int = 0
+    latencies_s: tuple[float, ...] = ()
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def rates(self) -> dict[str, float | None]:
+        said = self.right + self.wrong
+        return {
+            "recall": self.recalled / max(1, self.vocabulary_clips),
+            "precision": self.right / said if said else None,
+            "said": said,
+            "false_per_minute": self.rest_said / self.rest_minutes,
+            "never_seen": self.never_triggered / max(1, self.never_clips),
+            "unknown": self.unknown_triggered / self.unknown_clips if self.unknown_clips else None,
+            "latency_s": float(np.median(self.latencies_s)) if self.latencies_s else None,
+        }
+
+
 @dataclass
 class Streams:
     """One signer's streams through one model: head outputs computed once, recognised many times."""
@@ -85,14 +121,14 @@ class Streams:
     zero_point: int
     scale: float
     stream_fps: int
-    signs: object
+    signs: Stream
     sign_outputs: list
     rest_minutes: float
     rest_outputs: list
-    never: object
+    never: Stream
     never_outputs: list
 
-    def measure(self, window: int, suppression: int, threshold: float) -> dict[str, float | None]:
+    def count(self, window: int, suppression: int, threshold: float) -> Counts:
         settings = RecognizerSettings(window, 0, suppression, self.silent, self.scale).with_threshold(
             threshold
         )
@@ -105,29 +141,39 @@ class Streams:
         rest = recognize(settings, self.rest_outputs, self.zero_point)
         never = recognize(settings, self.never_outputs, self.zero_point)
         triggered = {self.never.clip_at(e.frame).clip_id for e in never if self.never.clip_at(e.frame)}
-        latency = np.median(score.latencies) / self.stream_fps if score.latencies else None
-        return {
-            "recall": score.recall,
-            "precision": score.precision,
-            "false_per_minute": len(rest) / self.rest_minutes,
-            "never_seen": len(triggered) / max(1, len(self.never.clips)),
-            "unknown": score.unknown_triggered / score.unknown_clips if score.unknown_clips else None,
-            "latency_s": float(latency) if latency is not None else None,
-        }
+        return Counts(
+            score.recalled,
+            score.vocabulary_clips,
+            score.right,
+            score.wrong,
+            len(rest),
+            self.rest_minutes,
+            len(triggered),
+            len(self.never.clips),
+            score.unknown_triggered,
+            score.unknown_clips,
+            tuple(t / self.stream_fps for t in score.latencies),
+        )
+
+    def measure(self, window: int, suppression: int, threshold: float) -> dict[str, float | None]:
+        return self.count(window, suppression, threshold).rates()
 
     @property
     def silent(self) -> tuple[int, ...]:
         return tuple(i for i, label in enumerate(self.labels) if label in ("rest", "unknown"))
 
 
-def signer_streams(quant_dir: Path, records_dir: Path, never_dir: Path, split: str, seed: int) -> Streams:
-    quant = load_quantized(quant_dir)
+def signer_streams(model_dir: Path, signer: str, never: Sequence[StreamRecord], seed: int) -> Streams:
+    """``signer``'s sign and rest streams (from the model's own records) and never-seen stream through the
+    INT8 pair of ``model_dir`` (``streaming/quantize``, ``records``)."""
+    quant = load_quantized(model_dir / "streaming" / "quantize")
     classifier = lite_classifier(quant, "int8").streaming
     scale, zero_point = classifier.head.output_qparams
+    records_dir = model_dir / "records"
     fps = int(records.read_schema(records_dir)["stream_fps"])
-    clips = list(records.iter_stream_records(records_dir, split))
+    clips = signer_records(records_dir, signer)
     signs, rest = sign_stream(clips, seed), rest_stream(clips, fps)
-    never = sign_stream(list(records.iter_stream_records(never_dir, split)), seed)
+    never_stream = sign_stream([r for r in never if r.signer == signer], seed)
     return Streams(
         quant.labels,
         zero_point,
@@ -137,9 +183,20 @@ def signer_streams(quant_dir: Path, records_dir: Path, never_dir: Path, split: s
         head_outputs(classifier, signs.frames),
         len(rest.frames) / fps / 60,
         head_outputs(classifier, rest.frames),
-        never,
-        head_outputs(classifier, never.frames),
+        never_stream,
+        head_outputs(classifier, never_stream.frames),
     )
+
+
+def signer_records(records_dir: Path, signer: str) -> list[StreamRecord]:
+    """The stream records (val and test splits) of one signer."""
+    return [
+        r
+        for split in ("val", "test")
+        if records.has_streams(records_dir, split)
+        for r in records.iter_stream_records(records_dir, split)
+        if r.signer == signer
+    ]
 
 
 def within_budget(m: dict) -> bool:
@@ -151,11 +208,12 @@ def within_budget(m: dict) -> bool:
     )
 
 
-def choose(val: Streams) -> tuple[tuple[int, int, float], dict]:
-    """The recognizer (window, suppression, threshold) with the most validation recall within budget."""
+def choose(validation: Sequence[Streams]) -> tuple[tuple[int, int, float], dict]:
+    """The recognizer (window, suppression, threshold) with the most validation recall within budget,
+    every validation signer's streams pooled (their counts added)."""
     grid = {
-        (w, s, t): val.measure(w, s, t)
-        for w, s, t in itertools.product(WINDOWS, SUPPRESSIONS, CURVE_THRESHOLDS)
+        key: sum((streams.count(*key) for streams in validation), Counts()).rates()
+        for key in itertools.product(WINDOWS, SUPPRESSIONS, CURVE_THRESHOLDS)
     }
     inside = [key for key, m in grid.items() if within_budget(m)]
     if inside:
@@ -163,6 +221,34 @@ def choose(val: Streams) -> tuple[tuple[int, int, float], dict]:
     else:
         best = max(grid, key=lambda key: (grid[key]["precision"] or 0, grid[key]["recall"]))
     return best, grid[best]
+
+
+def inner_models(manifest: Path, work: Path, config: Config) -> dict[frozenset[str], Path]:
+    """A model trained on every set of all signers but two (the nested validation's models), keyed by
+    the signers it trained on: the choosing models ``run_cv`` made (train = all but test and val), and the
+    sets no fold trains on, made here the same way (``work/inner``). Training reads no val clip (the
+    whole schedule, the last weights), so which of the two left-out signers is val does not matter."""
+    rows = read_manifest(manifest)
+    folds = cv_folds([clip_of(r) for r in rows], 0, config.seed)
+    signers = sorted({r["signer"] for r in rows})
+    models = {
+        frozenset(signers) - {*f.test, *f.val}: work / "recipe" / f"fold-{k}" / f"seed-{config.seed}"
+        for k, f in enumerate(folds, start=1)
+    }
+    for test, val in itertools.combinations(signers, 2):
+        trained_on = frozenset(signers) - {test, val}
+        if trained_on in models:
+            continue
+        role = {test: "test", val: "val"}
+        fold = Fold(
+            f"test {test}", (test,), (val,), {r["clip_id"]: role.get(r["signer"], "train") for r in rows}
+        )
+        out = work / "inner" / f"train-{'-'.join(sorted(trained_on))}"
+        print(f"bench-spotting: the model trained on {', '.join(sorted(trained_on))} (nested validation)")
+        records_dir = extracted(fold_manifest(rows, fold, out / "manifest.jsonl"), out / "records", config)
+        run_fold_model(records_dir, out / "streaming", config)
+        models[trained_on] = out
+    return models
 
 
 def clip_accuracy(quant_dir: Path, records_dir: Path, vocabulary: Sequence[str]) -> float:
@@ -176,10 +262,9 @@ def clip_accuracy(quant_dir: Path, records_dir: Path, vocabulary: Sequence[str])
     return float(np.mean(hits))
 
 
-def never_seen_records(
-    data: str, never: list[str], work: Path, folds: list[int], config: Config
-) -> dict[int, Path]:
-    """Per fold, the never-seen signs' clips extracted with the fold's splits (their val/test streams)."""
+def never_seen_records(data: str, never: list[str], work: Path, config: Config) -> list[StreamRecord]:
+    """The never-seen signs' clips of every signer as streams (extracted with the folds' splits: each
+    signer's are in the test split of its fold)."""
     ingest = work / "never" / "ingest"
     if not (ingest / "manifest.jsonl").is_file():
         run_ingest(
@@ -189,13 +274,12 @@ def never_seen_records(
             progress=False,
         )
     rows = read_manifest(ingest / "manifest.jsonl")
-    out = {}
+    out = []
     for k, fold in enumerate(cv_folds([clip_of(r) for r in rows], 0, config.seed), start=1):
-        if k not in folds:
-            continue
-        out[k] = work / "never" / f"fold-{k}" / "records"
-        if not records.has_streams(out[k], "test"):
-            run_extract(fold_manifest(rows, fold, out[k].parent / "manifest.jsonl"), out[k], config)
+        records_dir = work / "never" / f"fold-{k}" / "records"
+        if not records.has_streams(records_dir, "test"):
+            run_extract(fold_manifest(rows, fold, records_dir.parent / "manifest.jsonl"), records_dir, config)
+        out += [r for r in records.iter_stream_records(records_dir, "test") if r.sign in never]
     return out
 
 
@@ -224,18 +308,22 @@ def main() -> None:
     manifest = work / "ingest" / "manifest.jsonl"
     if not manifest.is_file():
         run_ingest([args.data], work / "ingest", config, progress=False)
-    run_cv(manifest, work / "recipe", config, ["streaming"], args.folds)  # choosing: 2 signers train
+    run_cv(manifest, work / "recipe", config, ["streaming"])  # every fold's model on 2 signers
     run_cv(manifest, work / "recipe", config, ["streaming"], args.folds, train_on_val=True)  # final: 3
-    never_dirs = never_seen_records(args.data, never, work, args.folds, config)
-    rows, curves = [], {}
+    inner = inner_models(manifest, work, config)
+    never_clips = never_seen_records(args.data, never, work, config)
+    folds = cv_folds([clip_of(r) for r in read_manifest(manifest)], 0, config.seed)
+    rows, curves, every_validation = [], {}, []
     for k in progress(args.folds, "bench-spotting: recognizer per fold", "folds"):
-        choosing, final = (
-            work / "recipe" / f"fold-{k}" / f"seed-{config.seed}{end}" for end in ("", "-final")
-        )
-        quant, rec = choosing / "streaming" / "quantize", choosing / "records"
-        chosen, val = choose(signer_streams(quant, rec, never_dirs[k], "val", config.seed))
-        quant, rec = final / "streaming" / "quantize", final / "records"
-        test_streams = signer_streams(quant, rec, never_dirs[k], "test", config.seed)
+        (test_signer,) = folds[k - 1].test
+        others = sorted(set().union(*inner) - {test_signer})
+        validation = [
+            signer_streams(inner[frozenset(others) - {v}], v, never_clips, config.seed) for v in others
+        ]
+        chosen, val = choose(validation)
+        every_validation += validation
+        final = work / "recipe" / f"fold-{k}" / f"seed-{config.seed}-final"
+        test_streams = signer_streams(final, test_signer, never_clips, config.seed)
         test = test_streams.measure(*chosen)
         curves[f"fold {k}"] = [
             {"threshold": t, **test_streams.measure(chosen[0], chosen[1], t)} for t in CURVE_THRESHOLDS
@@ -246,15 +334,22 @@ def main() -> None:
                 "chosen": chosen,
                 "val": val,
                 "test": test,
-                "clip_accuracy": clip_accuracy(quant, rec, vocabulary),
+                "clip_accuracy": clip_accuracy(
+                    final / "streaming" / "quantize", final / "records", vocabulary
+                ),
             }
         )
         print(
-            f"fold {k}: recognizer {chosen} (val recall {val['recall']:.2f}, precision "
-            f"{val['precision']}) -> test {test}",
+            f"fold {k}: recognizer {chosen} (validation {', '.join(others)}: recall {val['recall']:.2f}, "
+            f"precision {val['precision']}, never-seen {val['never_seen']:.2f}) -> test {test}",
             flush=True,
         )
     _report(rows, curves, work)
+    default, pooled = choose(every_validation)
+    print(
+        f"the config's recognizer (spot_window, spot_suppression, spot_threshold): {default}, the same rule on "
+        f"every fold's validation streams pooled (recall {pooled['recall']:.2f}, precision {pooled['precision']})"
+    )
     print(f"\nwall time {time.perf_counter() - started:.0f} s (reused folds count as 0)")
 
 
