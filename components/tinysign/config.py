@@ -231,9 +231,9 @@ class Config:
     min_int8_accuracy: float = 0.5
     max_int8_drop: float = 0.05
     # live spotting: the recognizer after the head (runtime/recognizer.py), in stream frames
-    # the recognizer: the median of what bench-spotting chose on each fold's validation signer
-    spot_window: int = 3  # frames whose head scores are averaged
-    spot_threshold: float = 0.75  # the least average probability of the top class to say it
+    # what bench-spotting's rule picks on every fold's validation streams pooled
+    spot_window: int = 4  # frames whose head scores are averaged
+    spot_threshold: float = 0.9  # the least average probability of the top class to say it
     spot_suppression: int = 10  # frames after a sign during which nothing else is said
     # runtime
     image: str = "tinysign:0.1.0"
