@@ -347,8 +347,9 @@ def main() -> None:
     _report(rows, curves, work)
     default, pooled = choose(every_validation)
     print(
-        f"the config's recognizer (spot_window, spot_suppression, spot_threshold): {default}, the same rule on "
-        f"every fold's validation streams pooled (recall {pooled['recall']:.2f}, precision {pooled['precision']})"
+        f"the config's recognizer (spot_window, spot_suppression, spot_threshold): {default}, the same rule "
+        f"on every fold's validation streams pooled (recall {pooled['recall']:.2f}, "
+        f"precision {pooled['precision']})"
     )
     print(f"\nwall time {time.perf_counter() - started:.0f} s (reused folds count as 0)")
 
