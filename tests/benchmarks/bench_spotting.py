@@ -228,6 +228,8 @@ def inner_models(manifest: Path, work: Path, config: Config) -> dict[frozenset[s
     the signers it trained on: the choosing models ``run_cv`` made (train = all but test and val), and the
     sets no fold trains on, made here the same way (``work/inner``). Training reads no val clip (the
     whole schedule, the last weights), so which of the two left-out signers is val does not matter."""
+    if config.patience:
+        raise SystemExit("bench-spotting's nested validation needs patience=0 (early stopping reads val)")
     rows = read_manifest(manifest)
     folds = cv_folds([clip_of(r) for r in rows], 0, config.seed)
     signers = sorted({r["signer"] for r in rows})
