@@ -95,8 +95,8 @@ def run_fold_model(
             stage_done(f"{stage} (reused)")
         return previous["result"]
     started = time.perf_counter()
-    if _same_model(previous, config) and read_summary(out / "quantize"):  # only the recognizer changed
-        trained = read_summary(out / "train")
+    reusable = _same_model(previous, config) and read_summary(out / "quantize")  # only the recognizer changed
+    if reusable and (trained := read_summary(out / "train")):
         stage_done("train (reused)")
         stage_done("quantize (reused)")
     else:
