@@ -34,9 +34,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import operator
 import time
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
+from functools import cached_property, reduce
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,7 @@ from tinysign.runtime.recognizer import RecognizerSettings, recognize  # noqa: E
 from tinysign.runtime.spotting import (  # noqa: E402
     CURVE_THRESHOLDS,
     GRACE_SECONDS,
+    SignScore,
     Stream,
     head_outputs,
     rest_stream,
@@ -85,31 +88,33 @@ def split_signs(
 class Counts:
     """What the recognizer did on one or more signers' streams: counts, so signers pool by adding."""
 
-    recalled: int = 0
-    vocabulary_clips: int = 0
-    right: int = 0
-    wrong: int = 0
-    rest_said: int = 0
-    rest_minutes: float = 0.0
-    never_triggered: int = 0
-    never_clips: int = 0
-    unknown_triggered: int = 0
-    unknown_clips: int = 0
-    latencies_s: tuple[float, ...] = ()
+    signs: SignScore
+    stream_fps: int
+    rest_said: int
+    rest_minutes: float
+    never_triggered: int
+    never_clips: int
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        return Counts(
+            self.signs + other.signs,
+            self.stream_fps,
+            self.rest_said + other.rest_said,
+            self.rest_minutes + other.rest_minutes,
+            self.never_triggered + other.never_triggered,
+            self.never_clips + other.never_clips,
+        )
 
     def rates(self) -> dict[str, float | None]:
-        said = self.right + self.wrong
+        signs = self.signs
         return {
-            "recall": self.recalled / max(1, self.vocabulary_clips),
-            "precision": self.right / said if said else None,
-            "said": said,
+            "recall": signs.recall,
+            "precision": signs.precision,
+            "said": signs.right + signs.wrong,
             "false_per_minute": self.rest_said / self.rest_minutes,
             "never_seen": self.never_triggered / max(1, self.never_clips),
-            "unknown": self.unknown_triggered / self.unknown_clips if self.unknown_clips else None,
-            "latency_s": float(np.median(self.latencies_s)) if self.latencies_s else None,
+            "unknown": signs.unknown_rate,
+            "latency_s": float(np.median(signs.latencies)) / self.stream_fps if signs.latencies else None,
         }
 
 
@@ -142,18 +147,13 @@ class Streams:
         never = recognize(settings, self.never_outputs, self.zero_point)
         triggered = {self.never.clip_at(e.frame).clip_id for e in never if self.never.clip_at(e.frame)}
         return Counts(
-            score.recalled,
-            score.vocabulary_clips,
-            score.right,
-            score.wrong,
-            len(rest),
-            self.rest_minutes,
-            len(triggered),
-            len(self.never.clips),
-            score.unknown_triggered,
-            score.unknown_clips,
-            tuple(t / self.stream_fps for t in score.latencies),
+            score, self.stream_fps, len(rest), self.rest_minutes, len(triggered), len(self.never.clips)
         )
+
+    @cached_property
+    def grid(self) -> dict[tuple[int, int, float], Counts]:
+        """The counts of every recognizer of the choice's grid, computed once per stream."""
+        return {key: self.count(*key) for key in itertools.product(WINDOWS, SUPPRESSIONS, CURVE_THRESHOLDS)}
 
     def measure(self, window: int, suppression: int, threshold: float) -> dict[str, float | None]:
         return self.count(window, suppression, threshold).rates()
@@ -212,8 +212,8 @@ def choose(validation: Sequence[Streams]) -> tuple[tuple[int, int, float], dict]
     """The recognizer (window, suppression, threshold) with the most validation recall within budget,
     every validation signer's streams pooled (their counts added)."""
     grid = {
-        key: sum((streams.count(*key) for streams in validation), Counts()).rates()
-        for key in itertools.product(WINDOWS, SUPPRESSIONS, CURVE_THRESHOLDS)
+        key: reduce(operator.add, (streams.grid[key] for streams in validation)).rates()
+        for key in validation[0].grid
     }
     inside = [key for key, m in grid.items() if within_budget(m)]
     if inside:

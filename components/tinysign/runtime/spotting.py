@@ -120,6 +120,23 @@ class SignScore:
     def precision(self) -> float | None:
         return self.right / (self.right + self.wrong) if self.right + self.wrong else None
 
+    @property
+    def unknown_rate(self) -> float | None:
+        """The share of unknown-sign clips during which anything was said."""
+        return self.unknown_triggered / self.unknown_clips if self.unknown_clips else None
+
+    def __add__(self, other: SignScore) -> SignScore:
+        """Two streams' scores pooled: counts added, latencies joined."""
+        return SignScore(
+            self.recalled + other.recalled,
+            self.vocabulary_clips + other.vocabulary_clips,
+            self.right + other.right,
+            self.wrong + other.wrong,
+            self.latencies + other.latencies,
+            self.unknown_clips + other.unknown_clips,
+            self.unknown_triggered + other.unknown_triggered,
+        )
+
 
 def score_signs(emissions: list[Emission], stream: Stream, labels: Sequence[str], grace: int) -> SignScore:
     """Match emissions to the clips of a sign stream (see the module docstring)."""
@@ -264,17 +281,13 @@ def summarise(
         "false_per_minute": result.rest_emissions / result.rest_minutes if result.rest_minutes else None,
         "unknown_clips": signs.unknown_clips,
         "unknown_triggered": signs.unknown_triggered,
-        "unknown_trigger_rate": signs.unknown_triggered / signs.unknown_clips
-        if signs.unknown_clips
-        else None,
+        "unknown_trigger_rate": signs.unknown_rate,
         "curve": [
             {
                 "threshold": threshold,
                 "precision": point.precision,
                 "recall": point.recall,
-                "unknown_trigger_rate": point.unknown_triggered / point.unknown_clips
-                if point.unknown_clips
-                else None,
+                "unknown_trigger_rate": point.unknown_rate,
             }
             for threshold, point in result.points
         ],
