@@ -122,6 +122,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
         "quantization",
         "calibration_samples",
         "bias_correction",
+        "contrast_gain",
         "qat_epochs",
         "batch_size",
         "learning_rate",
@@ -222,6 +223,9 @@ class Config:
     quantization: str = "ptq"
     calibration_samples: int = 100
     bias_correction: bool = True  # streaming: remove the INT8 frame model's mean feature error in the head
+    # diff front end on the device: scale each frame's difference to the calibration (training) frames'
+    # contrast, so a darker, brighter or flatter camera reads as the training one (data/frontend.py)
+    contrast_gain: bool = True
     qat_epochs: int = 3
     arena_budget_bytes: int = 16 * 1024
     flash_budget_bytes: int = 200 * 1024

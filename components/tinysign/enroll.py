@@ -215,6 +215,7 @@ def _write(
         "img_size": quant.img_size,
         "front_end": quant.front_end,
         "binning": quant.binning,
+        "contrast": quant.contrast,
         "files": files,
         "labels": labels,
         "enrolled": enrolled,

@@ -244,7 +244,7 @@ def _summary(
         },
         "constants": generated["constants"],
         "op_resolver": generated["op_resolver"],
-        "front_end": {"kind": quant.front_end, "binning": quant.binning},
+        "front_end": {"kind": quant.front_end, "binning": quant.binning, "contrast": quant.contrast},
         "recognizer": {
             "window": settings.window,
             "threshold_units": int(settings.threshold),

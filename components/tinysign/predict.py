@@ -46,6 +46,7 @@ class Predictor:
     labels: list[str]
     front_end: str = "raw"
     binning: int = 1
+    contrast: float = 0.0  # the front end's contrast reference (0: none)
     stream_fps: int = 0  # 0: not recorded (models from before streams): the config's stream_fps
     method: str = "ptq"
 
@@ -67,7 +68,10 @@ class Predictor:
         return "similarity" if self.method == PROTOTYPES else "probability"
 
     def classifier(self) -> ClipClassifier:
-        return ClipClassifier(self.runners, self.front_end, self.binning)
+        return ClipClassifier(self.runners, self.front_end_stream())
+
+    def front_end_stream(self) -> FrontEndStream:
+        return FrontEndStream(self.front_end, self.binning, self.contrast)
 
 
 def load_predictor(models: list[str], labels_path: str | None = None) -> Predictor:
@@ -104,6 +108,7 @@ def load_predictor(models: list[str], labels_path: str | None = None) -> Predict
         labels,
         str(exported.get("front_end", "raw")),
         int(exported.get("binning", 1)),
+        float(exported.get("contrast", 0.0)),
         int(exported.get("stream_fps", 0)),
         str(exported.get("method", "ptq")),
     )
@@ -135,9 +140,7 @@ def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> 
     """The signs said in a stream of grey frames at the model's rate, and the stretches between them,
     as they happen."""
     fps = stream_fps(predictor, config)
-    classifier = StreamingClassifier(
-        *predictor.runners, FrontEndStream(predictor.front_end, predictor.binning)
-    )
+    classifier = StreamingClassifier(*predictor.runners, predictor.front_end_stream())
     head = classifier.head.output_qparams
     recognizer = Recognizer(
         RecognizerSettings.for_head(predictor.labels, head, config), head[1] if head else 0

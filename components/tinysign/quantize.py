@@ -34,7 +34,7 @@ from tinysign.artifacts import LABELS_FILE, MODEL_FILE
 from tinysign.config import MODEL_NAMES, Config
 from tinysign.console import Progress
 from tinysign.data import records
-from tinysign.data.frontend import front_end, input_range
+from tinysign.data.frontend import frame_contrast, front_end, input_range
 from tinysign.errors import TinysignError
 from tinysign.model.architectures import frame_features, load_model, split_streaming
 from tinysign.model.bias_correction import corrected_head, feature_bias
@@ -63,9 +63,19 @@ def calibration_clips(records_dir: str | Path, count: int, seed: int) -> tuple[n
     return np.stack([r.frames for r in chosen]), [r.clip_id for r in chosen]
 
 
-def model_inputs(clips: np.ndarray, config: Config) -> np.ndarray:
+def model_inputs(clips: np.ndarray, config: Config, contrast: float = 0.0) -> np.ndarray:
     """The front end's float model input of uint8 clips ``(k, T, H, W)``: ``(k, T, h, w, 1)``."""
-    return np.stack([front_end(clip, config.front_end, config.binning) for clip in clips])[..., np.newaxis]
+    return np.stack([front_end(clip, config.front_end, config.binning, contrast) for clip in clips])[
+        ..., np.newaxis
+    ]
+
+
+def contrast_reference(clips: np.ndarray, config: Config) -> float:
+    """The device front end's contrast reference: the calibration (training) frames' mean contrast, in
+    grey levels (0: no contrast gain — ``contrast_gain`` off or a ``raw`` front end)."""
+    if not config.contrast_gain or config.front_end != "diff":
+        return 0.0
+    return round(frame_contrast(clips, config.binning), 3)
 
 
 # --- the stage ------------------------------------------------------------------------------------
@@ -118,7 +128,8 @@ def run_quantize(
     out.mkdir(parents=True, exist_ok=True)
     with Progress("quantize", len(STEPS[kind]), "steps") as shown:
         clips, calib_ids = calibration_clips(records_dir, config.calibration_samples, config.seed)
-        inputs = model_inputs(clips, config)
+        contrast = contrast_reference(clips, config)
+        inputs = model_inputs(clips, config, contrast)  # as the device computes them
         shown.step(STEPS[kind][0])
         export = _export_whole if kind == "s3dconv1d" else _export_streaming
         blobs, notes = export(model, inputs, records_dir, config, shown.step)
@@ -135,6 +146,7 @@ def run_quantize(
         "img_size": input_shape[2] * config.binning,  # the records' frames; the model sees img_size / binning
         "front_end": config.front_end,
         "binning": config.binning,
+        "contrast": contrast,
         "stream_fps": int(
             records.read_schema(records_dir).get("stream_fps", 0)
         ),  # the rate it was trained at

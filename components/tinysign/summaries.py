@@ -138,6 +138,9 @@ class QuantizeSummary(TypedDict, total=False):
     num_classes: int
     num_frames: int
     img_size: int
+    front_end: str  # diff | raw (data/frontend.py)
+    binning: int
+    contrast: float  # the diff front end's contrast reference, grey levels (0: no contrast gain)
     batch_size: int
     stream_fps: int  # frames a second the model sees (the records' stream_fps)
     files: dict[str, dict[str, str]]  # part -> precision -> file name
@@ -285,6 +288,7 @@ class EnrollSummary(TypedDict, total=False):
     img_size: int
     front_end: str
     binning: int
+    contrast: float
     files: dict[str, dict[str, str]]
     labels: list[str]
     enrolled: list[str]  # the new signs (the rest: trained classes kept with --keep-trained)
@@ -591,7 +595,7 @@ class FirmwareSummary(TypedDict):
     stream: dict[str, Any]  # frames, clip_ids, starts, labels
     constants: dict[str, int]  # of the generated model_data.h
     op_resolver: list[str]
-    front_end: dict[str, Any]  # kind, binning
+    front_end: dict[str, Any]  # kind, binning, contrast
     recognizer: dict[str, Any]  # window, threshold (units), suppression, silent, scale
     reset_per_clip: bool
     project_top_classes: list[int | None]

@@ -5,6 +5,9 @@
  *   S      = sum of each b x b block of the frame (an area resize: H x W -> H/b x W/b)
  *   raw  : r = floor((S_t + b*b/2) / (b*b))                           int8 input r - 128
  *   diff : q = sat_int8(floor((S_t - S_{t-1} + b*b/2) / (b*b)))        int8 input q (0 on the first frame)
+ *          with a contrast reference R (TS_FRONTEND_CONTRAST_REF > 0) the difference is scaled by the
+ *          frame's Q16 gain G = clamp(floor(2^16 R / sum|n S_i - sum S|), 2^15, 2^17):
+ *          q = sat_int8(floor(((S_t - S_{t-1}) G + b*b 2^15) / (b*b 2^16)))
  * i.e. the model input quantised with scale 1/255 and zero point -128 (raw) / 0 (diff).
  * Kind and binning are properties of the model: the generated frontend_config.h sets them. The Python
  * driver (firmware.py: frontend()) mirrors this file and checks it against the project's front end. */
@@ -17,7 +20,7 @@
 #define TS_FRONTEND_RAW 0
 #define TS_FRONTEND_DIFF 1
 
-#include "frontend_config.h" /* generated: TS_FRONTEND_KIND, TS_FRONTEND_BINNING */
+#include "frontend_config.h" /* generated: TS_FRONTEND_KIND, TS_FRONTEND_BINNING, TS_FRONTEND_CONTRAST_REF */
 
 #ifdef __cplusplus
 extern "C" {

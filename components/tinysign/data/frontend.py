@@ -10,7 +10,16 @@ firmware (C, ``firmware/frontend.c``):
   signs, the background) cancels out. The frame model's int8 input is ``q`` (scale 1/255, zero
   point 0), its float input ``q / 255``;
 * ``raw``: ``r = floor((S_t + b²/2) / b²)`` (0..255), int8 input ``r - 128``, float ``r / 255``
-  (the seed's input).
+  (the seed's input);
+* the **contrast gain** (``diff`` only, when the model carries a ``contrast`` reference): a camera that
+  films darker, brighter or flatter scales every difference, so each frame's difference is multiplied by
+  ``G = reference / D``, where ``D`` is the frame's contrast — the mean absolute deviation of its block
+  means from their mean, in grey levels — and ``reference`` the training frames' mean contrast, measured
+  on the calibration clips by ``quantize``. Integer form: ``G`` in Q16, ``floor(2^16 · R / Dn)`` with
+  ``Dn = Σ|n·S_i − ΣS|`` over the ``n`` blocks and ``R = round(reference · n² · b²)``, bounded to
+  ``[1/2, 2]`` (unity for a flat frame), then ``q = sat_int8((Δ · G + b²·2^15) >> (16 + log2 b²))`` —
+  exactly the plain difference when ``G = 2^16``. Training sees the plain difference; on the training
+  camera ``G`` stays near 1.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ import numpy as np
 
 SCALE = 1 / 255  # one grey level
 ZERO_POINT = {"diff": 0, "raw": -128}
+GAIN_ONE = 1 << 16  # the contrast gain's unity (Q16)
+GAIN_BOUNDS = (GAIN_ONE // 2, GAIN_ONE * 2)  # at most x2 darker or brighter contrast is made up for
 
 
 def input_range(kind: str) -> tuple[float, float]:
@@ -36,26 +47,55 @@ def _binned_sums(frames: np.ndarray, binning: int) -> np.ndarray:
     return blocks.sum(axis=(-3, -1))
 
 
-def _from_sums(sums: np.ndarray, kind: str, binning: int) -> np.ndarray:
+def frame_contrast(frames: np.ndarray, binning: int) -> float:
+    """Mean contrast of uint8 frames ``(..., H, W)`` as the front end measures it: the mean absolute
+    deviation of each frame's ``b x b`` block means from their mean, in grey levels, averaged."""
+    sums = _binned_sums(np.asarray(frames), binning)
+    blocks = sums.reshape(-1, sums.shape[-2] * sums.shape[-1]).astype(np.float64) / (binning * binning)
+    return float(np.abs(blocks - blocks.mean(axis=1, keepdims=True)).mean())
+
+
+def reference_deviation(contrast: float, blocks: int, binning: int) -> int:
+    """The contrast reference in the integer units of a frame's deviation ``Σ|n·S_i − ΣS|``."""
+    return round(contrast * blocks * blocks * binning * binning)
+
+
+def contrast_gains(sums: np.ndarray, binning: int, contrast: float) -> np.ndarray:
+    """int64 Q16 gain of each frame's block sums ``(T, h, w)`` towards the ``contrast`` reference."""
+    flat = sums.reshape(len(sums), -1).astype(np.int64)
+    n = flat.shape[1]
+    deviation = np.abs(n * flat - flat.sum(axis=1, keepdims=True)).sum(axis=1)
+    reference = reference_deviation(contrast, n, binning)
+    gains = (reference << 16) // np.maximum(deviation, 1)
+    return np.where(deviation > 0, np.clip(gains, *GAIN_BOUNDS), GAIN_ONE)
+
+
+def _from_sums(sums: np.ndarray, kind: str, binning: int, contrast: float = 0.0) -> np.ndarray:
     """int32 front-end values of consecutive frames' block sums ``(T, h, w)``."""
     area, half = binning * binning, binning * binning // 2
     if kind == "raw":
         return (sums + half) // area
     previous = np.concatenate([sums[:1], sums[:-1]], axis=0)  # the first frame has no motion
-    return np.clip((sums - previous + half) // area, -128, 127)
+    if not contrast:
+        return np.clip((sums - previous + half) // area, -128, 127)
+    gains = contrast_gains(sums, binning, contrast)[:, None, None]
+    shift = 16 + area.bit_length() - 1  # area is a power of two
+    gained = ((sums - previous).astype(np.int64) * gains + (area << 15)) >> shift
+    return np.clip(gained, -128, 127).astype(np.int32)
 
 
-def front_end(frames: np.ndarray, kind: str, binning: int) -> np.ndarray:
-    """Float32 model input of a uint8 clip ``(T, H, W)``: ``(T, H/b, W/b)`` (``q / 255`` or ``r / 255``)."""
-    values = _from_sums(_binned_sums(np.asarray(frames), binning), kind, binning)
+def front_end(frames: np.ndarray, kind: str, binning: int, contrast: float = 0.0) -> np.ndarray:
+    """Float32 model input of a uint8 clip ``(T, H, W)``: ``(T, H/b, W/b)`` (``q / 255`` or ``r / 255``);
+    ``contrast``: the reference of the contrast gain (0: none)."""
+    values = _from_sums(_binned_sums(np.asarray(frames), binning), kind, binning, contrast)
     return values.astype(np.float32) * np.float32(SCALE)
 
 
 class FrontEndStream:
     """The front end one frame at a time, as on a device: it remembers the previous frame's sums."""
 
-    def __init__(self, kind: str, binning: int) -> None:
-        self.kind, self.binning = kind, binning
+    def __init__(self, kind: str, binning: int, contrast: float = 0.0) -> None:
+        self.kind, self.binning, self.contrast = kind, binning, contrast
         self.previous: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -66,7 +106,8 @@ class FrontEndStream:
         sums = _binned_sums(np.asarray(frame), self.binning)
         pair = np.stack([sums if self.previous is None else self.previous, sums])
         self.previous = sums
-        return _from_sums(pair, self.kind, self.binning)[-1].astype(np.float32) * np.float32(SCALE)
+        values = _from_sums(pair, self.kind, self.binning, self.contrast)[-1]
+        return values.astype(np.float32) * np.float32(SCALE)
 
 
 def binned_means_tf(frames: Any, binning: int) -> Any:

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from tinysign.data.frontend import FrontEndStream
 from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel
 from tinysign.model.prototypes import embedding, export_head, prototypes_of
@@ -36,7 +35,7 @@ class Embedder:
             )
         frame = LiteModel(quant.path("frame", "int8"))
         head = LiteModel(quant.path("head", "int8"))  # only for the ring buffer's shape and dtype
-        self.stream = StreamingClassifier(frame, head, FrontEndStream(quant.front_end, quant.binning))
+        self.stream = StreamingClassifier(frame, head, quant.front_end_stream())
         self.qparams = head.input_qparams
 
     def window(self, clip: np.ndarray) -> np.ndarray:

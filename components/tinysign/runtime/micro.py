@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from tinysign.data.frontend import FrontEndStream
 from tinysign.model.files import QuantizedModel
 from tinysign.runtime.litert import LiteModel, qparams, runner_input
 from tinysign.runtime.streaming import ClipClassifier, StreamingClassifier
@@ -111,13 +110,11 @@ def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, 
         for part, model in models.items()
     }
     if quant.kind == "streaming":
-        stream = StreamingClassifier(
-            compared["frame"], compared["head"], FrontEndStream(quant.front_end, quant.binning)
-        )
+        stream = StreamingClassifier(compared["frame"], compared["head"], quant.front_end_stream())
         for frame in clips.reshape(-1, *clips.shape[2:]):
             stream.push(frame)
     else:
-        classifier = ClipClassifier([compared["model"]], quant.front_end, quant.binning)
+        classifier = ClipClassifier([compared["model"]], quant.front_end_stream())
         for clip in clips:
             classifier.classify(clip)
     parts = {part: c.summary(models[part]) for part, c in compared.items()}

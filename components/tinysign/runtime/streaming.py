@@ -96,17 +96,16 @@ class StreamingClassifier:
 class ClipClassifier:
     """Whole-clip model (``s3dconv1d``) or streaming pair behind one ``classify(clip) -> raw`` call."""
 
-    def __init__(self, runners: Sequence[Runner], front_end: str, binning: int) -> None:
-        front = FrontEndStream(front_end, binning)
+    def __init__(self, runners: Sequence[Runner], front: FrontEndStream) -> None:
         self.streaming = StreamingClassifier(*runners, front) if len(runners) == 2 else None
-        self.runner = runners[0]
-        self.front_end, self.binning = front_end, binning
+        self.runner, self.front = runners[0], front
         self.output_qparams = runners[-1].output_qparams
 
     def classify(self, clip: np.ndarray) -> np.ndarray:
         if self.streaming is not None:
             return self.streaming.classify(clip)
-        return self.runner.invoke(runner_input(self.runner, front_end(clip, self.front_end, self.binning)))
+        inputs = front_end(clip, self.front.kind, self.front.binning, self.front.contrast)
+        return self.runner.invoke(runner_input(self.runner, inputs))
 
 
 def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
@@ -121,4 +120,4 @@ def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
 def lite_classifier(quant: QuantizedModel, precision: str, *, reference: bool = False) -> ClipClassifier:
     """LiteRT classifier for ``precision`` (int8 | float32) of a quantize output."""
     runners = [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]
-    return ClipClassifier(runners, quant.front_end, quant.binning)
+    return ClipClassifier(runners, quant.front_end_stream())

@@ -18,9 +18,9 @@ once, with ``seed``.
 
 This module is a workflow, not a stage: it composes the stage functions, as the pipeline does. A
 rerun reuses every fold/seed/model whose evaluation is complete for the same config (so an
-interrupted run continues), the trained and quantized model when only evaluation's keys changed (the
-recognizer: it is evaluated again), records extracted with the same extraction keys, and training
-itself resumes after a kill.
+interrupted run continues), the trained model when only quantize's or evaluation's keys changed (it
+is quantized again), the quantized one too when only evaluation's changed (the recognizer), records
+extracted with the same extraction keys, and training itself resumes after a kill.
 
 Writes ``OUT/fold-<k>/manifest.jsonl``, ``OUT/fold-<k>/seed-<s>/{records,<model>/{train,quantize,
 evaluate}}``, ``OUT/metrics.json`` (:class:`~tinysign.summaries.CvSummary`), ``OUT/cv_report.md`` and
@@ -58,7 +58,8 @@ from tinysign.summaries import CvFold, CvSummary, read_summary, write_summary
 from tinysign.train import run_train
 
 DONE_FILE = "cv_done.json"
-MODEL_STAGES = ("ingest", "extract", "train", "quantize")  # what a fold's model depends on
+TRAINED_BY = ("ingest", "extract", "train")  # what a fold's trained model depends on
+MODEL_STAGES = (*TRAINED_BY, "quantize")  # ... and its quantized one
 EXTRACTED_FILE = "cv_extracted.json"  # the extraction keys a fold's records were made with
 AVERAGED = ("val_accuracy", "float32_accuracy", "int8_accuracy", "int8_minus_float32", "agreement")
 
@@ -95,14 +96,17 @@ def run_fold_model(
             stage_done(f"{stage} (reused)")
         return previous["result"]
     started = time.perf_counter()
-    reusable = _same_model(previous, config) and read_summary(out / "quantize")  # only the recognizer changed
-    if reusable and (trained := read_summary(out / "train")):
+    done.unlink(missing_ok=True)
+    trained = read_summary(out / "train") if _same_stages(previous, config, TRAINED_BY) else None
+    retrained = not trained
+    if trained:
         stage_done("train (reused)")
-        stage_done("quantize (reused)")
     else:
-        done.unlink(missing_ok=True)
         trained = run_train(records, out / "train", config)
         stage_done("train")
+    if not retrained and _same_stages(previous, config, MODEL_STAGES) and read_summary(out / "quantize"):
+        stage_done("quantize (reused)")  # only the recognizer changed
+    else:
         run_quantize(out / "train", records, out / "quantize", config)
         stage_done("quantize")
     run_evaluate(out / "quantize", records, out / "evaluate", config)  # reports, plots, spotting
@@ -121,16 +125,14 @@ def run_fold_model(
     return result
 
 
-def _same_model(previous: dict[str, Any], config: Config) -> bool:
-    """Whether a finished fold's trained and quantized model is the one ``config`` would make: every
-    stage up to quantize read the same keys (records are per fold, extracted with the same keys)."""
-    if "config" not in previous:
-        return False
-    try:
-        before = Config.from_dict(previous["config"])
-    except (TinysignError, TypeError, ValueError):  # a config of an older version
-        return False
-    return all(before.for_stage(stage) == config.for_stage(stage) for stage in MODEL_STAGES)
+def _same_stages(previous: dict[str, Any], config: Config, stages: tuple[str, ...]) -> bool:
+    """Whether a finished fold's ``stages`` read the same keys as ``config`` would (records are per fold,
+    extracted with the same keys); a key the fold's config lacks (added since) counts as changed."""
+    before = previous.get("config", {})
+    return all(
+        all(key in before and before[key] == value for key, value in config.for_stage(stage).items())
+        for stage in stages
+    )
 
 
 def is_sign_window(record: ClipRecord) -> bool:

@@ -1,7 +1,7 @@
 """The firmware's generated sources (``<build>/gen``): what makes ``firmware/src`` this model's firmware.
 
 * ``model_data.cc/.h`` — the INT8 models as the C arrays of ``tinysign mcu`` (+ arena sizes, shapes);
-* ``frontend_config.h`` — the model's front end (kind, binning) for ``src/frontend.c``;
+* ``frontend_config.h`` — the model's front end (kind, binning, contrast reference) for ``src/frontend.c``;
 * ``model_ops.h`` — a ``MicroMutableOpResolver`` with exactly the models' ops (int8-only CMSIS-NN kernels
   where every tensor of the op is int8), the ``Add`` methods parsed from tflite-micro's resolver header;
 * ``recognizer_config.h`` — the recognizer's settings in the head's units, the silent labels, the labels;
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tinysign.artifacts import C_ARRAYS_STEM
+from tinysign.data.frontend import reference_deviation
 from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel
 from tinysign.runtime.boards import BOARDS
@@ -48,9 +49,12 @@ def _header(name: str, what: str, body: list[str]) -> str:
 
 def write_frontend_config(quant: QuantizedModel, gen_dir: Path) -> None:
     """``frontend_config.h``: the model's front end (``tinysign.data.frontend``) for ``src/frontend.c``."""
+    blocks = (quant.img_size // quant.binning) ** 2
+    reference = reference_deviation(quant.contrast, blocks, quant.binning)
     body = [
         f"#define TS_FRONTEND_KIND TS_FRONTEND_{quant.front_end.upper()}",
         f"#define TS_FRONTEND_BINNING {quant.binning}",
+        f"#define TS_FRONTEND_CONTRAST_REF {reference}LL /* {quant.contrast:g} grey levels (0: no gain) */",
     ]
     write_if_changed(gen_dir / "frontend_config.h", _header("frontend_config", "the model's front end", body))
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from tinysign.data.frontend import FrontEndStream
 from tinysign.model.files import QuantizedModel
 from tinysign.runtime.firmware.protocol import Console
 from tinysign.runtime.firmware.reference import REFERENCE_ARENA, Reference
@@ -114,7 +113,7 @@ def locate_divergence(
         frame = comparison[part]["worst_stream_frame"]  # type: ignore[literal-required]
     dumped = dump(frame).ops
     first = frame in (stream.starts if ref.reset_per_clip else (0,))
-    front = FrontEndStream(quant.front_end, quant.binning)
+    front = quant.front_end_stream()
     if not first:
         front.push(stream.frames[frame - 1])
     frame_input = runner_input(MicroModel(models[0], REFERENCE_ARENA), front.push(stream.frames[frame]))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinysign.config import Config
-from tinysign.data.frontend import FrontEndStream
 from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel
 from tinysign.runtime.firmware.stream import Stream
@@ -34,7 +33,7 @@ def streaming_models(quant: QuantizedModel) -> tuple[bytes, bytes]:
 def reference_stream(quant: QuantizedModel) -> StreamingClassifier:
     """The deployment path in the tflite-micro Python interpreter."""
     frame, head = (MicroModel(model, REFERENCE_ARENA) for model in streaming_models(quant))
-    return StreamingClassifier(frame, head, FrontEndStream(quant.front_end, quant.binning))
+    return StreamingClassifier(frame, head, quant.front_end_stream())
 
 
 def recognizer_settings(quant: QuantizedModel, config: Config) -> RecognizerSettings:
