@@ -141,12 +141,13 @@ def test_every_seed_has_its_own_folder_and_accuracy_counts_only_sign_windows(dem
     assert (run / "streaming" / "train" / "model.keras").stat().st_mtime_ns == trained_at  # the model reused
     assert json.loads((run / "streaming" / "cv_done.json").read_text())["config"]["spot_threshold"] == 0.6
     quantized = json.loads((run / "streaming" / "quantize" / "metrics.json").read_text())
-    assert quantized["contrast"] > 0  # the device front end's contrast reference, from the training clips
+    assert quantized["contrast"] == 0  # no contrast gain by default
     run_cv(  # a quantize key: quantized again from the same trained model
-        demo_ingest / "manifest.jsonl", tmp_path, config.replace(contrast_gain=False), ["streaming"], [1], [5]
+        demo_ingest / "manifest.jsonl", tmp_path, config.replace(contrast_gain=True), ["streaming"], [1], [5]
     )
     assert (run / "streaming" / "train" / "model.keras").stat().st_mtime_ns == trained_at
-    assert json.loads((run / "streaming" / "quantize" / "metrics.json").read_text())["contrast"] == 0
+    # the device front end's contrast reference, measured on the training clips
+    assert json.loads((run / "streaming" / "quantize" / "metrics.json").read_text())["contrast"] > 0
     marker = tmp_path / "fold-1" / "seed-5" / "cv_extracted.json"
     records = json.loads((tmp_path / "fold-1" / "seed-5" / "records" / "metrics.json").read_text())
     other = run_cv(

@@ -188,7 +188,7 @@ def test_boards_make_comes_from_the_board_table(tmp_path):
 def test_make_firmware_on_emulated_boards(demo_records, tmp_path):
     """``make firmware`` with its relative default build folder, on the streaming model trained briefly on the
     demo: every int8 output and every emission of the recognizer against Python."""
-    config = Config(epochs=5)
+    config = Config(epochs=5, contrast_gain=True)  # every step of the front end, the contrast gain too
     (tmp_path / "records").symlink_to(demo_records)  # the Makefile reads $(out)/records
     run_train(demo_records, tmp_path / "train", config)
     run_quantize(tmp_path / "train", demo_records, tmp_path / "quantize", config)
@@ -201,6 +201,7 @@ def test_make_firmware_on_emulated_boards(demo_records, tmp_path):
     subprocess.run(make, cwd=REPO, check=True)
     summary = json.loads((build / "metrics.json").read_text())
     quant = load_quantized(tmp_path / "quantize")
+    assert quant.contrast > 0 and f"{quant.contrast:g}" in (build / "gen" / "frontend_config.h").read_text()
     models_bytes = len(quant.read("frame", "int8")) + len(quant.read("head", "int8"))
 
     assert list(summary["boards"]) == list(CI_BOARDS)

@@ -224,8 +224,10 @@ class Config:
     calibration_samples: int = 100
     bias_correction: bool = True  # streaming: remove the INT8 frame model's mean feature error in the head
     # diff front end on the device: scale each frame's difference to the calibration (training) frames'
-    # contrast, so a darker, brighter or flatter camera reads as the training one (data/frontend.py)
-    contrast_gain: bool = True
+    # contrast, so a darker, brighter or flatter camera reads as the training one (data/frontend.py).
+    # Off by default: live spotting's validation streams lose recall with it (docs/accuracy.md); for a
+    # camera known to film darker or flatter than the training one
+    contrast_gain: bool = False
     qat_epochs: int = 3
     arena_budget_bytes: int = 16 * 1024
     flash_budget_bytes: int = 200 * 1024

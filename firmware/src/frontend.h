@@ -9,8 +9,9 @@
  *          frame's Q16 gain G = clamp(floor(2^16 R / sum|n S_i - sum S|), 2^15, 2^17):
  *          q = sat_int8(floor(((S_t - S_{t-1}) G + b*b 2^15) / (b*b 2^16)))
  * i.e. the model input quantised with scale 1/255 and zero point -128 (raw) / 0 (diff).
- * Kind and binning are properties of the model: the generated frontend_config.h sets them. The Python
- * driver (firmware.py: frontend()) mirrors this file and checks it against the project's front end. */
+ * Kind, binning and the contrast reference are properties of the model: the generated frontend_config.h
+ * sets them. The firmware test checks every int8 output of a stream against the Python runtime, which runs
+ * the project's front end (tinysign/data/frontend.py). */
 #ifndef TINYSIGN_FRONTEND_H_
 #define TINYSIGN_FRONTEND_H_
 
