@@ -18,8 +18,8 @@ firmware (C, ``firmware/frontend.c``):
   on the calibration clips by ``quantize``. Integer form: ``G`` in Q16, ``floor(2^16 · R / Dn)`` with
   ``Dn = Σ|n·S_i − ΣS|`` over the ``n`` blocks and ``R = round(reference · n² · b²)``, bounded to
   ``[1/2, 2]`` (unity for a flat frame), then ``q = sat_int8((Δ · G + b²·2^15) >> (16 + log2 b²))`` —
-  exactly the plain difference when ``G = 2^16``. Training sees the plain difference; on the training
-  camera ``G`` stays near 1.
+  exactly the plain difference when ``G = 2^16``. Training sees the plain difference. Off by default
+  (``contrast_gain``): signers differ in contrast too (fsl105-dev: ±15 %), and the gain rescales them.
 """
 
 from __future__ import annotations
