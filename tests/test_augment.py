@@ -74,3 +74,15 @@ def test_temporal_crop_keeps_frame_order():
     levels = np.round(model_input(config, training=True)(clips).numpy()[:, :, 0, 0, 0] * 255)
     assert (np.diff(levels, axis=1) >= 0).all()  # in order, repeats allowed
     assert (levels[:, 0] <= 10 * 4).all() and (levels[:, -1] >= 10 * 19).all()  # crop <= 15 % (+1 jitter)
+
+
+@pytest.mark.parametrize("draw", ["fixed", "uniform"])
+def test_noise_sigma_is_one_value_or_one_draw_per_clip(draw):
+    clips = np.full((32, 8, 16, 16), 100, dtype=np.uint8)
+    config = Config(**{**STILL, "augment_noise": 6.0, "augment_noise_draw": draw}, front_end="raw", binning=1)
+    grey = model_input(config, training=True)(clips).numpy()[..., 0] * 255
+    sigmas = (grey.reshape(32, -1) - 100).std(axis=1)  # rounding to grey levels adds ~0.3
+    if draw == "fixed":
+        assert np.all(np.abs(sigmas - 6.0) < 0.5)
+    else:  # each clip its own sigma from U(0, 6): some near-clean, some near 6
+        assert sigmas.max() < 6.5 and sigmas.min() < 2.0 and sigmas.max() > 4.0

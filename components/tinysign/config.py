@@ -20,6 +20,10 @@ from tinysign.errors import TinysignError
 
 MODEL_NAMES = ("s3dconv1d", "streaming")
 FRONT_ENDS = ("diff", "raw")  # see data/frontend.py
+NOISE_DRAWS = (
+    "fixed",
+    "uniform",
+)  # augment_noise for every clip, or each clip's sigma from U(0, augment_noise)
 BINNINGS = (1, 2, 4)
 QUANT_METHODS = ("ptq", "qat")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -59,6 +63,7 @@ INPUT_KEYS = (
     "augment_contrast",
     "augment_brightness",
     "augment_noise",
+    "augment_noise_draw",
 )
 # The config keys each pipeline stage reads. A stage gets only its keys, so changing a parameter
 # re-runs only the stages that depend on it (KFP caches the rest); tests/test_config.py checks
@@ -201,6 +206,9 @@ class Config:
     augment_contrast: float = 0.2
     augment_brightness: float = 15.0
     augment_noise: float = 2.0
+    augment_noise_draw: str = (
+        "fixed"  # fixed: every clip sigma augment_noise; uniform: each clip's from U(0, it)
+    )
     # train
     model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
     epochs: int = 40
@@ -270,6 +278,7 @@ class Config:
         _require(self.num_shards >= 1, "num_shards must be >= 1")
         _require(self.beam_workers >= 1, "beam_workers must be >= 1")
         _require(self.front_end in FRONT_ENDS, f"front_end must be one of {FRONT_ENDS}")
+        _require(self.augment_noise_draw in NOISE_DRAWS, f"augment_noise_draw must be one of {NOISE_DRAWS}")
         _require(
             self.binning in BINNINGS and self.img_size % self.binning == 0,
             f"binning must be one of {BINNINGS} and divide img_size",
@@ -293,9 +302,10 @@ class Config:
         return {"train": self.train_ratio, "val": self.val_ratio, "test": self.test_ratio}
 
     @property
-    def online_ranges(self) -> dict[str, float]:
-        """The ranges of the online augmentation: ``augment_<name>``, ``AUGMENT_RANGES`` + noise."""
-        return {name: getattr(self, f"augment_{name}") for name in (*AUGMENT_RANGES, "noise")}
+    def online_ranges(self) -> dict[str, float | str]:
+        """The ranges of the online augmentation: ``augment_<name>``, ``AUGMENT_RANGES`` + noise (and how
+        its sigma is drawn)."""
+        return {name: getattr(self, f"augment_{name}") for name in (*AUGMENT_RANGES, "noise", "noise_draw")}
 
     @property
     def copy_ranges(self) -> dict[str, float]:

@@ -18,7 +18,8 @@ Each clip ``(T, H, W)`` of a batch gets its own draw, the same for all its frame
   pixels at ``binning=2``;
 * photometric: contrast ``×(1 ± augment_contrast)`` around mid-grey, brightness ``±augment_brightness``
   grey levels, Gaussian noise of ``augment_noise`` grey levels per camera pixel, drawn as its
-  average over a block: ``augment_noise / b`` on the mean of ``b²`` pixels.
+  average over a block: ``augment_noise / b`` on the mean of ``b²`` pixels (``augment_noise_draw=uniform``:
+  each clip's sigma drawn from ``U(0, augment_noise)``, so the model sees clean and noisy cameras).
 
 The online result is in grey levels at the binned resolution; the front end
 (:mod:`tinysign.data.frontend`) rounds it to whole grey levels and computes the model input, as on
@@ -48,6 +49,9 @@ class Ranges:
     contrast: float  # ×(1 ± contrast) around mid-grey
     brightness: float  # grey levels
     noise: float = 0.0  # Gaussian noise, grey levels per camera pixel (online only)
+    noise_draw: str = (
+        "fixed"  # fixed: sigma = noise for every clip; uniform: each clip's sigma from U(0, noise)
+    )
 
 
 # --- offline: augmented copies written by extraction -------------------------------------------------
@@ -165,5 +169,6 @@ def _photometric(clips: Any, ranges: Ranges, noise: float) -> Any:
     per_clip = (tf.shape(clips)[0], 1, 1, 1)
     contrast = 1.0 + tf.random.uniform(per_clip, -ranges.contrast, ranges.contrast)
     brightness = tf.random.uniform(per_clip, -ranges.brightness, ranges.brightness)
-    jitter = tf.random.normal(tf.shape(clips), stddev=noise)
+    sigma = noise if ranges.noise_draw == "fixed" else tf.random.uniform(per_clip, 0.0, noise)
+    jitter = tf.random.normal(tf.shape(clips)) * sigma
     return tf.clip_by_value((clips - 128.0) * contrast + 128.0 + brightness + jitter, 0.0, 255.0)
