@@ -20,10 +20,8 @@ from tinysign.errors import TinysignError
 
 MODEL_NAMES = ("s3dconv1d", "streaming")
 FRONT_ENDS = ("diff", "raw")  # see data/frontend.py
-NOISE_DRAWS = (
-    "fixed",
-    "uniform",
-)  # augment_noise for every clip, or each clip's sigma from U(0, augment_noise)
+# augment_noise for every training clip, or each clip's sigma drawn from U(0, augment_noise)
+NOISE_DRAWS = ("fixed", "uniform")
 BINNINGS = (1, 2, 4)
 QUANT_METHODS = ("ptq", "qat")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -206,9 +204,8 @@ class Config:
     augment_contrast: float = 0.2
     augment_brightness: float = 15.0
     augment_noise: float = 2.0
-    augment_noise_draw: str = (
-        "fixed"  # fixed: every clip sigma augment_noise; uniform: each clip's from U(0, it)
-    )
+    # fixed: every clip's sigma is augment_noise; uniform: each clip's is drawn from U(0, augment_noise)
+    augment_noise_draw: str = "fixed"
     # train
     model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
     epochs: int = 40

@@ -49,9 +49,8 @@ class Ranges:
     contrast: float  # ×(1 ± contrast) around mid-grey
     brightness: float  # grey levels
     noise: float = 0.0  # Gaussian noise, grey levels per camera pixel (online only)
-    noise_draw: str = (
-        "fixed"  # fixed: sigma = noise for every clip; uniform: each clip's sigma from U(0, noise)
-    )
+    # fixed: sigma = noise for every clip; uniform: each clip's sigma drawn from U(0, noise)
+    noise_draw: str = "fixed"
 
 
 # --- offline: augmented copies written by extraction -------------------------------------------------
