@@ -73,3 +73,10 @@ def test_one_frame_at_a_time_equals_the_whole_clip(binning):
     stream = FrontEndStream("diff", binning, reference)
     streamed = np.stack([stream.push(frame) for frame in clip])
     np.testing.assert_array_equal(streamed, front_end(clip, "diff", binning, reference))
+
+
+def test_a_whole_clip_is_the_stream_from_a_reset():
+    clip, reference = filming.gain(0.6)(_clip()), frame_contrast(_clip(), 2)
+    stream = FrontEndStream("diff", 2, reference)
+    stream.push(clip[0])  # state the whole-clip call must not see
+    np.testing.assert_array_equal(stream.clip(clip), front_end(clip, "diff", 2, reference))

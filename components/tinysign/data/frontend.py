@@ -101,6 +101,10 @@ class FrontEndStream:
     def reset(self) -> None:
         self.previous = None
 
+    def clip(self, frames: np.ndarray) -> np.ndarray:
+        """A whole clip at once, as if streamed from a reset: :func:`front_end` with this front end."""
+        return front_end(frames, self.kind, self.binning, self.contrast)
+
     def push(self, frame: np.ndarray) -> np.ndarray:
         """uint8 frame ``(H, W)`` -> float32 model input ``(H/b, W/b)``: row ``t`` of :func:`front_end`."""
         sums = _binned_sums(np.asarray(frame), self.binning)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinysign.data.frontend import FrontEndStream, front_end
+from tinysign.data.frontend import FrontEndStream
 from tinysign.errors import TinysignError
 from tinysign.model.files import QuantizedModel
 from tinysign.runtime.litert import LiteModel, Runner, dequantize, quantize, runner_input
@@ -104,8 +104,7 @@ class ClipClassifier:
     def classify(self, clip: np.ndarray) -> np.ndarray:
         if self.streaming is not None:
             return self.streaming.classify(clip)
-        inputs = front_end(clip, self.front.kind, self.front.binning, self.front.contrast)
-        return self.runner.invoke(runner_input(self.runner, inputs))
+        return self.runner.invoke(runner_input(self.runner, self.front.clip(clip)))
 
 
 def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
