@@ -78,7 +78,8 @@ def _from_sums(sums: np.ndarray, kind: str, binning: int, contrast: float = 0.0)
     previous = np.concatenate([sums[:1], sums[:-1]], axis=0)  # the first frame has no motion
     if not contrast:
         return np.clip((sums - previous + half) // area, -128, 127)
-    gains = contrast_gains(sums, binning, contrast)[:, None, None]
+    # the first row differs from itself (0 at any gain): only the later frames' gains are computed
+    gains = np.concatenate([[GAIN_ONE], contrast_gains(sums[1:], binning, contrast)])[:, None, None]
     shift = 16 + area.bit_length() - 1  # area is a power of two
     gained = ((sums - previous).astype(np.int64) * gains + (area << 15)) >> shift
     return np.clip(gained, -128, 127).astype(np.int32)
