@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import pattern_clip
 from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
 from tinysign.data import records
-from tinysign.data.frontend import FrontEndStream, front_end
+from tinysign.data.frontend import FrontEnd
 from tinysign.errors import TinysignError
 from tinysign.evaluate import run_evaluate, softmax_sanity
 from tinysign.model.baselines import FeatureBank, TrivialBaselines
@@ -60,11 +60,11 @@ def test_streaming_deployment_path_equals_the_keras_model(tmp_path_factory):
     stream = StreamingClassifier(
         LiteModel(quant.path("frame", "float32")),
         LiteModel(quant.path("head", "float32")),
-        FrontEndStream(quant.front_end, quant.binning),
+        quant.front.stream(),
     )
-    assert (quant.front_end, quant.binning) == ("diff", 2)  # the defaults: frame differences, 2x2 binning
+    assert quant.front == FrontEnd("diff", 2)  # the defaults: frame differences, 2x2 binning
     for clip in clips[:3]:
-        inputs = front_end(clip, quant.front_end, quant.binning)[np.newaxis, ..., np.newaxis]
+        inputs = quant.front.clip(clip)[np.newaxis, ..., np.newaxis]
         expected = keras_model(inputs, training=False).numpy()
         np.testing.assert_allclose(stream.classify(clip), expected, rtol=1e-4, atol=1e-5)
 

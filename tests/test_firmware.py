@@ -201,7 +201,8 @@ def test_make_firmware_on_emulated_boards(demo_records, tmp_path):
     subprocess.run(make, cwd=REPO, check=True)
     summary = json.loads((build / "metrics.json").read_text())
     quant = load_quantized(tmp_path / "quantize")
-    assert quant.contrast > 0 and f"{quant.contrast:g}" in (build / "gen" / "frontend_config.h").read_text()
+    contrast = quant.front.contrast
+    assert contrast > 0 and f"{contrast:g}" in (build / "gen" / "frontend_config.h").read_text()
     models_bytes = len(quant.read("frame", "int8")) + len(quant.read("head", "int8"))
 
     assert list(summary["boards"]) == list(CI_BOARDS)

@@ -9,7 +9,7 @@ from tinysign.data import filming
 from tinysign.data.frontend import (
     GAIN_BOUNDS,
     GAIN_ONE,
-    FrontEndStream,
+    FrontEnd,
     contrast_gains,
     frame_contrast,
     front_end,
@@ -70,13 +70,13 @@ def test_the_gain_is_bounded_and_a_flat_frame_gets_none():
 def test_one_frame_at_a_time_equals_the_whole_clip(binning):
     clip = filming.gain(0.6)(_clip(seed=binning))
     reference = frame_contrast(_clip(seed=binning), binning)
-    stream = FrontEndStream("diff", binning, reference)
+    stream = FrontEnd("diff", binning, reference).stream()
     streamed = np.stack([stream.push(frame) for frame in clip])
     np.testing.assert_array_equal(streamed, front_end(clip, "diff", binning, reference))
 
 
 def test_a_whole_clip_is_the_stream_from_a_reset():
     clip, reference = filming.gain(0.6)(_clip()), frame_contrast(_clip(), 2)
-    stream = FrontEndStream("diff", 2, reference)
+    stream = FrontEnd("diff", 2, reference).stream()
     stream.push(clip[0])  # state the whole-clip call must not see
     np.testing.assert_array_equal(stream.clip(clip), front_end(clip, "diff", 2, reference))

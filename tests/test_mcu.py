@@ -11,7 +11,6 @@ import pytest
 
 from tests.tiny_models import SMALL, quantized_model, shared_records, trained_model
 from tinysign.data import records
-from tinysign.data.frontend import front_end
 from tinysign.mcu import run_mcu_check
 from tinysign.model.files import load_quantized
 from tinysign.runtime.arena import check_runs_at, probe_arena
@@ -35,7 +34,7 @@ def test_tflm_is_bit_exact_with_litert_reference_kernels(tmp_path_factory):
     assert result["bit_exact"] and result["values_compared"] == len(clips) * 3
     # and by hand, one clip: identical raw int8 outputs
     micro, lite = MicroModel(model, 4 * probe_arena(model)), LiteModel(model, reference=True)
-    x = runner_input(lite, front_end(clips[0], quant.front_end, quant.binning))
+    x = runner_input(lite, quant.front.clip(clips[0]))
     np.testing.assert_array_equal(micro.invoke(x), lite.invoke(x))
 
 
@@ -66,7 +65,7 @@ def test_arena_probe_finds_the_smallest_arena_that_runs(tmp_path_factory):
     assert 1024 < arena < 64 * 1024
     micro = MicroModel(model, arena)  # runs at the probed size ...
     clip = _test_clips(tmp_path_factory)[0]
-    first = front_end(clip[:1], quant.front_end, quant.binning)[0]
+    first = quant.front.clip(clip[:1])[0]
     assert micro.invoke(runner_input(micro, first)).shape == (1, SMALL.feature_dim)
     assert check_runs_at(model, arena)
     assert not check_runs_at(model, arena - 1)  # ... and not one byte below
@@ -185,7 +184,7 @@ def test_each_op_alone_gets_the_inputs_litert_gave_it(tmp_path_factory):
         experimental_preserve_all_tensors=True,
     )
     full.allocate_tensors()
-    frames = front_end(_test_clips(tmp_path_factory)[0], quant.front_end, quant.binning)
+    frames = quant.front.clip(_test_clips(tmp_path_factory)[0])
     parsed = runtime.convert_bytearray_to_object(bytearray(model))
     inputs = [runner_input(LiteModel(model), frame) for frame in frames[1:4]]
     for x in inputs:
@@ -210,7 +209,7 @@ def test_a_difference_no_known_kernel_explains_fails_naming_where(tmp_path_facto
     other = load_quantized(quantized_model(tmp_path_factory, "s3dconv1d", "qat")).read("model", "int8")
     compared = ComparedRunner(MicroModel(other, 4 * probe_arena(other)), LiteModel(model, reference=True))
     for clip in _test_clips(tmp_path_factory):
-        compared.invoke(runner_input(compared, front_end(clip, quant.front_end, quant.binning)))
+        compared.invoke(runner_input(compared, quant.front.clip(clip)))
     summary = compared.summary(model)
     assert summary["mismatched_values"] and not summary["ops_within_tolerance"]
     exact = {"parts": {"model": summary}}

@@ -47,7 +47,7 @@ def test_whole_clip_model_scores_the_sign_window_like_a_test_record(tmp_path_fac
     # the same numbers as a test record of the video (its sign's window) through LiteRT
     info = probe(str(video))
     window = sign_frames(Clip("v", "", str(video), "v", fps=info.fps, frame_count=info.frame_count), SMALL)
-    classifier = ClipClassifier([LiteModel(quant.path("model", "int8"))], quant.front_end_stream())
+    classifier = ClipClassifier([LiteModel(quant.path("model", "int8"))], quant.front.stream())
     probs = dequantize(classifier.classify(window).reshape(-1), classifier.output_qparams)
     assert first == quant.labels[int(np.argmax(probs))] and p1 == pytest.approx(float(probs.max()))
 

@@ -40,7 +40,7 @@ def _assert_int8_models_run(quant_dir: Path, records_dir: Path, kind: str, metho
     # The int8 input is exactly the front end's integer output (frame differences in grey levels:
     # scale 1/255, zero point 0), whatever the calibration data's largest difference was.
     scale, zero_point = LiteModel(quant.path(parts[0], "int8")).input_qparams
-    assert quant.front_end == "diff" and zero_point == ZERO_POINT["diff"] == 0
+    assert quant.front.kind == "diff" and zero_point == ZERO_POINT["diff"] == 0
     assert scale == pytest.approx(1 / 255, rel=1e-6)
     clips, _, _ = records.load_arrays(records_dir, "test")
     for precision in ("int8", "float32"):

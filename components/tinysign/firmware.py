@@ -244,7 +244,7 @@ def _summary(
         },
         "constants": generated["constants"],
         "op_resolver": generated["op_resolver"],
-        "front_end": {"kind": quant.front_end, "binning": quant.binning, "contrast": quant.contrast},
+        "front_end": quant.front.as_dict(),
         "recognizer": {
             "window": settings.window,
             "threshold_units": int(settings.threshold),

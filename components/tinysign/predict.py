@@ -27,7 +27,7 @@ import numpy as np
 
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.config import Config
-from tinysign.data.frontend import FrontEndStream
+from tinysign.data.frontend import FrontEnd
 from tinysign.errors import TinysignError, UsageError
 from tinysign.model.files import load_quantized, read_labels, read_tflite
 from tinysign.runtime.litert import LiteModel, dequantize
@@ -44,9 +44,7 @@ class Predictor:
 
     runners: tuple[LiteModel, ...]
     labels: list[str]
-    front_end: str = "raw"
-    binning: int = 1
-    contrast: float = 0.0  # the front end's contrast reference (0: none)
+    front: FrontEnd = FrontEnd()
     stream_fps: int = 0  # 0: not recorded (models from before streams): the config's stream_fps
     method: str = "ptq"
 
@@ -61,17 +59,14 @@ class Predictor:
     @property
     def img_size(self) -> int:
         """The side of the grey frames the front end takes (the model sees it / ``binning``)."""
-        return int(self.runners[0].input_shape[-2]) * self.binning
+        return int(self.runners[0].input_shape[-2]) * self.front.binning
 
     @property
     def scores(self) -> str:
         return "similarity" if self.method == PROTOTYPES else "probability"
 
     def classifier(self) -> ClipClassifier:
-        return ClipClassifier(self.runners, self.front_end_stream())
-
-    def front_end_stream(self) -> FrontEndStream:
-        return FrontEndStream(self.front_end, self.binning, self.contrast)
+        return ClipClassifier(self.runners, self.front.stream())
 
 
 def load_predictor(models: list[str], labels_path: str | None = None) -> Predictor:
@@ -106,9 +101,7 @@ def load_predictor(models: list[str], labels_path: str | None = None) -> Predict
     return Predictor(
         tuple(runners),
         labels,
-        str(exported.get("front_end", "raw")),
-        int(exported.get("binning", 1)),
-        float(exported.get("contrast", 0.0)),
+        FrontEnd.of(exported),
         int(exported.get("stream_fps", 0)),
         str(exported.get("method", "ptq")),
     )
@@ -140,7 +133,7 @@ def spot(predictor: Predictor, frames: Iterable[np.ndarray], config: Config) -> 
     """The signs said in a stream of grey frames at the model's rate, and the stretches between them,
     as they happen."""
     fps = stream_fps(predictor, config)
-    classifier = StreamingClassifier(*predictor.runners, predictor.front_end_stream())
+    classifier = StreamingClassifier(*predictor.runners, predictor.front.stream())
     head = classifier.head.output_qparams
     recognizer = Recognizer(
         RecognizerSettings.for_head(predictor.labels, head, config), head[1] if head else 0

@@ -24,6 +24,7 @@ firmware (C, ``firmware/frontend.c``):
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -92,26 +93,56 @@ def front_end(frames: np.ndarray, kind: str, binning: int, contrast: float = 0.0
     return values.astype(np.float32) * np.float32(SCALE)
 
 
-class FrontEndStream:
-    """The front end one frame at a time, as on a device: it remembers the previous frame's sums."""
+@dataclass(frozen=True)
+class FrontEnd:
+    """A model's front end, as ``quantize`` records it: its ``kind``, ``binning`` and contrast reference."""
 
-    def __init__(self, kind: str, binning: int, contrast: float = 0.0) -> None:
-        self.kind, self.binning, self.contrast = kind, binning, contrast
+    kind: str = "raw"
+    binning: int = 1
+    contrast: float = 0.0  # the contrast gain's reference, grey levels (0: no gain)
+
+    @classmethod
+    def of(cls, summary: dict[str, Any]) -> FrontEnd:
+        """The front end a quantize summary records (models from before a key: its default)."""
+        return cls(
+            str(summary.get("front_end", "raw")),
+            int(summary.get("binning", 1)),
+            float(summary.get("contrast", 0.0)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def clip(self, frames: np.ndarray) -> np.ndarray:
+        """A whole clip at once: :func:`front_end` with this front end."""
+        return front_end(frames, self.kind, self.binning, self.contrast)
+
+    def stream(self) -> FrontEndStream:
+        """This front end one frame at a time (as on the device)."""
+        return FrontEndStream(self)
+
+
+class FrontEndStream:
+    """A front end one frame at a time, as on a device: it remembers the previous frame's sums."""
+
+    def __init__(self, front: FrontEnd) -> None:
+        self.front = front
         self.previous: np.ndarray | None = None
 
     def reset(self) -> None:
         self.previous = None
 
     def clip(self, frames: np.ndarray) -> np.ndarray:
-        """A whole clip at once, as if streamed from a reset: :func:`front_end` with this front end."""
-        return front_end(frames, self.kind, self.binning, self.contrast)
+        """A whole clip at once, as if streamed from a reset."""
+        return self.front.clip(frames)
 
     def push(self, frame: np.ndarray) -> np.ndarray:
         """uint8 frame ``(H, W)`` -> float32 model input ``(H/b, W/b)``: row ``t`` of :func:`front_end`."""
-        sums = _binned_sums(np.asarray(frame), self.binning)
+        front = self.front
+        sums = _binned_sums(np.asarray(frame), front.binning)
         pair = np.stack([sums if self.previous is None else self.previous, sums])
         self.previous = sums
-        values = _from_sums(pair, self.kind, self.binning, self.contrast)[-1]
+        values = _from_sums(pair, front.kind, front.binning, front.contrast)[-1]
         return values.astype(np.float32) * np.float32(SCALE)
 
 

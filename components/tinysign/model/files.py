@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tinysign.artifacts import LABELS_FILE, METRICS_FILE
 from tinysign.data import records
-from tinysign.data.frontend import FrontEndStream
+from tinysign.data.frontend import FrontEnd
 from tinysign.data.manifest import valid_label
 from tinysign.errors import TinysignError
 from tinysign.summaries import read_summary
@@ -41,9 +41,7 @@ class QuantizedModel:
     img_size: int
     method: str
     paths: dict[str, dict[str, Path]]  # part -> precision -> .tflite path
-    front_end: str = "raw"  # what the first model's input is (data/frontend.py)
-    binning: int = 1
-    contrast: float = 0.0  # the front end's contrast reference (0: no contrast gain)
+    front: FrontEnd = FrontEnd()  # what makes the first model's input from frames (data/frontend.py)
     stream_fps: int = 0  # frames a second the model was trained to see (0: records from before streams)
 
     @property
@@ -55,10 +53,6 @@ class QuantizedModel:
 
     def read(self, part: str, precision: str) -> bytes:
         return read_tflite(self.path(part, precision))
-
-    def front_end_stream(self) -> FrontEndStream:
-        """The model's front end, one frame at a time (as on the device)."""
-        return FrontEndStream(self.front_end, self.binning, self.contrast)
 
 
 def read_tflite(path: str | Path) -> bytes:
@@ -135,9 +129,7 @@ def load_quantized(quant_dir: str | Path) -> QuantizedModel:
         img_size=img_size,
         method=method,
         paths=paths,
-        front_end=str(meta.get("front_end", "raw")),
-        binning=int(meta.get("binning", 1)),
-        contrast=float(meta.get("contrast", 0.0)),
+        front=FrontEnd.of(meta),
         stream_fps=int(meta.get("stream_fps", 0)),
     )
 

@@ -35,7 +35,7 @@ class Embedder:
             )
         frame = LiteModel(quant.path("frame", "int8"))
         head = LiteModel(quant.path("head", "int8"))  # only for the ring buffer's shape and dtype
-        self.stream = StreamingClassifier(frame, head, quant.front_end_stream())
+        self.stream = StreamingClassifier(frame, head, quant.front.stream())
         self.qparams = head.input_qparams
 
     def window(self, clip: np.ndarray) -> np.ndarray:

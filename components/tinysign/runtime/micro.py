@@ -110,11 +110,11 @@ def bit_exact_check(quant: QuantizedModel, clips: np.ndarray, arenas: dict[str, 
         for part, model in models.items()
     }
     if quant.kind == "streaming":
-        stream = StreamingClassifier(compared["frame"], compared["head"], quant.front_end_stream())
+        stream = StreamingClassifier(compared["frame"], compared["head"], quant.front.stream())
         for frame in clips.reshape(-1, *clips.shape[2:]):
             stream.push(frame)
     else:
-        classifier = ClipClassifier([compared["model"]], quant.front_end_stream())
+        classifier = ClipClassifier([compared["model"]], quant.front.stream())
         for clip in clips:
             classifier.classify(clip)
     parts = {part: c.summary(models[part]) for part, c in compared.items()}

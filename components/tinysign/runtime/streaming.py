@@ -119,4 +119,4 @@ def int8_features(frame_int8: bytes, inputs: np.ndarray) -> np.ndarray:
 def lite_classifier(quant: QuantizedModel, precision: str, *, reference: bool = False) -> ClipClassifier:
     """LiteRT classifier for ``precision`` (int8 | float32) of a quantize output."""
     runners = [LiteModel(quant.path(part, precision), reference=reference) for part in quant.parts]
-    return ClipClassifier(runners, quant.front_end_stream())
+    return ClipClassifier(runners, quant.front.stream())

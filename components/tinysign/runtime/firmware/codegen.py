@@ -49,12 +49,12 @@ def _header(name: str, what: str, body: list[str]) -> str:
 
 def write_frontend_config(quant: QuantizedModel, gen_dir: Path) -> None:
     """``frontend_config.h``: the model's front end (``tinysign.data.frontend``) for ``src/frontend.c``."""
-    blocks = (quant.img_size // quant.binning) ** 2
-    reference = reference_deviation(quant.contrast, blocks, quant.binning)
+    front = quant.front
+    reference = reference_deviation(front.contrast, (quant.img_size // front.binning) ** 2, front.binning)
     body = [
-        f"#define TS_FRONTEND_KIND TS_FRONTEND_{quant.front_end.upper()}",
-        f"#define TS_FRONTEND_BINNING {quant.binning}",
-        f"#define TS_FRONTEND_CONTRAST_REF {reference}LL /* {quant.contrast:g} grey levels (0: no gain) */",
+        f"#define TS_FRONTEND_KIND TS_FRONTEND_{front.kind.upper()}",
+        f"#define TS_FRONTEND_BINNING {front.binning}",
+        f"#define TS_FRONTEND_CONTRAST_REF {reference}LL /* {front.contrast:g} grey levels (0: no gain) */",
     ]
     write_if_changed(gen_dir / "frontend_config.h", _header("frontend_config", "the model's front end", body))
 

@@ -113,7 +113,7 @@ def locate_divergence(
         frame = comparison[part]["worst_stream_frame"]  # type: ignore[literal-required]
     dumped = dump(frame).ops
     first = frame in (stream.starts if ref.reset_per_clip else (0,))
-    front = quant.front_end_stream()
+    front = quant.front.stream()
     if not first:
         front.push(stream.frames[frame - 1])
     frame_input = runner_input(MicroModel(models[0], REFERENCE_ARENA), front.push(stream.frames[frame]))

@@ -33,7 +33,7 @@ def streaming_models(quant: QuantizedModel) -> tuple[bytes, bytes]:
 def reference_stream(quant: QuantizedModel) -> StreamingClassifier:
     """The deployment path in the tflite-micro Python interpreter."""
     frame, head = (MicroModel(model, REFERENCE_ARENA) for model in streaming_models(quant))
-    return StreamingClassifier(frame, head, quant.front_end_stream())
+    return StreamingClassifier(frame, head, quant.front.stream())
 
 
 def recognizer_settings(quant: QuantizedModel, config: Config) -> RecognizerSettings:
