@@ -203,9 +203,10 @@ class Config:
     augment_shift: float = 0.08
     augment_contrast: float = 0.2
     augment_brightness: float = 15.0
-    augment_noise: float = 2.0
-    # fixed: every clip's sigma is augment_noise; uniform: each clip's is drawn from U(0, augment_noise)
-    augment_noise_draw: str = "fixed"
+    # camera noise, grey levels per pixel; uniform: each clip's sigma is drawn from U(0, augment_noise), so
+    # the model sees clean and noisy cameras alike (fixed: every clip's is augment_noise; docs/accuracy.md)
+    augment_noise: float = 6.0
+    augment_noise_draw: str = "uniform"
     # train
     model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
     epochs: int = 40
@@ -243,8 +244,8 @@ class Config:
     max_int8_drop: float = 0.05
     # live spotting: the recognizer after the head (runtime/recognizer.py), in stream frames
     # what bench-spotting's rule picks on every fold's validation streams pooled
-    spot_window: int = 4  # frames whose head scores are averaged
-    spot_threshold: float = 0.9  # the least average probability of the top class to say it
+    spot_window: int = 3  # frames whose head scores are averaged
+    spot_threshold: float = 0.85  # the least average probability of the top class to say it
     spot_suppression: int = 10  # frames after a sign during which nothing else is said
     # runtime
     image: str = "tinysign:0.1.0"
