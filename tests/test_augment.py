@@ -86,3 +86,36 @@ def test_noise_sigma_is_one_value_or_one_draw_per_clip(draw):
         assert np.all(np.abs(sigmas - 6.0) < 0.5)
     else:  # each clip its own sigma from U(0, 6): some near-clean, some near 6
         assert sigmas.max() < 6.5 and sigmas.min() < 2.0 and sigmas.max() > 4.0
+
+
+def studio_clips(count: int = 4, frames: int = 9, size: int = 32) -> np.ndarray:
+    """A plain wall (level 200, a little sensor noise), a static body (level 60) and a hand (level 20)
+    moving along the top rows: what a studio clip looks like to the backdrop mask."""
+    rng = np.random.default_rng(1)
+    clips = 200 + rng.integers(-3, 4, (count, frames, size, size))
+    clips[:, :, size // 2 :, size // 4 : 3 * size // 4] = 60  # the body
+    for t in range(frames):
+        clips[:, t, 4:8, 2 + 3 * t : 6 + 3 * t] = 20  # the hand
+    return clips.astype(np.uint8)
+
+
+def test_backdrop_mask_in_tensorflow_is_the_robustness_bench_mask():
+    from tinysign.data.backdrop import backdrop_mask, backdrop_mask_tf
+
+    clips = studio_clips()  # an odd number of frames: numpy's median is one of them
+    got = backdrop_mask_tf(clips.astype(np.float32)).numpy()
+    for clip, mask in zip(clips, got, strict=True):
+        np.testing.assert_array_equal(mask, backdrop_mask(clip))
+    assert got[:, :, 20, 2].all() and not got[:, :, 20, 16].any()  # wall is wall, the body is not
+
+
+def test_a_cluttered_backdrop_replaces_the_wall_only():
+    clips = studio_clips(count=8)
+    config = Config(**{**STILL, "augment_backdrop": 1.0}, front_end="raw", binning=1)
+    grey = np.round(model_input(config, training=True)(clips).numpy()[..., 0] * 255)
+    np.testing.assert_array_equal(grey[:, :, 16:, 8:24], 60)  # the body: static but not wall, kept
+    assert ((grey[:, :, 4:8] == 20).sum(axis=(2, 3)) >= 16).all()  # the moving hand, kept in every frame
+    wall = grey[:, :, 9:15]  # rows of wall between the hand and the body
+    assert (wall.std(axis=(1, 2, 3)) > 8).all()  # every clip's wall is a texture now, not a flat 200
+    assert np.abs(np.diff(wall, axis=1)).max() == 0  # a static texture: the same in every frame
+    assert len({round(float(w.mean())) for w in wall}) > 1  # each clip its own texture

@@ -18,7 +18,7 @@ classifies the test signer's 150 sign windows (the window a test record holds) u
   picture), a 2x lower-resolution source (each 64x64 frame area-averaged to 32x32 and bilinearly scaled
   back), a cluttered static background (a photograph of a cluttered garage, scikit-image's
   ``stereo_motorcycle`` left view, replaces the studio wall wherever a frame shows it:
-  :func:`tinysign.data.filming.backdrop_mask`);
+  :func:`tinysign.data.backdrop.backdrop_mask`);
 * the 15 fps camera is planned again through the extraction's own code (``eval_fps=15``:
   :func:`tinysign.data.clips.plan_ticks`), so each stream tick shows the latest frame a 15 fps camera
   would have delivered.

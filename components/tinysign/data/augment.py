@@ -10,6 +10,10 @@ Online, in ``tf.data`` (``augment_online``; ranges ``augment_*``, ``Config.onlin
 draw every epoch (:func:`augment_batch`).
 Each clip ``(T, H, W)`` of a batch gets its own draw, the same for all its frames:
 
+* backdrop (``augment_backdrop``: the share of clips): the plain wall behind the signer, wherever a frame
+  shows it (:mod:`tinysign.data.backdrop`), replaced by a random cluttered
+  texture — blocky and smooth noise at several scales, as shelves, objects and shadows — so a room
+  that is not a studio does not surprise the model (a hand over clutter differs from a hand over a wall);
 * temporal: a random sub-window (start and end each moved by up to ``augment_time`` of the length),
   ``T`` indices evenly inside it, each jittered by up to one frame (kept in order);
 * spatial: rotation ``±augment_rotate`` degrees, scale ``1 ± augment_scale``, shift ``±augment_shift``
@@ -35,6 +39,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from tinysign.data.backdrop import backdrop_mask_tf
 from tinysign.data.frontend import binned_means_tf
 
 
@@ -51,6 +56,7 @@ class Ranges:
     noise: float = 0.0  # Gaussian noise, grey levels per camera pixel (online only)
     # fixed: sigma = noise for every clip; uniform: each clip's sigma drawn from U(0, noise)
     noise_draw: str = "fixed"
+    backdrop: float = 0.0  # share of clips whose plain wall becomes a random cluttered texture (online)
 
 
 # --- offline: augmented copies written by extraction -------------------------------------------------
@@ -115,6 +121,8 @@ def augment_batch(frames: Any, ranges: Ranges, binning: int) -> Any:
     import tensorflow as tf
 
     clips = tf.cast(_temporal(frames, ranges.time), tf.float32)
+    if ranges.backdrop:
+        clips = _cluttered_backdrop(clips, ranges.backdrop)
     clips = binned_means_tf(_affine(clips, ranges), binning)
     return _photometric(clips, ranges, noise=ranges.noise / binning)
 
@@ -131,6 +139,34 @@ def _temporal(clips: Any, crop: float) -> Any:
     positions = start + (end - start) * steps + tf.random.uniform((b, t), -1.0, 1.0)
     indices = tf.cast(tf.clip_by_value(tf.round(tf.sort(positions, axis=1)), 0.0, last), tf.int32)
     return tf.gather(clips, indices, batch_dims=1)
+
+
+def clutter_textures(count: Any, size: Any) -> Any:
+    """``count`` random cluttered textures ``(count, size, size)`` float32 grey levels: uniform noise at
+    4, 8, 16 and 32 cells a side, the coarse scales blocky (objects, shelves), the fine ones smooth,
+    each texture its own weights, contrast (std 15..50) and mean level (60..190)."""
+    import tensorflow as tf
+
+    texture = tf.zeros((count, size, size, 1))
+    for cells, method in ((4, "nearest"), (8, "nearest"), (16, "bilinear"), (32, "bilinear")):
+        noise = tf.random.uniform((count, cells, cells, 1), -1.0, 1.0)
+        weight = tf.random.uniform((count, 1, 1, 1), 0.0, 1.0)
+        texture += weight * tf.image.resize(noise, tf.stack([size, size]), method=method)
+    texture = texture[..., 0]
+    mean, variance = tf.nn.moments(texture, axes=[1, 2], keepdims=True)
+    std = tf.random.uniform((count, 1, 1), 15.0, 50.0)
+    level = tf.random.uniform((count, 1, 1), 60.0, 190.0)
+    return tf.clip_by_value((texture - mean) / tf.sqrt(variance + 1e-6) * std + level, 0.0, 255.0)
+
+
+def _cluttered_backdrop(clips: Any, share: float) -> Any:
+    """The plain wall of a ``share`` of the clips replaced by a random cluttered texture (one per clip)."""
+    import tensorflow as tf
+
+    shape = tf.shape(clips)
+    chosen = tf.random.uniform((shape[0], 1, 1, 1)) < share
+    textures = clutter_textures(shape[0], shape[2])[:, None]
+    return tf.where(chosen & backdrop_mask_tf(clips), textures, clips)
 
 
 def _affine(clips: Any, ranges: Ranges) -> Any:

@@ -25,13 +25,12 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from tinysign.data.backdrop import backdrop_mask
 from tinysign.data.video import to_grey_square
 
 Film = Callable[[np.ndarray], np.ndarray]  # decoded frames (N, H, W) uint8 -> as another camera films them
 
 MID_GREY = 128.0
-STATIC_TOLERANCE = 12  # grey levels: a pixel this close to the clip's background estimate is background
-BACKDROP_TOLERANCE = 24  # grey levels: background estimate this close to the wall's level is wall
 
 
 def as_filmed(frames: np.ndarray) -> np.ndarray:
@@ -101,26 +100,11 @@ def lower_resolution(factor: int) -> Film:
     return film
 
 
-def backdrop_mask(frames: np.ndarray) -> np.ndarray:
-    """Where each frame shows the plain wall behind the signer: boolean ``(N, H, W)``.
-
-    The clip's background estimate is the per-pixel median over its frames (the signer's moving hands
-    are elsewhere most of the time). The wall is the part of that estimate within ``BACKDROP_TOLERANCE``
-    grey levels of the estimate's outer ring (the image border is wall in a signer-centred shot); the
-    signer's body and face, though static, differ from it and are kept. A pixel shows the wall in a frame
-    when it is wall in the estimate and the frame matches the estimate there (within
-    ``STATIC_TOLERANCE``): a hand passing in front of the wall is not wall.
-    """
-    background = np.median(frames, axis=0)
-    ring = np.concatenate([background[0], background[-1], background[1:-1, 0], background[1:-1, -1]])
-    wall = np.abs(background - np.median(ring)) <= BACKDROP_TOLERANCE
-    return wall[np.newaxis] & (np.abs(frames.astype(np.float32) - background) <= STATIC_TOLERANCE)
-
-
 def cluttered_background(photo: np.ndarray) -> Film:
     """The wall behind the signer replaced by ``photo`` (any size, grey or BGR; centre square, grey, the
     frames' size as :func:`tinysign.data.video.to_grey_square` makes frames) wherever a frame shows it
-    (:func:`backdrop_mask`): a static cluttered room instead of a plain studio backdrop."""
+    (:func:`tinysign.data.backdrop.backdrop_mask`): a static cluttered room instead of a plain studio
+    backdrop."""
 
     def film(frames: np.ndarray) -> np.ndarray:
         room = to_grey_square(photo, frames.shape[1])
