@@ -12,8 +12,8 @@ Each clip ``(T, H, W)`` of a batch gets its own draw, the same for all its frame
 
 * backdrop (``augment_backdrop``: the share of clips): the plain wall behind the signer, wherever a frame
   shows it (:mod:`tinysign.data.backdrop`), replaced by a random cluttered
-  texture — blocky and smooth noise at several scales, as shelves, objects and shadows — so a room
-  that is not a studio does not surprise the model (a hand over clutter differs from a hand over a wall);
+  room — a dead-leaves picture, objects of every size in front of each other — so a room that is not a
+  studio does not surprise the model (a hand over clutter differs from a hand over a wall);
 * temporal: a random sub-window (start and end each moved by up to ``augment_time`` of the length),
   ``T`` indices evenly inside it, each jittered by up to one frame (kept in order);
 * spatial: rotation ``±augment_rotate`` degrees, scale ``1 ± augment_scale``, shift ``±augment_shift``
@@ -141,22 +141,33 @@ def _temporal(clips: Any, crop: float) -> Any:
     return tf.gather(clips, indices, batch_dims=1)
 
 
-def clutter_textures(count: Any, size: Any) -> Any:
-    """``count`` random cluttered textures ``(count, size, size)`` float32 grey levels: uniform noise at
-    4, 8, 16 and 32 cells a side, the coarse scales blocky (objects, shelves), the fine ones smooth,
-    each texture its own weights, contrast (std 15..50) and mean level (60..190)."""
+def clutter_textures(count: Any, size: Any, leaves: int = 64) -> Any:
+    """``count`` random cluttered rooms ``(count, size, size)`` float32 grey levels: a dead-leaves image
+    (Lee, Mumford & Huang 2001: objects of power-law sizes occluding each other, the statistics of natural
+    images) of ``leaves`` discs and upright rectangles, each a random grey level, with a little shading."""
     import tensorflow as tf
 
-    texture = tf.zeros((count, size, size, 1))
-    for cells, method in ((4, "nearest"), (8, "nearest"), (16, "bilinear"), (32, "bilinear")):
-        noise = tf.random.uniform((count, cells, cells, 1), -1.0, 1.0)
-        weight = tf.random.uniform((count, 1, 1, 1), 0.0, 1.0)
-        texture += weight * tf.image.resize(noise, tf.stack([size, size]), method=method)
-    texture = texture[..., 0]
-    mean, variance = tf.nn.moments(texture, axes=[1, 2], keepdims=True)
-    std = tf.random.uniform((count, 1, 1), 15.0, 50.0)
-    level = tf.random.uniform((count, 1, 1), 60.0, 190.0)
-    return tf.clip_by_value((texture - mean) / tf.sqrt(variance + 1e-6) * std + level, 0.0, 255.0)
+    shape = (count, leaves, 1, 1)
+    side = tf.cast(size, tf.float32)
+    grid = tf.range(side)
+    y, x = grid[None, None, :, None], grid[None, None, None, :]
+    cy, cx = tf.random.uniform(shape) * side, tf.random.uniform(shape) * side
+    # radius r with density ~ r^-3 from 1.5 px to half the frame (inverse-CDF draw): mostly small objects
+    smallest, largest = 1.5**-2, (side / 2) ** -2
+    radius = (smallest - tf.random.uniform(shape) * (smallest - largest)) ** -0.5
+    aspect = tf.exp(tf.random.uniform(shape, -0.7, 0.7))
+    dy, dx = (y - cy) / (radius * aspect), (x - cx) / (radius / aspect)
+    disc = dy**2 + dx**2 <= 1.0
+    box = (tf.abs(dy) <= 1.0) & (tf.abs(dx) <= 1.0)
+    covers = tf.where(tf.random.uniform(shape) < 0.5, disc, box)  # (count, leaves, size, size)
+    order = tf.cast(tf.range(1, leaves + 1), tf.float32)[None, :, None, None]
+    top = tf.argmax(tf.where(covers, order, 0.0), axis=1)  # the last leaf painted over each pixel (0: none)
+    levels = tf.random.uniform((count, leaves), 0.0, 255.0)
+    picture = tf.gather(levels, top, batch_dims=1)
+    shading = tf.image.resize(tf.random.uniform((count, 4, 4, 1), -20.0, 20.0), tf.stack([size, size]))[
+        ..., 0
+    ]
+    return tf.clip_by_value(picture + shading, 0.0, 255.0)
 
 
 def _cluttered_backdrop(clips: Any, share: float) -> Any:
