@@ -119,3 +119,20 @@ def test_a_cluttered_backdrop_replaces_the_wall_only():
     assert (wall.std(axis=(1, 2, 3)) > 8).all()  # every clip's wall is a texture now, not a flat 200
     assert np.abs(np.diff(wall, axis=1)).max() == 0  # a static texture: the same in every frame
     assert len({round(float(w.mean())) for w in wall}) > 1  # each clip its own texture
+
+
+def test_a_coarser_camera_is_a_blend_of_each_clip_and_its_coarsest_source():
+    from tinysign.data import filming
+    from tinysign.data.augment import COARSEST
+
+    clips = np.repeat(batch(clips=16, frames=1, size=48), 4, axis=1)  # stills: no time jitter
+    config = Config(**{**STILL, "augment_coarse": 1.0}, front_end="raw", binning=1)
+    grey = model_input(config, training=True)(clips).numpy()[..., 0] * 255
+    sharp = clips.astype(np.float32)
+    coarse = np.stack([filming.lower_resolution(COARSEST)(c) for c in clips]).astype(np.float32)
+    towards = (coarse - sharp).reshape(16, -1)
+    amount = np.sum((grey - sharp).reshape(16, -1) * towards, axis=1) / np.sum(towards**2, axis=1)
+    blend = sharp + amount[:, None, None, None] * (coarse - sharp)
+    assert np.abs(grey - blend).max() <= 1.5  # one amount per clip, every frame (both rounded to grey levels)
+    assert (amount >= -0.01).all() and (amount <= 1.01).all()  # between as sharp as filmed and the coarsest
+    assert amount.max() - amount.min() > 0.5  # each clip its own camera

@@ -63,6 +63,7 @@ INPUT_KEYS = (
     "augment_noise",
     "augment_noise_draw",
     "augment_backdrop",
+    "augment_coarse",
 )
 # The config keys each pipeline stage reads. A stage gets only its keys, so changing a parameter
 # re-runs only the stages that depend on it (KFP caches the rest); tests/test_config.py checks
@@ -210,6 +211,8 @@ class Config:
     augment_noise_draw: str = "uniform"
     # share of training clips whose plain wall is replaced by a random cluttered texture (data/augment.py)
     augment_backdrop: float = 0.0
+    # share of training clips seen through a coarser camera (up to 3x fewer pixels a side; data/augment.py)
+    augment_coarse: float = 0.0
     # train
     model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
     epochs: int = 40
@@ -280,7 +283,10 @@ class Config:
         _require(self.beam_workers >= 1, "beam_workers must be >= 1")
         _require(self.front_end in FRONT_ENDS, f"front_end must be one of {FRONT_ENDS}")
         _require(self.augment_noise_draw in NOISE_DRAWS, f"augment_noise_draw must be one of {NOISE_DRAWS}")
-        _require(0 <= self.augment_backdrop <= 1, "augment_backdrop must be in [0, 1]")
+        _require(
+            0 <= self.augment_backdrop <= 1 and 0 <= self.augment_coarse <= 1,
+            "augment_backdrop and augment_coarse must be in [0, 1]",
+        )
         _require(
             self.binning in BINNINGS and self.img_size % self.binning == 0,
             f"binning must be one of {BINNINGS} and divide img_size",
@@ -306,8 +312,8 @@ class Config:
     @property
     def online_ranges(self) -> dict[str, float | str]:
         """The ranges of the online augmentation: ``augment_<name>``, ``AUGMENT_RANGES`` + noise (and how
-        its sigma is drawn) + the share of cluttered backdrops."""
-        online = (*AUGMENT_RANGES, "noise", "noise_draw", "backdrop")
+        its sigma is drawn) + the shares of cluttered backdrops and coarser cameras."""
+        online = (*AUGMENT_RANGES, "noise", "noise_draw", "backdrop", "coarse")
         return {name: getattr(self, f"augment_{name}") for name in online}
 
     @property

@@ -14,6 +14,9 @@ Each clip ``(T, H, W)`` of a batch gets its own draw, the same for all its frame
   shows it (:mod:`tinysign.data.backdrop`), replaced by a random cluttered
   room — a dead-leaves picture, objects of every size in front of each other — so a room that is not a
   studio does not surprise the model (a hand over clutter differs from a hand over a wall);
+* coarse camera (``augment_coarse``: the share of clips): the clip as a coarser camera films it, between
+  as sharp as the records and :data:`COARSEST` x fewer pixels a side (a random blend of the two; the
+  coarse picture area-averaged down and bilinearly scaled back up);
 * temporal: a random sub-window (start and end each moved by up to ``augment_time`` of the length),
   ``T`` indices evenly inside it, each jittered by up to one frame (kept in order);
 * spatial: rotation ``±augment_rotate`` degrees, scale ``1 ± augment_scale``, shift ``±augment_shift``
@@ -57,6 +60,10 @@ class Ranges:
     # fixed: sigma = noise for every clip; uniform: each clip's sigma drawn from U(0, noise)
     noise_draw: str = "fixed"
     backdrop: float = 0.0  # share of clips whose plain wall becomes a random cluttered texture (online)
+    coarse: float = 0.0  # share of clips seen through a coarser camera (online)
+
+
+COARSEST = 3  # the coarsest camera ``augment_coarse`` simulates: 3x fewer pixels a side
 
 
 # --- offline: augmented copies written by extraction -------------------------------------------------
@@ -123,6 +130,8 @@ def augment_batch(frames: Any, ranges: Ranges, binning: int) -> Any:
     clips = tf.cast(_temporal(frames, ranges.time), tf.float32)
     if ranges.backdrop:
         clips = _cluttered_backdrop(clips, ranges.backdrop)
+    if ranges.coarse:
+        clips = _coarser_camera(clips, ranges.coarse)
     clips = binned_means_tf(_affine(clips, ranges), binning)
     return _photometric(clips, ranges, noise=ranges.noise / binning)
 
@@ -178,6 +187,21 @@ def _cluttered_backdrop(clips: Any, share: float) -> Any:
     chosen = tf.random.uniform((shape[0], 1, 1, 1)) < share
     textures = clutter_textures(shape[0], shape[2])[:, None]
     return tf.where(chosen & backdrop_mask_tf(clips), textures, clips)
+
+
+def _coarser_camera(clips: Any, share: float) -> Any:
+    """A ``share`` of the clips as a coarser camera films them: each blended by its own random amount
+    toward the clip with :data:`COARSEST` x fewer pixels a side (area-averaged, bilinearly scaled back)."""
+    import tensorflow as tf
+
+    shape = tf.shape(clips)
+    b, t, h, w = shape[0], shape[1], shape[2], shape[3]
+    frames = tf.reshape(clips, (b * t, h, w, 1))
+    small = tf.image.resize(frames, tf.stack([h // COARSEST, w // COARSEST]), method="area")
+    coarse = tf.reshape(tf.image.resize(small, tf.stack([h, w]), method="bilinear"), shape)
+    chosen = tf.cast(tf.random.uniform((b, 1, 1, 1)) < share, tf.float32)
+    amount = chosen * tf.random.uniform((b, 1, 1, 1))
+    return clips + amount * (coarse - clips)
 
 
 def _affine(clips: Any, ranges: Ranges) -> Any:
