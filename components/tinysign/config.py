@@ -211,7 +211,7 @@ class Config:
     augment_noise_draw: str = "uniform"
     # share of training clips whose plain wall is replaced by a random cluttered texture (data/augment.py)
     augment_backdrop: float = 0.0
-    # share of training clips seen through a coarser camera (up to 3x fewer pixels a side; data/augment.py)
+    # share of training clips seen through a coarser camera (up to 2x fewer pixels a side; data/augment.py)
     augment_coarse: float = 0.0
     # train
     model: str = "streaming"  # streaming (the MCU model) | s3dconv1d (the faithful S3D model)
